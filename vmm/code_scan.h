@@ -1,0 +1,41 @@
+// Code scan: finds, with a real disassembler (Capstone, linear sweep of the executable
+// segments), the instructions a backend must treat specially:
+//  - port I/O (`in`/`out`): the software vCPU stops *before* each one (a code hook on its exact
+//    address) and performs it itself, because Unicorn 2.0.1 can't stop precisely after an I/O
+//    instruction hook (it runs on to the end of the translation block; see VCPU-FACTS.md);
+//  - `hlt`: likewise stopped before, so a halt is told apart from a stop exactly;
+//  - non-deterministic instructions (rdtsc, rdtscp, rdrand, rdseed): the recorder supplies and
+//    records their results on the software vCPU and warns about them on KVM.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hlrr::vmm {
+
+enum class SiteKind : uint8_t { kOut, kIn, kStringIo, kHlt, kRdtsc, kRdtscp, kRdrand, kRdseed };
+
+const char* to_string(SiteKind kind);
+
+struct InstructionSite {
+  uint64_t address = 0;
+  uint8_t length = 0;
+  SiteKind kind = SiteKind::kOut;
+  // kOut / kIn: the port operand: an immediate, or DX when `port_in_dx`.
+  bool port_in_dx = false;
+  uint16_t port = 0;
+  uint8_t size = 0;  // operand size in bytes (1, 2, 4; 8 for a 64-bit rdrand)
+  std::string text;  // "out dx, al": for messages
+};
+
+// One executable range of guest code: its guest address and bytes.
+struct CodeRange {
+  uint64_t address = 0;
+  std::span<const uint8_t> bytes;
+};
+
+std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges);
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,55 @@
+// ElfImage: a guest executable, parsed and validated. Accepts only what hlrr can run: a static,
+// non-PIE x86-64 ELF64 executable (ET_EXEC) whose loadable segments lie inside the file, do not
+// overlap, and fit in guest memory above the VMM's reserved area. Anything else is refused with
+// a one-line reason before a byte of it is loaded.
+//
+// Parsed by hand over <elf.h> rather than with libelf: the checks above need exact, fuzzable
+// one-line refusals, and a static executable needs only the headers and the symbol table.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+#include "vmm/guest_memory.h"
+#include "vmm/symbol_table.h"
+
+namespace hlrr::vmm {
+
+struct ElfSegment {
+  uint64_t vaddr = 0;
+  uint64_t file_offset = 0;
+  uint64_t file_size = 0;
+  uint64_t memory_size = 0;
+  bool executable = false;
+  bool writable = false;
+};
+
+class ElfImage {
+ public:
+  // Parses and validates the headers. `bytes` is kept: traces embed the exact file.
+  static base::Expected<ElfImage> parse(std::vector<uint8_t> bytes);
+  static base::Expected<ElfImage> read_file(const std::string& path);
+
+  // Refuses segments outside [lowest, memory_size).
+  base::Status check_fits(uint64_t lowest, uint64_t memory_size) const;
+  // Copies the segments into guest memory (zero-filling .bss). Calls check_fits first.
+  base::Status load_into(GuestMemory& memory, uint64_t lowest) const;
+
+  uint64_t entry() const { return entry_; }
+  const std::vector<ElfSegment>& segments() const { return segments_; }
+  const SymbolTable& symbols() const { return symbols_; }
+  std::span<const uint8_t> bytes() const { return bytes_; }
+  // One past the highest loaded byte: where the guest heap may begin.
+  uint64_t image_end() const;
+
+ private:
+  std::vector<uint8_t> bytes_;
+  uint64_t entry_ = 0;
+  std::vector<ElfSegment> segments_;
+  SymbolTable symbols_;
+};
+
+}  // namespace hlrr::vmm

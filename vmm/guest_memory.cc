@@ -1,0 +1,85 @@
+#include "vmm/guest_memory.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace hlrr::vmm {
+
+namespace {
+std::string range_error(uint64_t gpa, uint64_t len, uint64_t size) {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "guest range 0x%llx+0x%llx is outside guest memory (0x%llx bytes)",
+                static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(len),
+                static_cast<unsigned long long>(size));
+  return buf;
+}
+}  // namespace
+
+base::Expected<GuestMemory> GuestMemory::create(uint64_t size) {
+  if (size == 0 || size % kPageSize != 0) {
+    return base::fail("guest memory size must be a non-zero multiple of 4 KiB");
+  }
+  // MAP_NORESERVE: pages cost nothing until the guest touches them, so creation is O(1).
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) {
+    return base::fail(std::string("cannot map guest memory: ") + std::strerror(errno));
+  }
+  return GuestMemory(static_cast<uint8_t*>(p), size);
+}
+
+GuestMemory::GuestMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+
+GuestMemory::GuestMemory(GuestMemory&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      host_dirty_(std::move(other.host_dirty_)) {}
+
+GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept {
+  if (this != &other) {
+    if (base_) munmap(base_, size_);
+    base_ = std::exchange(other.base_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    host_dirty_ = std::move(other.host_dirty_);
+  }
+  return *this;
+}
+
+GuestMemory::~GuestMemory() {
+  if (base_) munmap(base_, size_);
+}
+
+base::Status GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
+  if (!contains(gpa, out.size())) return base::fail(range_error(gpa, out.size(), size_));
+  std::memcpy(out.data(), base_ + gpa, out.size());
+  return {};
+}
+
+base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
+  if (!contains(gpa, data.size())) return base::fail(range_error(gpa, data.size(), size_));
+  std::memcpy(base_ + gpa, data.data(), data.size());
+  mark_dirty(gpa, data.size());
+  return {};
+}
+
+base::Expected<std::string> GuestMemory::read_string(uint64_t gpa, uint64_t len) const {
+  if (!contains(gpa, len)) return base::fail(range_error(gpa, len, size_));
+  return std::string(reinterpret_cast<const char*>(base_ + gpa), len);
+}
+
+void GuestMemory::mark_dirty(uint64_t gpa, uint64_t len) {
+  if (len == 0) return;
+  for (uint64_t page = gpa / kPageSize; page <= (gpa + len - 1) / kPageSize; ++page) {
+    host_dirty_.push_back(page);
+  }
+}
+
+void GuestMemory::collect_host_dirty_pages(std::vector<uint64_t>& pages) {
+  pages.insert(pages.end(), host_dirty_.begin(), host_dirty_.end());
+  host_dirty_.clear();
+}
+
+}  // namespace hlrr::vmm

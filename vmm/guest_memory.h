@@ -1,0 +1,70 @@
+// GuestMemory: the guest's physical memory, one host mapping shared by whichever vCPU backend
+// runs the guest (Unicorn maps it with uc_mem_map_ptr, KVM registers it as a memory slot), so
+// the host reads and writes guest memory the same way whatever executes it.
+//
+// Every access from the host is bounds-checked and returns an error for any range outside the
+// mapping: a guest cannot make the host touch memory it does not own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+
+namespace hlrr::vmm {
+
+class GuestMemory {
+ public:
+  static constexpr uint64_t kPageSize = 0x1000;
+
+  // Maps `size` bytes (a multiple of the page size) of zeroed memory.
+  static base::Expected<GuestMemory> create(uint64_t size);
+
+  GuestMemory(GuestMemory&& other) noexcept;
+  GuestMemory& operator=(GuestMemory&& other) noexcept;
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+  ~GuestMemory();
+
+  uint64_t size() const { return size_; }
+  uint64_t page_count() const { return size_ / kPageSize; }
+  uint8_t* host_base() const { return base_; }
+
+  // True if [gpa, gpa + len) lies inside guest memory (overflow-safe).
+  bool contains(uint64_t gpa, uint64_t len) const {
+    return gpa <= size_ && len <= size_ - gpa;
+  }
+
+  base::Status read(uint64_t gpa, std::span<uint8_t> out) const;
+  base::Status write(uint64_t gpa, std::span<const uint8_t> data);
+  base::Expected<std::string> read_string(uint64_t gpa, uint64_t len) const;
+
+  template <class T>
+  base::Expected<T> read_value(uint64_t gpa) const {
+    T value;
+    auto status = read(gpa, std::span(reinterpret_cast<uint8_t*>(&value), sizeof(T)));
+    if (!status) return base::Unexpected(std::move(status).error());
+    return value;
+  }
+  template <class T>
+  base::Status write_value(uint64_t gpa, const T& value) {
+    return write(gpa, std::span(reinterpret_cast<const uint8_t*>(&value), sizeof(T)));
+  }
+
+  // Host-side dirty tracking: pages the host wrote through write() since the last call are
+  // appended to `pages` (as page numbers) and forgotten.
+  void collect_host_dirty_pages(std::vector<uint64_t>& pages);
+
+ private:
+  GuestMemory(uint8_t* base, uint64_t size);
+  void mark_dirty(uint64_t gpa, uint64_t len);
+
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  std::vector<uint64_t> host_dirty_;  // page numbers, may repeat; deduplicated by the consumer
+};
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,78 @@
+// UnicornVcpu: the software vCPU, on the Unicorn engine (2.0.x). Always available; counts
+// instructions exactly when asked to. See docs/vcpu-facts.md for the engine behaviours this
+// backend works around (imprecise RIP after I/O hooks and memory faults, ignored paging).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "vmm/code_scan.h"
+#include "vmm/guest_memory.h"
+#include "vmm/vcpu.h"
+
+struct uc_struct;
+
+namespace hlrr::vmm {
+
+class UnicornVcpu final : public Vcpu {
+ public:
+  // `memory` must outlive the vCPU and already hold the descriptor tables (segment loads read
+  // the GDT). `sites` are the port-I/O and non-deterministic instructions of the guest's code.
+  static base::Expected<std::unique_ptr<UnicornVcpu>> create(GuestMemory& memory,
+                                                             std::vector<InstructionSite> sites);
+  ~UnicornVcpu() override;
+
+  std::string_view backend_name() const override { return "unicorn"; }
+  VcpuExit run(const RunOptions& options) override;
+  base::Expected<RegisterFile> registers() override;
+  base::Status set_registers(const RegisterFile& regs) override;
+  void set_io_in_result(uint32_t value) override;
+  void request_stop() override;
+  void set_dirty_tracking(bool enabled) override { dirty_tracking_ = enabled; }
+  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
+  void code_modified(uint64_t gpa, uint64_t len) override;
+
+ private:
+  UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
+  base::Status init();
+  VcpuExit translate_stop(int err, const RunOptions& options);
+  VcpuExit memory_fault();
+  VcpuExit io_exit(const InstructionSite& site);
+  uint64_t read_reg(int reg);
+  void write_reg(int reg, uint64_t value);
+
+  // Unicorn callbacks (C function pointers); `self` is the vCPU.
+  static void on_site(uc_struct* uc, uint64_t address, uint32_t size, void* self);
+  static void on_unscanned_io(uc_struct* uc, uint32_t port, int size, uint32_t value, void* self);
+  static uint32_t on_unscanned_in(uc_struct* uc, uint32_t port, int size, void* self);
+  static void on_interrupt(uc_struct* uc, uint32_t vector, void* self);
+  static bool on_unmapped(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
+                          void* self);
+  static void on_write(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
+                       void* self);
+  static bool on_invalid_instruction(uc_struct* uc, void* self);
+
+  GuestMemory& memory_;
+  uc_struct* uc_ = nullptr;
+  std::vector<InstructionSite> sites_;
+  std::unordered_map<uint64_t, const InstructionSite*> site_at_;
+
+  // What the hooks saw during the current run().
+  const InstructionSite* pending_site_ = nullptr;
+  bool unscanned_io_ = false;
+  int pending_vector_ = -1;
+  int unmapped_type_ = 0;
+  uint64_t unmapped_address_ = 0;
+  uint8_t pending_in_size_ = 0;
+
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};
+  bool dirty_tracking_ = false;
+  std::vector<uint8_t> dirty_;  // one byte per guest page
+  std::vector<uint64_t> dirty_list_;
+};
+
+}  // namespace hlrr::vmm

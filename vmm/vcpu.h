@@ -1,0 +1,67 @@
+// Vcpu: one virtual CPU running a guest in guest memory, whichever engine executes it.
+//
+// Implementations: UnicornVcpu (software, always available, exact instruction counts) and
+// KvmVcpu (hardware). The exit loop (Sandbox), the debugger target and the replay engine use
+// only this interface. A Vcpu is driven from one thread; only request_stop() may be called from
+// any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/expected.h"
+#include "vmm/register_file.h"
+#include "vmm/vcpu_exit.h"
+
+namespace hlrr::vmm {
+
+struct RunOptions {
+  // Stop with kInstructionLimit after this many instructions (0: no limit). Only backends that
+  // count instructions honour it (see Vcpu::counts_instructions()).
+  uint64_t max_instructions = 0;
+  // Execute exactly one instruction, then exit with kDebug.
+  bool single_step = false;
+};
+
+class Vcpu {
+ public:
+  virtual ~Vcpu() = default;
+  Vcpu(const Vcpu&) = delete;
+  Vcpu& operator=(const Vcpu&) = delete;
+
+  // "unicorn" or "kvm".
+  virtual std::string_view backend_name() const = 0;
+
+  // Runs guest code from the current RIP until the next exit. Blocking.
+  virtual VcpuExit run(const RunOptions& options = {}) = 0;
+
+  virtual base::Expected<RegisterFile> registers() = 0;
+  virtual base::Status set_registers(const RegisterFile& regs) = 0;
+
+  // Completes the kIoIn exit just returned: the value lands in AL/AX/EAX as `in` defines.
+  virtual void set_io_in_result(uint32_t value) = 0;
+
+  // Makes a running (or the next) run() return kStopped soon. Thread-safe; idempotent.
+  virtual void request_stop() = 0;
+
+  // Whether run() honours max_instructions and instruction_count() is exact.
+  virtual bool counts_instructions() const { return false; }
+  // Instructions retired since the vCPU was created (or since set_instruction_count()).
+  virtual uint64_t instruction_count() const { return 0; }
+  virtual void set_instruction_count(uint64_t /*count*/) {}
+
+  // Dirty-page tracking: guest writes since the previous call are added to `pages` as guest
+  // page numbers (gpa >> 12). Host writes are tracked by GuestMemory, not here.
+  virtual void set_dirty_tracking(bool enabled) = 0;
+  virtual void collect_dirty_pages(std::vector<uint64_t>& pages) = 0;
+
+  // The host changed code bytes in [gpa, gpa + len): drop any translation of them.
+  virtual void code_modified(uint64_t gpa, uint64_t len) = 0;
+
+ protected:
+  Vcpu() = default;
+};
+
+}  // namespace hlrr::vmm
