@@ -37,6 +37,12 @@ class [[nodiscard]] Expected {
  public:
   Expected() requires std::is_default_constructible_v<T> : state_(std::in_place_index<0>) {}
   Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  // Anything T can be built from, as std::expected allows: `Expected<Value> e = int64_t{1};`.
+  template <class U>
+    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
+             !std::is_same_v<std::remove_cvref_t<U>, Expected>)
+  Expected(U&& value)  // NOLINT: implicit
+      : state_(std::in_place_index<0>, std::forward<U>(value)) {}
   template <class U>
   Expected(Unexpected<U> error)  // NOLINT: implicit by design
       : state_(std::in_place_index<1>, E(std::move(error).error())) {}

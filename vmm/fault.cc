@@ -1,0 +1,44 @@
+#include "vmm/fault.h"
+
+#include <cstdio>
+
+namespace hlrr::vmm {
+
+const char* to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kPageFault: return "#PF";
+    case FaultKind::kGeneralProtection: return "#GP";
+    case FaultKind::kInvalidOpcode: return "#UD";
+    case FaultKind::kDivideError: return "#DE";
+    case FaultKind::kOtherException: return "exception";
+    case FaultKind::kTripleFault: return "triple fault";
+    case FaultKind::kOutOfBounds: return "out-of-bounds access";
+    case FaultKind::kPanic: return "panic";
+    case FaultKind::kTimeout: return "timeout";
+    case FaultKind::kBadHostCall: return "bad host call";
+    case FaultKind::kGuestError: return "guest error";
+    case FaultKind::kBadIo: return "bad port I/O";
+    case FaultKind::kUnsupportedInstruction: return "unsupported instruction";
+    case FaultKind::kInternal: return "internal error";
+  }
+  return "?";
+}
+
+std::string Fault::to_string() const {
+  char buf[96];
+  std::string out = vmm::to_string(kind);
+  if (kind == FaultKind::kOtherException) out += " " + std::to_string(vector);
+  if (kind != FaultKind::kGuestError) {
+    std::snprintf(buf, sizeof buf, " at 0x%llx", static_cast<unsigned long long>(rip));
+    out += buf;
+    if (!symbol.empty()) out += " in " + symbol;
+  }
+  if (has_address) {
+    std::snprintf(buf, sizeof buf, " (address 0x%llx)", static_cast<unsigned long long>(address));
+    out += buf;
+  }
+  if (!message.empty()) out += ": " + message;
+  return out;
+}
+
+}  // namespace hlrr::vmm

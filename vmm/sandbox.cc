@@ -1,0 +1,182 @@
+#include "vmm/sandbox.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "hl_abi.h"
+#include "vmm/code_scan.h"
+#include "vmm/exit_handler.h"
+#include "vmm/guest_messages.h"
+#include "vmm/long_mode.h"
+#include "vmm/unicorn_vcpu.h"
+#include "vmm/watchdog.h"
+
+namespace hlrr::vmm {
+namespace {
+
+void install_print(SandboxConfig& config) {
+  if (config.host_functions.contains("print")) return;
+  auto output = config.output;
+  if (!output) output = [](std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); };
+  config.host_functions.add("print", {{ValueType::kString}, ValueType::kI64},
+                            [output](std::span<const Value> args) -> base::Expected<Value> {
+                              const auto& text = std::get<std::string>(args[0]);
+                              output(text);
+                              return static_cast<int64_t>(text.size());
+                            });
+}
+
+std::vector<InstructionSite> scan_image(const ElfImage& image) {
+  std::vector<CodeRange> ranges;
+  for (const auto& seg : image.segments()) {
+    if (!seg.executable) continue;
+    ranges.push_back({seg.vaddr, image.bytes().subspan(seg.file_offset, seg.file_size)});
+  }
+  return scan_code(ranges);
+}
+
+}  // namespace
+
+base::Expected<std::unique_ptr<Sandbox>> Sandbox::create_from_file(const std::string& path,
+                                                                   SandboxConfig config) {
+  auto image = ElfImage::read_file(path);
+  if (!image) return base::Unexpected(std::move(image).error());
+  return create(std::move(*image), std::move(config));
+}
+
+base::Expected<std::unique_ptr<Sandbox>> Sandbox::create(ElfImage image, SandboxConfig config) {
+  if (config.memory_size < HL_MIN_MEMORY || config.memory_size % HL_PAGE_SIZE != 0 ||
+      config.memory_size > HL_MAPPED_LIMIT) {
+    return base::fail("guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB");
+  }
+  if (auto fits = image.check_fits(HL_IMAGE_BASE, config.memory_size); !fits) {
+    return base::Unexpected(std::move(fits).error());
+  }
+  auto memory = GuestMemory::create(config.memory_size);
+  if (!memory) return base::Unexpected(std::move(memory).error());
+  install_print(config);
+  std::unique_ptr<Sandbox> sandbox(new Sandbox(std::move(image), std::move(config), std::move(*memory)));
+  if (auto st = sandbox->boot(); !st) return base::Unexpected(std::move(st).error());
+  return sandbox;
+}
+
+Sandbox::Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory)
+    : image_(std::move(image)),
+      config_(std::move(config)),
+      memory_(std::move(memory)),
+      dirty_(memory_.page_count(), 0) {}
+
+Sandbox::~Sandbox() = default;
+
+base::Status Sandbox::boot() {
+  if (auto st = write_page_tables(memory_); !st) return st;
+  if (auto st = write_descriptor_tables(memory_); !st) return st;
+  if (auto st = image_.load_into(memory_, HL_IMAGE_BASE); !st) return st;
+  const hl_boot_info boot{HL_BOOT_MAGIC, HL_ABI_VERSION, memory_.size()};
+  if (auto st = memory_.write_value(HL_CALL_AREA, boot); !st) return st;
+
+  auto vcpu = UnicornVcpu::create(memory_, scan_image(image_));
+  if (!vcpu) return base::Unexpected(std::move(vcpu).error());
+  vcpu_ = std::move(*vcpu);
+  if (auto st = vcpu_->set_registers(initial_registers(image_.entry())); !st) return st;
+  vcpu_->set_dirty_tracking(true);
+  watchdog_ = std::make_unique<Watchdog>([vcpu = vcpu_.get()] { vcpu->request_stop(); });
+
+  auto ready = run_call();
+  if (!ready) return base::fail("guest initialisation failed: " + ready.error().to_string());
+  const auto* dispatch = std::get_if<int64_t>(&*ready);
+  if (!dispatch || !is_guest_range(memory_, static_cast<uint64_t>(*dispatch), 1)) {
+    return base::fail("guest initialisation did not report a dispatcher (is it built with the hlrr guest SDK?)");
+  }
+  dispatch_address_ = static_cast<uint64_t>(*dispatch);
+  return {};
+}
+
+base::Expected<Value, Fault> Sandbox::call(std::string_view name, std::span<const Value> args) {
+  if (auto st = write_message(memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args); !st) {
+    return base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
+  }
+  // A guest that halts without writing its result must not be credited with an old one.
+  if (auto st = memory_.write_value<uint32_t>(HL_OUT_AREA, 0); !st) {
+    return base::Unexpected(Fault{.message = st.error().message});
+  }
+  // Every call starts from the same register state: deterministic whatever ran before.
+  RegisterFile regs = initial_registers(dispatch_address_);
+  if (auto st = vcpu_->set_registers(regs); !st) {
+    return base::Unexpected(Fault{.message = st.error().message});
+  }
+  return run_call();
+}
+
+base::Expected<Value, Fault> Sandbox::run_call() {
+  ExitHandler handler(memory_, config_.host_functions);
+  const bool timed = config_.timeout.count() > 0;
+  if (timed) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
+  for (;;) {
+    const VcpuExit exit = vcpu_->run();
+    ++exit_count_;
+    ExitAction action = handler.handle(exit, timed);
+    if (action.kind == ExitAction::Kind::kContinue) continue;
+    if (timed) watchdog_->disarm();
+    if (action.kind == ExitAction::Kind::kReturn) return std::move(action.value);
+    return base::Unexpected(locate(std::move(action.fault)));
+  }
+}
+
+Fault Sandbox::locate(Fault fault) {
+  if (auto regs = vcpu_->registers()) {
+    fault.rip = regs->rip;
+    fault.symbol = image_.symbols().describe(fault.rip);
+  }
+  return fault;
+}
+
+void Sandbox::collect_dirty_pages() {
+  scratch_pages_.clear();
+  vcpu_->collect_dirty_pages(scratch_pages_);
+  memory_.collect_host_dirty_pages(scratch_pages_);
+  for (uint64_t page : scratch_pages_) {
+    if (page < dirty_.size() && !dirty_[page]) {
+      dirty_[page] = 1;
+      dirty_list_.push_back(page);
+    }
+  }
+}
+
+Snapshot Sandbox::snapshot() {
+  collect_dirty_pages();
+  for (uint64_t page : dirty_list_) dirty_[page] = 0;
+  dirty_list_.clear();
+  Snapshot s;
+  auto regs = vcpu_->registers();
+  HLRR_CHECK(regs.has_value());
+  s.registers_ = *regs;
+  s.memory_.assign(memory_.host_base(), memory_.host_base() + memory_.size());
+  s.id_ = next_snapshot_id_++;
+  base_snapshot_id_ = s.id_;
+  return s;
+}
+
+base::Status Sandbox::restore(const Snapshot& snapshot) {
+  HLRR_CHECK(snapshot.memory_.size() == memory_.size());
+  collect_dirty_pages();
+  uint8_t* base = memory_.host_base();
+  const auto restore_page = [&](uint64_t page) {
+    std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE, HL_PAGE_SIZE);
+  };
+  if (snapshot.id_ == base_snapshot_id_) {
+    for (uint64_t page : dirty_list_) restore_page(page);
+  } else {
+    std::memcpy(base, snapshot.memory_.data(), memory_.size());
+    base_snapshot_id_ = snapshot.id_;
+  }
+  // Code may have been among the restored pages: drop translations of the image.
+  for (const auto& seg : image_.segments()) {
+    if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
+  }
+  for (uint64_t page : dirty_list_) dirty_[page] = 0;
+  dirty_list_.clear();
+  return vcpu_->set_registers(snapshot.registers_);
+}
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,115 @@
+// Sandbox: a guest ELF running in its own micro-VM, embeddable in any C++ host program.
+//
+//   #include "vmm/sandbox.h"
+//   using namespace hlrr::vmm;
+//
+//   SandboxConfig config;
+//   config.host_functions.add("clock_ns", {{}, ValueType::kI64},
+//                             [](auto) -> base::Expected<Value> { return int64_t{42}; });
+//   auto sandbox = Sandbox::create_from_file("hello.elf", config);   // boots: runs hl_main()
+//   if (!sandbox) die(sandbox.error().message);
+//   auto snapshot = (*sandbox)->snapshot();                          // clean, initialised state
+//   auto result = (*sandbox)->call("greet", {Value{std::string("world")}});
+//   if (!result) die(result.error().to_string());                    // "#PF at ... in f+0x4 ..."
+//   (*sandbox)->restore(snapshot);                                   // next call starts clean
+//
+// One thread drives a sandbox. Guest calls run to completion (or fault, or time out); guest
+// state (globals, heap) persists between calls until restore().
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/expected.h"
+#include "vmm/elf_image.h"
+#include "vmm/fault.h"
+#include "vmm/guest_memory.h"
+#include "vmm/host_functions.h"
+#include "vmm/register_file.h"
+#include "vmm/value.h"
+#include "vmm/vcpu.h"
+
+namespace hlrr::vmm {
+
+class Watchdog;
+
+enum class VcpuKind : uint8_t { kUnicorn };
+
+struct SandboxConfig {
+  uint64_t memory_size = 4 << 20;
+  // Limit for each guest call (and for initialisation); zero means none.
+  std::chrono::milliseconds timeout{10'000};
+  VcpuKind vcpu = VcpuKind::kUnicorn;
+  // Functions the guest may call. `print` is added unless present: it writes to `output`.
+  HostFunctionTable host_functions;
+  // Where the guest's prints go; stdout when empty.
+  std::function<void(std::string_view)> output;
+};
+
+// The sandbox's state at one moment: registers and memory. Restoring copies back only the
+// pages written since this snapshot when it is the sandbox's latest one.
+class Snapshot {
+ public:
+  const RegisterFile& registers() const { return registers_; }
+
+ private:
+  friend class Sandbox;
+  RegisterFile registers_;
+  std::vector<uint8_t> memory_;
+  uint64_t id_ = 0;
+};
+
+class Sandbox {
+ public:
+  // Loads `image` into a new micro-VM and runs the guest's initialisation (hl_main()).
+  static base::Expected<std::unique_ptr<Sandbox>> create(ElfImage image, SandboxConfig config);
+  static base::Expected<std::unique_ptr<Sandbox>> create_from_file(const std::string& path,
+                                                                   SandboxConfig config);
+  ~Sandbox();
+  Sandbox(const Sandbox&) = delete;
+  Sandbox& operator=(const Sandbox&) = delete;
+
+  // Calls guest function `name`. Blocking, on the calling thread.
+  base::Expected<Value, Fault> call(std::string_view name, std::span<const Value> args = {});
+
+  Snapshot snapshot();
+  base::Status restore(const Snapshot& snapshot);
+
+  HostFunctionTable& host_functions() { return config_.host_functions; }
+  const SandboxConfig& config() const { return config_; }
+  const ElfImage& image() const { return image_; }
+  GuestMemory& memory() { return memory_; }
+  Vcpu& vcpu() { return *vcpu_; }
+  // Guest calls completed, and vCPU exits taken, since creation.
+  uint64_t exit_count() const { return exit_count_; }
+
+ private:
+  Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory);
+  base::Status boot();
+  // Runs the vCPU from its current state until the call finishes.
+  base::Expected<Value, Fault> run_call();
+  Fault locate(Fault fault);
+  void collect_dirty_pages();
+
+  ElfImage image_;
+  SandboxConfig config_;
+  GuestMemory memory_;
+  std::unique_ptr<Vcpu> vcpu_;
+  std::unique_ptr<Watchdog> watchdog_;
+  uint64_t dispatch_address_ = 0;
+  uint64_t exit_count_ = 0;
+  // Dirty pages since the base snapshot: one byte per page plus the list of set ones.
+  uint64_t base_snapshot_id_ = 0;
+  uint64_t next_snapshot_id_ = 1;
+  std::vector<uint8_t> dirty_;
+  std::vector<uint64_t> dirty_list_;
+  std::vector<uint64_t> scratch_pages_;
+};
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,57 @@
+#include "vmm/watchdog.h"
+
+namespace hlrr::vmm {
+
+Watchdog::Watchdog(std::function<void()> expire)
+    : expire_(std::move(expire)), thread_([this] { loop(); }) {}
+
+Watchdog::~Watchdog() {
+  {
+    std::lock_guard lock(mutex_);
+    quit_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void Watchdog::arm(Clock::time_point deadline) {
+  bool notify;
+  {
+    std::lock_guard lock(mutex_);
+    armed_ = true;
+    fired_ = false;
+    deadline_ = deadline;
+    // A thread sleeping until an earlier deadline wakes, sees the new one and sleeps on.
+    notify = sleeping_forever_;
+  }
+  if (notify) wake_.notify_one();
+}
+
+bool Watchdog::disarm() {
+  std::lock_guard lock(mutex_);
+  armed_ = false;
+  return fired_;
+}
+
+void Watchdog::loop() {
+  std::unique_lock lock(mutex_);
+  while (!quit_) {
+    if (!armed_) {
+      sleeping_forever_ = true;
+      wake_.wait(lock);
+      sleeping_forever_ = false;
+      continue;
+    }
+    if (Clock::now() < deadline_) {
+      wake_.wait_until(lock, deadline_);
+      continue;
+    }
+    fired_ = true;
+    lock.unlock();
+    expire_();
+    lock.lock();
+    wake_.wait_for(lock, std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace hlrr::vmm
