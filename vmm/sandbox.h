@@ -86,6 +86,8 @@ class Sandbox {
   const ElfImage& image() const { return image_; }
   GuestMemory& memory() { return memory_; }
   Vcpu& vcpu() { return *vcpu_; }
+  // Where guest calls start: the runtime's dispatcher, reported by the guest at initialisation.
+  uint64_t dispatch_address() const { return dispatch_address_; }
   // Guest calls completed, and vCPU exits taken, since creation.
   uint64_t exit_count() const { return exit_count_; }
 
