@@ -2,6 +2,8 @@
 
 #include <capstone/capstone.h>
 
+#include "base/check.h"
+
 namespace hlrr::vmm {
 
 const char* to_string(SiteKind kind) {
@@ -55,16 +57,24 @@ void decode_io(const cs_insn& insn, InstructionSite& site) {
 
 std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges) {
   std::vector<InstructionSite> sites;
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return sites;
-  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
-  cs_insn* insn = cs_malloc(handle);
+  // The sweep decodes every instruction without operand details (several times faster); the
+  // few instructions of interest are decoded again with details.
+  csh sweep, detail;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &sweep) != CS_ERR_OK) return sites;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &detail) != CS_ERR_OK) {
+    cs_close(&sweep);
+    return sites;
+  }
+  cs_option(detail, CS_OPT_DETAIL, CS_OPT_ON);
+  cs_insn* insn = cs_malloc(sweep);
+  cs_insn* full = cs_malloc(detail);
   for (const CodeRange& range : ranges) {
     const uint8_t* code = range.bytes.data();
     size_t remaining = range.bytes.size();
     uint64_t address = range.address;
     while (remaining > 0) {
-      if (!cs_disasm_iter(handle, &code, &remaining, &address, insn)) {
+      const uint8_t* at = code;
+      if (!cs_disasm_iter(sweep, &code, &remaining, &address, insn)) {
         // Not an instruction (padding or data): resynchronise one byte on.
         ++code;
         --remaining;
@@ -73,20 +83,26 @@ std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges) {
       }
       SiteKind kind;
       if (!classify(insn->id, kind)) continue;
+      const uint8_t* again = at;
+      size_t size = insn->size;
+      uint64_t where = insn->address;
+      HLRR_CHECK(cs_disasm_iter(detail, &again, &size, &where, full));
       InstructionSite site;
-      site.address = insn->address;
-      site.length = static_cast<uint8_t>(insn->size);
+      site.address = full->address;
+      site.length = static_cast<uint8_t>(full->size);
       site.kind = kind;
-      site.text = std::string(insn->mnemonic) + " " + insn->op_str;
-      if (kind == SiteKind::kOut || kind == SiteKind::kIn) decode_io(*insn, site);
+      site.text = std::string(full->mnemonic) + " " + full->op_str;
+      if (kind == SiteKind::kOut || kind == SiteKind::kIn) decode_io(*full, site);
       if (kind == SiteKind::kRdrand || kind == SiteKind::kRdseed) {
-        site.size = insn->detail->x86.operands[0].size;
+        site.size = full->detail->x86.operands[0].size;
       }
       sites.push_back(std::move(site));
     }
   }
   cs_free(insn, 1);
-  cs_close(&handle);
+  cs_free(full, 1);
+  cs_close(&sweep);
+  cs_close(&detail);
   return sites;
 }
 

@@ -92,7 +92,7 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     return base::fail("truncated: program headers extend past the end of the file");
   }
 
-  ElfImage image;
+  auto contents = std::make_shared<Contents>();
   for (uint64_t i = 0; i < eh.e_phnum; ++i) {
     Elf64_Phdr ph;
     HLRR_CHECK(read_at(file, eh.e_phoff + i * sizeof(Elf64_Phdr), ph));
@@ -107,11 +107,11 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     }
     if (ph.p_filesz > ph.p_memsz) return base::fail(name + " has file size > memory size");
     if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) return base::fail(name + " wraps the address space");
-    image.segments_.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz,
+    contents->segments.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz,
                                (ph.p_flags & PF_X) != 0, (ph.p_flags & PF_W) != 0});
   }
-  if (image.segments_.empty()) return base::fail("no loadable segments");
-  auto sorted = image.segments_;
+  if (contents->segments.empty()) return base::fail("no loadable segments");
+  auto sorted = contents->segments;
   std::sort(sorted.begin(), sorted.end(),
             [](const ElfSegment& a, const ElfSegment& b) { return a.vaddr < b.vaddr; });
   for (size_t i = 1; i < sorted.size(); ++i) {
@@ -124,15 +124,19 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     return s.executable && eh.e_entry >= s.vaddr && eh.e_entry < s.vaddr + s.memory_size;
   });
   if (!entry_in_code) return base::fail("entry point " + hex(eh.e_entry) + " is not in an executable segment");
-  image.entry_ = eh.e_entry;
-  image.symbols_ = read_symbols(file, eh);
-  image.bytes_ = std::move(bytes);
-  return image;
+  contents->entry = eh.e_entry;
+  contents->symbols = read_symbols(file, eh);
+  std::vector<CodeRange> code;
+  for (const auto& seg : contents->segments) {
+    if (seg.executable) code.push_back({seg.vaddr, file.subspan(seg.file_offset, seg.file_size)});
+  }
+  contents->sites = scan_code(code);
+  contents->bytes = std::move(bytes);
+  return ElfImage(std::move(contents));
 }
 
 base::Status ElfImage::check_fits(uint64_t lowest, uint64_t memory_size) const {
-  for (size_t i = 0; i < segments_.size(); ++i) {
-    const auto& s = segments_[i];
+  for (const auto& s : segments()) {
     if (s.vaddr < lowest || s.vaddr + s.memory_size > memory_size) {
       return base::fail("segment at " + hex(s.vaddr) + "+" + hex(s.memory_size) +
                         " lies outside guest memory [" + hex(lowest) + ", " + hex(memory_size) +
@@ -144,8 +148,8 @@ base::Status ElfImage::check_fits(uint64_t lowest, uint64_t memory_size) const {
 
 base::Status ElfImage::load_into(GuestMemory& memory, uint64_t lowest) const {
   if (auto fits = check_fits(lowest, memory.size()); !fits) return fits;
-  for (const auto& s : segments_) {
-    if (auto st = memory.write(s.vaddr, std::span(bytes_).subspan(s.file_offset, s.file_size)); !st) {
+  for (const auto& s : segments()) {
+    if (auto st = memory.write(s.vaddr, bytes().subspan(s.file_offset, s.file_size)); !st) {
       return st;
     }
     // .bss: guest memory starts zeroed, but a restored or reused memory may not be.
@@ -157,7 +161,7 @@ base::Status ElfImage::load_into(GuestMemory& memory, uint64_t lowest) const {
 
 uint64_t ElfImage::image_end() const {
   uint64_t end = 0;
-  for (const auto& s : segments_) end = std::max(end, s.vaddr + s.memory_size);
+  for (const auto& s : segments()) end = std::max(end, s.vaddr + s.memory_size);
   return end;
 }
 

@@ -3,16 +3,22 @@
 // overlap, and fit in guest memory above the VMM's reserved area. Anything else is refused with
 // a one-line reason before a byte of it is loaded.
 //
+// An ElfImage is immutable and cheap to copy (its contents are shared), so a host that loads a
+// guest once can create a pool of sandboxes from it; the code scan (code_scan.h) is done once,
+// at parse time.
+//
 // Parsed by hand over <elf.h> rather than with libelf: the checks above need exact, fuzzable
 // one-line refusals, and a static executable needs only the headers and the symbol table.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "base/expected.h"
+#include "vmm/code_scan.h"
 #include "vmm/guest_memory.h"
 #include "vmm/symbol_table.h"
 
@@ -38,18 +44,26 @@ class ElfImage {
   // Copies the segments into guest memory (zero-filling .bss). Calls check_fits first.
   base::Status load_into(GuestMemory& memory, uint64_t lowest) const;
 
-  uint64_t entry() const { return entry_; }
-  const std::vector<ElfSegment>& segments() const { return segments_; }
-  const SymbolTable& symbols() const { return symbols_; }
-  std::span<const uint8_t> bytes() const { return bytes_; }
+  uint64_t entry() const { return contents_->entry; }
+  const std::vector<ElfSegment>& segments() const { return contents_->segments; }
+  const SymbolTable& symbols() const { return contents_->symbols; }
+  std::span<const uint8_t> bytes() const { return contents_->bytes; }
+  // The port-I/O, hlt and non-deterministic instructions of the executable segments.
+  const std::vector<InstructionSite>& instruction_sites() const { return contents_->sites; }
   // One past the highest loaded byte: where the guest heap may begin.
   uint64_t image_end() const;
 
  private:
-  std::vector<uint8_t> bytes_;
-  uint64_t entry_ = 0;
-  std::vector<ElfSegment> segments_;
-  SymbolTable symbols_;
+  struct Contents {
+    std::vector<uint8_t> bytes;
+    uint64_t entry = 0;
+    std::vector<ElfSegment> segments;
+    SymbolTable symbols;
+    std::vector<InstructionSite> sites;
+  };
+  explicit ElfImage(std::shared_ptr<const Contents> contents) : contents_(std::move(contents)) {}
+
+  std::shared_ptr<const Contents> contents_;
 };
 
 }  // namespace hlrr::vmm

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "hl_abi.h"
-#include "vmm/code_scan.h"
 #include "vmm/exit_handler.h"
 #include "vmm/guest_messages.h"
 #include "vmm/long_mode.h"
@@ -24,15 +23,6 @@ void install_print(SandboxConfig& config) {
                               output(text);
                               return static_cast<int64_t>(text.size());
                             });
-}
-
-std::vector<InstructionSite> scan_image(const ElfImage& image) {
-  std::vector<CodeRange> ranges;
-  for (const auto& seg : image.segments()) {
-    if (!seg.executable) continue;
-    ranges.push_back({seg.vaddr, image.bytes().subspan(seg.file_offset, seg.file_size)});
-  }
-  return scan_code(ranges);
 }
 
 }  // namespace
@@ -75,7 +65,7 @@ base::Status Sandbox::boot() {
   const hl_boot_info boot{HL_BOOT_MAGIC, HL_ABI_VERSION, memory_.size()};
   if (auto st = memory_.write_value(HL_CALL_AREA, boot); !st) return st;
 
-  auto vcpu = UnicornVcpu::create(memory_, scan_image(image_));
+  auto vcpu = UnicornVcpu::create(memory_, image_.instruction_sites());
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
   if (auto st = vcpu_->set_registers(initial_registers(image_.entry())); !st) return st;
