@@ -77,4 +77,16 @@ function(hl_add_guest name)
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY "${HLRR_GUEST_OUTPUT_DIR}"
     LINK_DEPENDS "${HLGUEST_SDK_DIR}/runtime/hlguest.ld")
+  # Refuse int3, and x87/SSE unless opted in (cmake/hlguest_check.cmake).
+  if(CMAKE_OBJDUMP)
+    if(HLG_HL_GUEST_SSE)
+      set(sse ON)
+    else()
+      set(sse OFF)
+    endif()
+    add_custom_command(TARGET ${name} POST_BUILD
+      COMMAND "${CMAKE_COMMAND}" "-DELF=$<TARGET_FILE:${name}>" "-DOBJDUMP=${CMAKE_OBJDUMP}"
+              "-DSSE=${sse}" -P "${HLGUEST_SDK_DIR}/cmake/hlguest_check.cmake"
+      VERBATIM)
+  endif()
 endfunction()
