@@ -11,26 +11,33 @@
 # target and there is no per-target way to remove them. guest/CMakeLists.txt clears them.
 include_guard(GLOBAL)
 
-set(HLGUEST_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "the hlrr guest SDK")
+# Cache variables, so that hl_add_guest works in every directory once this file is included.
+get_filename_component(_hlguest_dir "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+set(HLGUEST_SDK_DIR "${_hlguest_dir}" CACHE INTERNAL "the hlrr guest SDK")
 if(NOT DEFINED HLRR_GUEST_OUTPUT_DIR)
   set(HLRR_GUEST_OUTPUT_DIR "${CMAKE_BINARY_DIR}/guests" CACHE PATH "where the guest ELFs go")
 endif()
 
-# Freestanding, static, non-PIE; no red zone (the exception stubs run on their own IST stack,
-# but keep guest frames simple for the debugger); frame pointers and -Og so that gdb can
-# `print` locals and `finish`; no CET (endbr64 is a NOP but noise in traces); no stack
-# protector (no TLS / no __stack_chk_fail). -mgeneral-regs-only: no x87/SSE, which the
-# workplace KVM cannot execute (shared/VCPU-FACTS.md); HL_GUEST_SSE drops it.
+# Freestanding, static, non-PIE (the image is loaded at a fixed address, no relocations);
+# -mno-red-zone as for any ring-0 code (anything pushed on the current stack, by the CPU or a
+# debugger, must not clobber a leaf function's locals below RSP); frame pointers, -g and -Og so
+# that gdb can `print` locals, `finish` and backtrace; no CET (no endbr64 noise in traces and
+# disassembly); no stack protector (no TLS, no __stack_chk_fail). -mgeneral-regs-only: no
+# x87/SSE, which the workplace KVM cannot execute (shared/VCPU-FACTS.md); HL_GUEST_SSE drops it.
 set(HL_GUEST_COMPILE_FLAGS
   -ffreestanding -nostdlib -static -fno-pic -fno-pie
   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
   -fcf-protection=none -g -Og
-  -Wall -Wextra -Werror)
+  -Wall -Wextra -Werror
+  CACHE INTERNAL "compile flags of every guest source")
+# --orphan-handling=error: a section the linker script does not place is an error, not a
+# surprise segment. -z noexecstack: entry.S's .note.GNU-stack says so too.
 set(HL_GUEST_LINK_FLAGS
   -nostdlib -static -no-pie
   "-Wl,-T,${HLGUEST_SDK_DIR}/runtime/hlguest.ld"
   -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
-  -Wl,--orphan-handling=error)
+  -Wl,--orphan-handling=error
+  CACHE INTERNAL "link flags of every guest")
 
 function(_hl_guest_flags target sse)
   set(flags ${HL_GUEST_COMPILE_FLAGS})
@@ -70,4 +77,16 @@ function(hl_add_guest name)
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY "${HLRR_GUEST_OUTPUT_DIR}"
     LINK_DEPENDS "${HLGUEST_SDK_DIR}/runtime/hlguest.ld")
+  # Refuse int3, and x87/SSE unless opted in (cmake/hlguest_check.cmake).
+  if(CMAKE_OBJDUMP)
+    if(HLG_HL_GUEST_SSE)
+      set(sse ON)
+    else()
+      set(sse OFF)
+    endif()
+    add_custom_command(TARGET ${name} POST_BUILD
+      COMMAND "${CMAKE_COMMAND}" "-DELF=$<TARGET_FILE:${name}>" "-DOBJDUMP=${CMAKE_OBJDUMP}"
+              "-DSSE=${sse}" -P "${HLGUEST_SDK_DIR}/cmake/hlguest_check.cmake"
+      VERBATIM)
+  endif()
 endfunction()

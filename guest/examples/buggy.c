@@ -9,9 +9,10 @@
  * The bug: the "full" check is `count > 16` where it should be `count >= 16`, so the 17th
  * add_sample stores its value into samples[16], which is `count` itself (it directly follows
  * the array). The store happens after the increment, so it is the last write to count:
- * after 16 samples, add_sample(1000) makes count 1000 and returns 1000, every later
- * add_sample returns -1, and mean() sums the 16 real samples (its loop is clamped to the
- * array) but divides by 1000. A debugger session: `watch g_stats.count`, reverse-continue
+ * after 16 samples, add_sample(1000) returns 17 (the count it believes in) but leaves count =
+ * 1000, every later add_sample returns -1 (count > 16), and mean() sums the 16 real samples
+ * (its loop is clamped to the array) but divides by 1000. With samples 10, 20, ..., 160:
+ * mean() = 85 before, 1360 / 1000 = 1 after. A debugger session: `watch g_stats.count`, reverse-continue
  * from the end of that call stops on the line marked BUG below (old value 17, new 1000).
  */
 #include "hlguest.h"
@@ -31,7 +32,7 @@ static hl_value add_sample(const hl_value* args, uint32_t argc) {
   if (g_stats.count > MAX_SAMPLES) return hl_i64(-1); /* should be >= */
   const int64_t slot = g_stats.count++;
   g_stats.samples[slot] = v; /* BUG: off-by-one store */
-  return hl_i64(g_stats.count);
+  return hl_i64(slot + 1);
 }
 
 static hl_value mean(const hl_value* args, uint32_t argc) {
