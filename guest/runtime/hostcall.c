@@ -7,19 +7,18 @@ hl_value hl_call_host(const char* name, const hl_value* args, uint32_t argc) {
   if (argc > HL_MAX_ARGS) hl_panic("hl_call_host: too many arguments");
 
   /* The call: strings and buffers are passed as (guest address, length), not copied; the
-   * host checks that each lies in guest memory. */
-  volatile hl_message* out = HL_OUT_MSG;
+   * host checks that each lies in guest memory. The message is built in place with plain
+   * stores (word-sized copies: chatty guests make many calls); hl_outb's "memory" clobber
+   * makes them all happen before the `out`. The unused part of `name` is zeroed so that the
+   * out area's bytes do not depend on earlier calls. */
+  hl_message* out = (hl_message*)(uintptr_t)HL_OUT_AREA;
   out->magic = HL_MESSAGE_MAGIC;
   out->kind = HL_MSG_CALL;
   out->argc = argc;
   out->name_len = (uint32_t)name_len;
-  for (uint32_t i = 0; i < HL_MAX_NAME; ++i) out->name[i] = i < name_len ? name[i] : '\0';
-  for (uint32_t i = 0; i < argc; ++i) {
-    out->args[i].type = args[i].type;
-    out->args[i].reserved = 0;
-    out->args[i].u.buf.ptr = args[i].u.buf.ptr;
-    out->args[i].u.buf.len = args[i].u.buf.len;
-  }
+  memset(out->name, 0, HL_MAX_NAME);
+  memcpy(out->name, name, name_len);
+  if (argc > 0) memcpy(out->args, args, argc * sizeof(hl_value));
 
   hl_outb(HL_PORT_HOST_CALL, 0); /* the host runs the function, fills the reply area */
 
