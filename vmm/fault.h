@@ -30,6 +30,8 @@ const char* to_string(FaultKind kind);
 struct Fault {
   FaultKind kind = FaultKind::kInternal;
   uint8_t vector = 0;  // for exceptions
+  // The guest's RIP when the call stopped: at the faulting instruction for a CPU exception or an
+  // out-of-bounds access; just after the `out` for a host-call, panic or port-I/O fault.
   uint64_t rip = 0;
   std::string symbol;  // "func+0x12", or empty when unknown
   bool has_address = false;

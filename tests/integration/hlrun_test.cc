@@ -1,0 +1,75 @@
+// hlrun, the binary, as a user runs it.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/integration/guests.h"
+#include "tests/support/subprocess.h"
+
+namespace hlrr::testing {
+namespace {
+
+ProcessResult hlrun(std::vector<std::string> args) {
+  args.insert(args.begin(), tool_path("hlrun"));
+  return run_process(args, std::chrono::seconds(30));
+}
+
+TEST(Hlrun, RunsAGuestFunctionAndPrintsItsResult) {
+  auto r = hlrun({guest_path("hello"), "--call", "greet", "world"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello, world!\nresult: 14\n");
+  r = hlrun({guest_path("hello")});  // no --call: main
+  EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
+  r = hlrun({guest_path("compute"), "--call", "fib", "0x5a"});
+  EXPECT_EQ(r.out, "result: 2880067194370816120\n");
+  r = hlrun({guest_path("hello"), "--call", "greet", "s:42"});  // forced string
+  EXPECT_EQ(r.out, "Hello, 42!\nresult: 11\n");
+}
+
+TEST(Hlrun, AGuestFaultIsOneLineAndExitStatusOne) {
+  auto r = hlrun({guest_path("faults"), "--call", "null_deref"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(std::regex_match(r.err, std::regex(
+      "hlrun: guest fault: #PF at 0x[0-9a-f]+ in null_deref\\+0x[0-9a-f]+ \\(address 0x0\\)\n")))
+      << r.err;
+  r = hlrun({guest_path("faults"), "--call", "infinite_loop", "--timeout", "100"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(std::regex_match(r.err, std::regex("hlrun: guest fault: timeout at 0x[0-9a-f]+ in infinite_loop\\+0x[0-9a-f]+\n")))
+      << r.err;
+}
+
+TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
+  auto r = hlrun({"/nonexistent.elf"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: cannot open /nonexistent.elf: No such file or directory\n");
+  r = hlrun({std::string(HLRR_SOURCE_DIR) + "/README.md"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: " + std::string(HLRR_SOURCE_DIR) + "/README.md: not an ELF file (bad magic)\n");
+  r = hlrun({guest_path("hello"), "--mem", "lots"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: --mem: invalid size 'lots' (e.g. 4M, 512K, 1G)\n");
+  r = hlrun({guest_path("hello"), "--mem", "1M"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
+  r = hlrun({guest_path("hello"), "--vcpu", "abacus"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Hlrun, HelpListsEveryOption) {
+  auto r = hlrun({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* option : {"--call", "--vcpu", "--timeout", "--mem", "--verbose"}) {
+    EXPECT_NE(r.out.find(option), std::string::npos) << option;
+  }
+}
+
+TEST(Hlrun, VerboseNamesTheBackendAndCountsExits) {
+  auto r = hlrun({guest_path("chatty"), "--call", "chatter", "10", "-v"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("hlrun: vcpu backend: unicorn\n"), std::string::npos) << r.err;
+  // boot (1 halt) + 10 clock_ns + 1 print + the final halt
+  EXPECT_NE(r.err.find("hlrun: 13 exits\n"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace hlrr::testing

@@ -1,0 +1,24 @@
+// Runs a program to completion with a time limit, capturing stdout and stderr: the way
+// integration tests drive hlrun, hlreplay, gdb and lldb. A program that outlives its limit is
+// killed and reported as timed out, so a hang fails a test instead of blocking the suite.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace hlrr::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when killed by a signal or timed out
+  int signal = 0;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds limit = std::chrono::seconds(60),
+                          const std::string& stdin_text = "");
+
+}  // namespace hlrr::testing
