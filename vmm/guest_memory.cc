@@ -36,7 +36,8 @@ GuestMemory::GuestMemory(uint8_t* base, uint64_t size) : base_(base), size_(size
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      host_dirty_(std::move(other.host_dirty_)) {}
+      host_dirty_(std::move(other.host_dirty_)),
+      journal_(std::exchange(other.journal_, nullptr)) {}
 
 GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept {
   if (this != &other) {
@@ -44,6 +45,7 @@ GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept {
     base_ = std::exchange(other.base_, nullptr);
     size_ = std::exchange(other.size_, 0);
     host_dirty_ = std::move(other.host_dirty_);
+    journal_ = std::exchange(other.journal_, nullptr);
   }
   return *this;
 }
@@ -62,6 +64,7 @@ base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
   if (!contains(gpa, data.size())) return base::fail(range_error(gpa, data.size(), size_));
   std::memcpy(base_ + gpa, data.data(), data.size());
   mark_dirty(gpa, data.size());
+  if (journal_) journal_->push_back({gpa, std::vector<uint8_t>(data.begin(), data.end())});
   return {};
 }
 

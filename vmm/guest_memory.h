@@ -16,6 +16,13 @@
 
 namespace hlrr::vmm {
 
+// Bytes the host wrote into guest memory.
+struct HostWrite {
+  uint64_t address = 0;
+  std::vector<uint8_t> bytes;
+  bool operator==(const HostWrite&) const = default;
+};
+
 class GuestMemory {
  public:
   static constexpr uint64_t kPageSize = 0x1000;
@@ -54,6 +61,10 @@ class GuestMemory {
     return write(gpa, std::span(reinterpret_cast<const uint8_t*>(&value), sizeof(T)));
   }
 
+  // While a journal is set, every write() is also appended to it (address, bytes): how the
+  // recorder learns what the host put into the guest. Not owned; nullptr to stop.
+  void set_write_journal(std::vector<HostWrite>* journal) { journal_ = journal; }
+
   // Host-side dirty tracking: pages the host wrote through write() since the last call are
   // appended to `pages` (as page numbers) and forgotten.
   void collect_host_dirty_pages(std::vector<uint64_t>& pages);
@@ -64,7 +75,8 @@ class GuestMemory {
 
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  std::vector<uint64_t> host_dirty_;  // page numbers, may repeat; deduplicated by the consumer
+  std::vector<uint64_t> host_dirty_;
+  std::vector<HostWrite>* journal_ = nullptr;  // page numbers, may repeat; deduplicated by the consumer
 };
 
 }  // namespace hlrr::vmm

@@ -35,6 +35,23 @@ base::Expected<std::unique_ptr<Sandbox>> Sandbox::create_from_file(const std::st
 }
 
 base::Expected<std::unique_ptr<Sandbox>> Sandbox::create(ElfImage image, SandboxConfig config) {
+  auto sandbox = load(std::move(image), std::move(config));
+  if (!sandbox) return sandbox;
+  const RunOutcome outcome = (*sandbox)->resume();
+  switch (outcome.kind) {
+    case RunOutcome::Kind::kReturned:
+      return sandbox;
+    case RunOutcome::Kind::kFaulted:
+      return base::fail(outcome.fault.kind == FaultKind::kGuestError
+                            ? outcome.fault.message
+                            : "guest initialisation failed: " + outcome.fault.to_string());
+    case RunOutcome::Kind::kPaused:
+      break;
+  }
+  return base::fail(std::string("guest initialisation stopped unexpectedly: ") + to_string(outcome.exit.kind));
+}
+
+base::Expected<std::unique_ptr<Sandbox>> Sandbox::load(ElfImage image, SandboxConfig config) {
   if (config.memory_size < HL_MIN_MEMORY || config.memory_size % HL_PAGE_SIZE != 0 ||
       config.memory_size > HL_MAPPED_LIMIT) {
     return base::fail("guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB");
@@ -46,7 +63,7 @@ base::Expected<std::unique_ptr<Sandbox>> Sandbox::create(ElfImage image, Sandbox
   if (!memory) return base::Unexpected(std::move(memory).error());
   install_print(config);
   std::unique_ptr<Sandbox> sandbox(new Sandbox(std::move(image), std::move(config), std::move(*memory)));
-  if (auto st = sandbox->boot(); !st) return base::Unexpected(std::move(st).error());
+  if (auto st = sandbox->prepare(); !st) return base::Unexpected(std::move(st).error());
   return sandbox;
 }
 
@@ -58,7 +75,7 @@ Sandbox::Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory)
 
 Sandbox::~Sandbox() = default;
 
-base::Status Sandbox::boot() {
+base::Status Sandbox::prepare() {
   if (auto st = write_page_tables(memory_); !st) return st;
   if (auto st = write_descriptor_tables(memory_); !st) return st;
   if (auto st = image_.load_into(memory_, HL_IMAGE_BASE); !st) return st;
@@ -68,49 +85,129 @@ base::Status Sandbox::boot() {
   auto vcpu = UnicornVcpu::create(memory_, image_.instruction_sites());
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
-  if (auto st = vcpu_->set_registers(initial_registers(image_.entry())); !st) return st;
+  const RegisterFile regs = initial_registers(image_.entry());
+  if (auto st = vcpu_->set_registers(regs); !st) return st;
   vcpu_->set_dirty_tracking(true);
   watchdog_ = std::make_unique<Watchdog>([vcpu = vcpu_.get()] { vcpu->request_stop(); });
-
-  auto ready = run_call();
-  if (!ready) return base::fail("guest initialisation failed: " + ready.error().to_string());
-  const auto* dispatch = std::get_if<int64_t>(&*ready);
-  if (!dispatch || !is_guest_range(memory_, static_cast<uint64_t>(*dispatch), 1)) {
-    return base::fail("guest initialisation did not report a dispatcher (is it built with the hlrr guest SDK?)");
-  }
-  dispatch_address_ = static_cast<uint64_t>(*dispatch);
+  // The initialisation is the first call: named "", no arguments. Its start is reported to
+  // an observer by the first resume(), so that one attached after load() sees it.
+  call_in_progress_ = true;
+  initialization_unreported_ = true;
+  if (config_.timeout.count() > 0) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
   return {};
 }
 
 base::Expected<Value, Fault> Sandbox::call(std::string_view name, std::span<const Value> args) {
-  if (auto st = write_message(memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args); !st) {
+  if (auto st = begin_call(name, args); !st) {
     return base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
   }
-  // A guest that halts without writing its result must not be credited with an old one.
-  if (auto st = memory_.write_value<uint32_t>(HL_OUT_AREA, 0); !st) {
-    return base::Unexpected(Fault{.message = st.error().message});
+  RunOutcome outcome = resume();
+  switch (outcome.kind) {
+    case RunOutcome::Kind::kReturned:
+      return std::move(outcome.value);
+    case RunOutcome::Kind::kFaulted:
+      return base::Unexpected(std::move(outcome.fault));
+    case RunOutcome::Kind::kPaused:
+      break;
   }
-  // Every call starts from the same register state: deterministic whatever ran before.
-  RegisterFile regs = initial_registers(dispatch_address_);
-  if (auto st = vcpu_->set_registers(regs); !st) {
-    return base::Unexpected(Fault{.message = st.error().message});
-  }
-  return run_call();
+  // Nothing asks a plain call to pause; a stray stop request ends it.
+  return base::Unexpected(locate(Fault{.kind = FaultKind::kInternal, .message = "call paused: " +
+                                       std::string(to_string(outcome.exit.kind))}));
 }
 
-base::Expected<Value, Fault> Sandbox::run_call() {
-  ExitHandler handler(memory_, config_.host_functions);
-  const bool timed = config_.timeout.count() > 0;
-  if (timed) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
-  for (;;) {
-    const VcpuExit exit = vcpu_->run();
-    ++exit_count_;
-    ExitAction action = handler.handle(exit, timed);
-    if (action.kind == ExitAction::Kind::kContinue) continue;
-    if (timed) watchdog_->disarm();
-    if (action.kind == ExitAction::Kind::kReturn) return std::move(action.value);
-    return base::Unexpected(locate(std::move(action.fault)));
+base::Status Sandbox::begin_call(std::string_view name, std::span<const Value> args) {
+  HLRR_CHECK(!call_in_progress_);
+  if (!initialized()) return base::fail("the guest has not finished its initialisation");
+  if (observer_) memory_.set_write_journal(&journal_);
+  auto st = write_message(memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args);
+  // A guest that halts without writing its result must not be credited with an old one.
+  if (st) st = memory_.write_value<uint32_t>(HL_OUT_AREA, 0);
+  memory_.set_write_journal(nullptr);
+  if (!st) {
+    journal_.clear();
+    return st;
   }
+  // Every call starts from the same register state: deterministic whatever ran before.
+  const RegisterFile regs = initial_registers(dispatch_address_);
+  if (auto set = vcpu_->set_registers(regs); !set) return set;
+  call_in_progress_ = true;
+  if (observer_) {
+    observer_->on_call_start(name, args, regs, journal_);
+    journal_.clear();
+  }
+  if (config_.timeout.count() > 0) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
+  return {};
+}
+
+RunOutcome Sandbox::resume(const RunOptions& options) {
+  HLRR_CHECK(call_in_progress_);
+  if (observer_ && initialization_unreported_) {
+    auto regs = vcpu_->registers();
+    HLRR_CHECK(regs.has_value());
+    observer_->on_call_start("", {}, *regs, {});
+  }
+  initialization_unreported_ = false;
+  ExitHandler handler(memory_, config_.host_functions);
+  RegisterFile regs_at_exit;
+  for (;;) {
+    const VcpuExit exit = vcpu_->run(options);
+    ++exit_count_;
+    if (observer_) {
+      auto regs = vcpu_->registers();
+      HLRR_CHECK(regs.has_value());
+      regs_at_exit = *regs;
+      memory_.set_write_journal(&journal_);
+    }
+    if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
+        (exit.kind == ExitKind::kStopped && !(watchdog_->fired()))) {
+      if (observer_) {
+        memory_.set_write_journal(nullptr);
+        observer_->on_exit(exit, regs_at_exit, {});
+      }
+      return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
+    }
+    ExitAction action = handler.handle(exit, /*stop_is_timeout=*/true);
+    if (observer_) {
+      memory_.set_write_journal(nullptr);
+      observer_->on_exit(exit, regs_at_exit, journal_);
+      journal_.clear();
+    }
+    switch (action.kind) {
+      case ExitAction::Kind::kContinue:
+        continue;
+      case ExitAction::Kind::kReturn:
+        return end_call(RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
+      case ExitAction::Kind::kFault:
+        return end_call(RunOutcome{.kind = RunOutcome::Kind::kFaulted, .fault = locate(std::move(action.fault))});
+    }
+  }
+}
+
+RunOutcome Sandbox::end_call(RunOutcome outcome) {
+  watchdog_->disarm();
+  call_in_progress_ = false;
+  if (!initialized()) {
+    // The initialisation's result is the dispatcher's address.
+    const auto* dispatch = std::get_if<int64_t>(&outcome.value);
+    if (outcome.kind == RunOutcome::Kind::kReturned) {
+      if (!dispatch || !is_guest_range(memory_, static_cast<uint64_t>(*dispatch), 1)) {
+        outcome = RunOutcome{.kind = RunOutcome::Kind::kFaulted,
+                             .fault = Fault{.kind = FaultKind::kGuestError,
+                                            .message = "guest initialisation did not report a dispatcher "
+                                                       "(is it built with the hlrr guest SDK?)"}};
+      } else {
+        dispatch_address_ = static_cast<uint64_t>(*dispatch);
+      }
+    }
+  }
+  if (observer_) {
+    if (outcome.kind == RunOutcome::Kind::kReturned) {
+      observer_->on_call_end(outcome.value);
+    } else {
+      observer_->on_call_end(base::Unexpected(outcome.fault));
+    }
+  }
+  return outcome;
 }
 
 Fault Sandbox::locate(Fault fault) {

@@ -15,6 +15,11 @@
 //
 // One thread drives a sandbox. Guest calls run to completion (or fault, or time out); guest
 // state (globals, heap) persists between calls until restore().
+//
+// Debuggers drive the same exit loop one step at a time: load() (stopped at the ELF entry),
+// begin_call(), then resume() until the call returns or faults; resume() also returns when the
+// vCPU pauses for the caller (a single step, a breakpoint, an interrupt), and host calls in
+// between are served as usual.
 #pragma once
 
 #include <chrono>
@@ -28,6 +33,7 @@
 
 #include "base/expected.h"
 #include "vmm/elf_image.h"
+#include "vmm/exit_observer.h"
 #include "vmm/fault.h"
 #include "vmm/guest_memory.h"
 #include "vmm/host_functions.h"
@@ -65,10 +71,28 @@ class Snapshot {
   uint64_t id_ = 0;
 };
 
+// What Sandbox::resume() stopped for.
+struct RunOutcome {
+  enum class Kind : uint8_t {
+    kReturned,  // the call finished with `value`
+    kFaulted,   // the call ended with `fault`; the vCPU stays at the faulting state
+    kPaused,    // the vCPU paused for the caller (`exit`: kDebug, kStopped by request_stop(),
+                // kInstructionLimit); resume() continues the same call
+  };
+  Kind kind = Kind::kReturned;
+  Value value;
+  Fault fault;
+  VcpuExit exit;
+};
+
 class Sandbox {
  public:
   // Loads `image` into a new micro-VM and runs the guest's initialisation (hl_main()).
   static base::Expected<std::unique_ptr<Sandbox>> create(ElfImage image, SandboxConfig config);
+  // Loads `image` without running anything: the vCPU is at the ELF entry point, and the
+  // initialisation is the first call in progress (resume() runs it; it returns the dispatcher's
+  // address, and initialized() becomes true).
+  static base::Expected<std::unique_ptr<Sandbox>> load(ElfImage image, SandboxConfig config);
   static base::Expected<std::unique_ptr<Sandbox>> create_from_file(const std::string& path,
                                                                    SandboxConfig config);
   ~Sandbox();
@@ -77,6 +101,16 @@ class Sandbox {
 
   // Calls guest function `name`. Blocking, on the calling thread.
   base::Expected<Value, Fault> call(std::string_view name, std::span<const Value> args = {});
+
+  // The two halves of call(), for debuggers. begin_call() places the arguments and points the
+  // vCPU at the dispatcher; resume() runs until the call returns, faults or pauses.
+  base::Status begin_call(std::string_view name, std::span<const Value> args = {});
+  RunOutcome resume(const RunOptions& options = {});
+  bool initialized() const { return dispatch_address_ != 0; }
+  bool call_in_progress() const { return call_in_progress_; }
+
+  // Observes calls and exits from now on (nullptr: none). Not owned.
+  void set_exit_observer(ExitObserver* observer) { observer_ = observer; }
 
   Snapshot snapshot();
   base::Status restore(const Snapshot& snapshot);
@@ -93,9 +127,8 @@ class Sandbox {
 
  private:
   Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory);
-  base::Status boot();
-  // Runs the vCPU from its current state until the call finishes.
-  base::Expected<Value, Fault> run_call();
+  base::Status prepare();
+  RunOutcome end_call(RunOutcome outcome);
   Fault locate(Fault fault);
   void collect_dirty_pages();
 
@@ -106,6 +139,10 @@ class Sandbox {
   std::unique_ptr<Watchdog> watchdog_;
   uint64_t dispatch_address_ = 0;
   uint64_t exit_count_ = 0;
+  bool call_in_progress_ = false;
+  bool initialization_unreported_ = false;
+  ExitObserver* observer_ = nullptr;
+  std::vector<HostWrite> journal_;
   // Dirty pages since the base snapshot: one byte per page plus the list of set ones.
   uint64_t base_snapshot_id_ = 0;
   uint64_t next_snapshot_id_ = 1;

@@ -33,6 +33,11 @@ bool Watchdog::disarm() {
   return fired_;
 }
 
+bool Watchdog::fired() {
+  std::lock_guard lock(mutex_);
+  return armed_ && fired_;
+}
+
 void Watchdog::loop() {
   std::unique_lock lock(mutex_);
   while (!quit_) {

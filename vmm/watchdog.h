@@ -27,6 +27,8 @@ class Watchdog {
   void arm(Clock::time_point deadline);
   // Returns whether the deadline passed (and `expire` was called) while armed.
   bool disarm();
+  // Whether the deadline of the current arming has passed (and `expire` was called).
+  bool fired();
 
  private:
   void loop();

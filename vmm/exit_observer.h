@@ -1,0 +1,36 @@
+// ExitObserver: sees everything that crosses the boundary between a guest and its host, in
+// order: the start of each guest call, every vCPU exit with the register file at the exit and
+// the bytes the host wrote into guest memory while handling it, and the end of each call.
+// The recorder is one; tests use others. Called on the thread driving the sandbox.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "base/expected.h"
+#include "vmm/fault.h"
+#include "vmm/guest_memory.h"
+#include "vmm/register_file.h"
+#include "vmm/value.h"
+#include "vmm/vcpu_exit.h"
+
+namespace hlrr::vmm {
+
+class ExitObserver {
+ public:
+  virtual ~ExitObserver() = default;
+  // A guest call begins: `registers` as the vCPU will start it, `writes` the call's arguments
+  // as the host placed them in guest memory. The guest's initialisation is reported as a call
+  // named "" with no arguments.
+  virtual void on_call_start(std::string_view function, std::span<const Value> args,
+                             const RegisterFile& registers, std::span<const HostWrite> writes) = 0;
+  // The vCPU exited; `registers` as they were at the exit (before the host handled it).
+  virtual void on_exit(const VcpuExit& exit, const RegisterFile& registers,
+                       std::span<const HostWrite> writes) = 0;
+  // The call ended with a value or a fault.
+  virtual void on_call_end(const base::Expected<Value, Fault>& result) = 0;
+};
+
+}  // namespace hlrr::vmm
