@@ -56,12 +56,13 @@ GuestMemory::~GuestMemory() {
 
 base::Status GuestMemory::read(uint64_t gpa, std::span<uint8_t> out) const {
   if (!contains(gpa, out.size())) return base::fail(range_error(gpa, out.size(), size_));
-  std::memcpy(out.data(), base_ + gpa, out.size());
+  if (!out.empty()) std::memcpy(out.data(), base_ + gpa, out.size());  // empty spans may be null
   return {};
 }
 
 base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
   if (!contains(gpa, data.size())) return base::fail(range_error(gpa, data.size(), size_));
+  if (data.empty()) return {};  // an empty span may be null
   std::memcpy(base_ + gpa, data.data(), data.size());
   mark_dirty(gpa, data.size());
   if (journal_) journal_->push_back({gpa, std::vector<uint8_t>(data.begin(), data.end())});
