@@ -1,0 +1,102 @@
+// KvmVcpu: the hardware vCPU, on Linux KVM through <linux/kvm.h> (one VM, one vCPU, guest memory
+// as one memory slot at GPA 0 from GuestMemory's host mapping, shared with the software vCPU).
+//
+// Same contract as UnicornVcpu: the same exits, RIP, guest-visible registers and memory for the
+// same guest. Exceptions go through the guest IDT built by write_descriptor_tables(); the stub's
+// `out` to HL_PORT_EXCEPTION is turned back into a kException with the pre-exception state
+// restored. docs/kvm.md lists what this backend measures and works around (kvm_pvm here).
+#pragma once
+
+#include <linux/kvm.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vmm/code_scan.h"
+#include "vmm/guest_memory.h"
+#include "vmm/vcpu.h"
+
+namespace hlrr::vmm {
+
+class KvmVcpu final : public Vcpu {
+ public:
+  // Ok if /dev/kvm can be opened and speaks API version 12 with the capabilities this backend
+  // needs; otherwise one line saying why ("/dev/kvm: No such file or directory").
+  static base::Status available();
+
+  // `memory` must outlive the vCPU and already hold the page and descriptor tables. `sites` are
+  // kept for parity with UnicornVcpu (KVM traps port I/O and hlt itself).
+  static base::Expected<std::unique_ptr<KvmVcpu>> create(GuestMemory& memory,
+                                                         std::vector<InstructionSite> sites);
+  ~KvmVcpu() override;
+
+  std::string_view backend_name() const override { return "kvm"; }
+  VcpuExit run(const RunOptions& options) override;
+  base::Expected<RegisterFile> registers() override;
+  // Control registers (CR0/CR3/CR4/EFER) are owned by the backend and keep their long-mode
+  // values; selectors must be ones of the hlrr GDT (0, 0x08, 0x10).
+  base::Status set_registers(const RegisterFile& regs) override;
+  void set_io_in_result(uint32_t value) override;
+  void request_stop() override;
+  void set_dirty_tracking(bool enabled) override;
+  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
+  // Whether the guest's `cpuid` answers from canonical_cpuid() (KVM accepted KVM_SET_CPUID2).
+  // False on a KVM that refuses CPUID ioctls (kvm_pvm here): `cpuid` then answers zeros for
+  // every leaf, and a recording should warn about guests that execute it (docs/kvm.md).
+  bool cpuid_matches_model() const { return cpuid_installed_; }
+  // Nothing to do: KVM executes guest memory directly, there is no translation cache to drop.
+  void code_modified(uint64_t /*gpa*/, uint64_t /*len*/) override {}
+
+ private:
+  KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
+  base::Status init();
+  base::Status set_memory_slot(bool log_dirty);
+  base::Status set_single_step(bool enabled);
+  // KVM_RUN once; returns the ioctl's errno (0 on success).
+  int enter();
+  // Finishes the I/O or MMIO instruction KVM exited for without running further guest code.
+  base::Status complete_pending();
+  VcpuExit translate_exit(int err, const RunOptions& options, uint64_t start_rip);
+  VcpuExit debug_exit(const RunOptions& options, uint64_t start_rip);
+  VcpuExit io_exit();
+  VcpuExit exception_exit(uint8_t vector);
+  VcpuExit mmio_exit();
+  VcpuExit emulation_failure();
+  // Register state: kvm_run's sync area when KVM_CAP_SYNC_REGS is there, else ioctls.
+  kvm_regs& regs() { return sync_regs_ ? run_->s.regs.regs : regs_copy_; }
+  kvm_sregs& sregs() { return sync_regs_ ? run_->s.regs.sregs : sregs_copy_; }
+  base::Status load_state();
+  base::Status flush_state();
+  void mark_regs_dirty() { regs_dirty_ = true; }
+  void mark_sregs_dirty() { sregs_dirty_ = true; }
+
+  GuestMemory& memory_;
+  std::vector<InstructionSite> sites_;
+  int kvm_fd_ = -1;
+  int vm_fd_ = -1;
+  int vcpu_fd_ = -1;
+  kvm_run* run_ = nullptr;
+  size_t run_size_ = 0;
+
+  bool sync_regs_ = false;
+  kvm_regs regs_copy_{};
+  kvm_sregs sregs_copy_{};
+  bool regs_dirty_ = false;
+  bool sregs_dirty_ = false;
+
+  bool cpuid_installed_ = true;  // false where KVM refuses KVM_SET_CPUID2 (docs/kvm.md)
+  bool mxcsr_readable_ = true;   // false where KVM_GET_FPU reads MXCSR as 0 (docs/kvm.md)
+  uint32_t mxcsr_shadow_ = 0;
+  bool single_step_ = false;
+  bool dirty_tracking_ = false;
+  uint8_t pending_in_size_ = 0;
+
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};
+  pthread_t thread_{};
+};
+
+}  // namespace hlrr::vmm
