@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include "hl_abi.h"
 #include "vmm/cpu_model.h"
@@ -147,6 +148,51 @@ std::string disassemble_one(std::span<const uint8_t> bytes, uint64_t address) {
   }
   cs_close(&handle);
   return text;
+}
+
+// The value of a 64-bit register in an address (RIP: the address after the instruction; no
+// register: 0), or nullopt for one this decoder does not follow.
+std::optional<uint64_t> gpr_value(const kvm_regs& r, unsigned reg, uint64_t next_rip) {
+  switch (reg) {
+    case X86_REG_INVALID:
+      return 0;
+    case X86_REG_RIP:
+      return next_rip;
+    case X86_REG_RAX:
+      return r.rax;
+    case X86_REG_RCX:
+      return r.rcx;
+    case X86_REG_RDX:
+      return r.rdx;
+    case X86_REG_RBX:
+      return r.rbx;
+    case X86_REG_RSP:
+      return r.rsp;
+    case X86_REG_RBP:
+      return r.rbp;
+    case X86_REG_RSI:
+      return r.rsi;
+    case X86_REG_RDI:
+      return r.rdi;
+    case X86_REG_R8:
+      return r.r8;
+    case X86_REG_R9:
+      return r.r9;
+    case X86_REG_R10:
+      return r.r10;
+    case X86_REG_R11:
+      return r.r11;
+    case X86_REG_R12:
+      return r.r12;
+    case X86_REG_R13:
+      return r.r13;
+    case X86_REG_R14:
+      return r.r14;
+    case X86_REG_R15:
+      return r.r15;
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -423,6 +469,20 @@ VcpuExit KvmVcpu::debug_exit(const RunOptions& options, uint64_t start_rip) {
     }
     return VcpuExit{.kind = ExitKind::kHalt};
   }
+  if (options.single_step && regs().rip >= HL_EXCEPTION_STUBS_BASE && regs().rip < kStubsEnd) {
+    // The stepped instruction faulted and KVM stopped at the first instruction of the
+    // exception stub: run the stub to its exit, which reports the fault as the software vCPU
+    // does. A stop requested meanwhile stays pending for the next run().
+    if (auto st = set_single_step(false); !st) {
+      return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
+    }
+    int err;
+    do {
+      __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
+      err = enter();
+    } while (err == EINTR || (err == 0 && run_->exit_reason == KVM_EXIT_INTR));
+    return translate_exit(err, RunOptions{}, regs().rip);
+  }
   if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
   return VcpuExit{.kind = ExitKind::kDebug, .has_address = true, .address = run_->debug.arch.pc};
 }
@@ -496,17 +556,61 @@ VcpuExit KvmVcpu::exception_exit(uint8_t vector) {
 
 VcpuExit KvmVcpu::mmio_exit() {
   const uint64_t address = run_->mmio.phys_addr;
-  // The access stops the instruction before it completes: keep that state, let KVM finish its
-  // half-done emulation (reads get zeros) and put the state back, so the vCPU is exactly at
-  // the faulting instruction as on the software vCPU.
+  const bool is_write = run_->mmio.is_write;
+  const uint32_t length = run_->mmio.len;
+  // KVM exits in the middle of emulating the access. Keep the state at the exit, let KVM finish
+  // its half-done emulation (reads get zeros) and put the state back, so that nothing of the
+  // access lands in registers.
   const kvm_regs saved = regs();
   std::memset(run_->mmio.data, 0, sizeof run_->mmio.data);
   if (auto st = complete_pending(); !st) {
     return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
   }
   regs() = saved;
+  // For a read RIP is still at the instruction; for a write KVM has already moved it past
+  // (measured, docs/kvm.md): find the store that ends there.
+  if (is_write) {
+    if (auto start = store_start(saved, address, length)) regs().rip = *start;
+  }
   mark_regs_dirty();
   return VcpuExit{.kind = ExitKind::kOutOfBounds, .has_address = true, .address = address};
+}
+
+std::optional<uint64_t> KvmVcpu::store_start(const kvm_regs& r, uint64_t address, uint32_t length) {
+  // The instruction that ends at RIP, decodes to exactly the bytes before it, has a memory
+  // operand of the access's size and (where its registers say) the access's address. Shortest
+  // candidate first; the size and address checks reject shorter decodes of a longer store.
+  const uint64_t end = r.rip;
+  csh handle;
+  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return std::nullopt;
+  cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+  std::optional<uint64_t> found;
+  for (uint64_t n = 1; n <= 15 && n <= end && !found; ++n) {
+    const uint64_t start = end - n;
+    uint8_t bytes[15];
+    if (!memory_.contains(start, n) || !memory_.read(start, std::span(bytes, n))) continue;
+    cs_insn* insn = nullptr;
+    if (cs_disasm(handle, bytes, n, start, 1, &insn) != 1) continue;
+    if (insn->size == n) {
+      const cs_x86& x86 = insn->detail->x86;
+      for (int i = 0; i < x86.op_count && !found; ++i) {
+        const cs_x86_op& op = x86.operands[i];
+        if (op.type != X86_OP_MEM || op.size != length) continue;
+        const auto base = gpr_value(r, op.mem.base, end);
+        const auto index = gpr_value(r, op.mem.index, end);
+        if (base && index &&
+            *base + *index * static_cast<uint64_t>(op.mem.scale) +
+                    static_cast<uint64_t>(op.mem.disp) !=
+                address) {
+          continue;
+        }
+        found = start;
+      }
+    }
+    cs_free(insn, 1);
+  }
+  cs_close(&handle);
+  return found;
 }
 
 VcpuExit KvmVcpu::emulation_failure() {

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ class KvmVcpu final : public Vcpu {
   VcpuExit io_exit();
   VcpuExit exception_exit(uint8_t vector);
   VcpuExit mmio_exit();
+  std::optional<uint64_t> store_start(const kvm_regs& regs, uint64_t address, uint32_t length);
   VcpuExit emulation_failure();
   // Register state: kvm_run's sync area when KVM_CAP_SYNC_REGS is there, else ioctls.
   kvm_regs& regs() { return sync_regs_ ? run_->s.regs.regs : regs_copy_; }

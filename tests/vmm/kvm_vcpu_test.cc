@@ -299,6 +299,25 @@ TEST_P(BackendTest, ReadBeyondGuestMemoryIsOutOfBounds) {
   EXPECT_EQ(obs[0].regs.rbx, 0u);
 }
 
+// mov eax, 0x80000000; mov [rax], ebx; hlt
+constexpr uint8_t kOutOfBoundsWrite[] = {0xb8, 0x00, 0x00, 0x00, 0x80, 0x89, 0x18, 0xf4};
+// mov eax, 0x7ffffff8; mov [rax+8], rbx; hlt  (the store's tail `89 58 08` also decodes)
+constexpr uint8_t kOutOfBoundsRexWrite[] = {0xb8, 0xf8, 0xff, 0xff, 0x7f,
+                                            0x48, 0x89, 0x58, 0x08, 0xf4};
+
+TEST_P(BackendTest, WriteBeyondGuestMemoryIsOutOfBounds) {
+  for (std::span<const uint8_t> code : {std::span<const uint8_t>(kOutOfBoundsWrite),
+                                        std::span<const uint8_t>(kOutOfBoundsRexWrite)}) {
+    SCOPED_TRACE(code.size());
+    auto obs = run_and_compare(code, 1, [](RegisterFile& r) { r.rbx = 0x1234; });
+    ASSERT_EQ(obs.size(), 1u);
+    EXPECT_EQ(obs[0].exit.kind, ExitKind::kOutOfBounds) << obs[0].exit.detail;
+    EXPECT_TRUE(obs[0].exit.has_address);
+    EXPECT_EQ(obs[0].exit.address, 0x80000000u);
+    EXPECT_EQ(obs[0].regs.rip, kCode + 5);  // the store, not past it
+  }
+}
+
 TEST_P(BackendTest, RequestStopEndsAnInfiniteLoop) {
   auto m = boot(GetParam(), kSpin);
   ASSERT_TRUE(m);
@@ -350,6 +369,29 @@ TEST_P(BackendTest, SingleStepThreeInstructions) {
   // A step over `hlt` is a halt, RIP after it, on both backends.
   EXPECT_EQ(obs[3].exit.kind, ExitKind::kHalt) << obs[3].exit.detail;
   EXPECT_EQ(obs[3].regs.rip, rips[3]);
+}
+
+TEST_P(BackendTest, SingleStepOverPortIoAndFaults) {
+  auto step_all = [](std::span<const uint8_t> code, int exits) {
+    return [code, exits](const std::string& backend) {
+      return run_to_exits(backend, code, exits, {}, RunOptions{.single_step = true});
+    };
+  };
+  auto io = run_and_compare(step_all(kOutHlt, 4));
+  ASSERT_EQ(io.size(), 4u);
+  EXPECT_EQ(io[0].exit.kind, ExitKind::kDebug);
+  EXPECT_EQ(io[1].exit.kind, ExitKind::kDebug);
+  EXPECT_EQ(io[2].exit.kind, ExitKind::kIoOut);
+  EXPECT_EQ(io[2].exit.data, 0xdeadbeefu);
+  EXPECT_EQ(io[2].regs.rip, kCode + 10);
+  EXPECT_EQ(io[3].exit.kind, ExitKind::kDebug);
+  EXPECT_EQ(io[3].regs.rip, kCode + 12);
+
+  auto fault = run_and_compare(step_all(kUd2, 1));
+  ASSERT_EQ(fault.size(), 1u);
+  EXPECT_EQ(fault[0].exit.kind, ExitKind::kException);
+  EXPECT_EQ(fault[0].exit.vector, kInvalidOpcode);
+  EXPECT_EQ(fault[0].regs.rip, kCode);
 }
 
 TEST_P(BackendTest, StepThenContinue) {
