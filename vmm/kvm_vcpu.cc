@@ -317,6 +317,7 @@ base::Status KvmVcpu::init() {
     return base::fail(errno_text("KVM_GET_FPU", errno));
   }
   mxcsr_readable_ = fpu.mxcsr == initial_registers(0).mxcsr;
+  fpu_valid_ = false;
   return {};
 }
 
@@ -378,6 +379,7 @@ int KvmVcpu::enter() {
   } else if (auto st = flush_state(); !st) {
     return EIO;
   }
+  fpu_valid_ = false;
   const int r = ioctl(vcpu_fd_, KVM_RUN, 0);
   const int err = r < 0 ? errno : 0;
   if (!load_state()) return EIO;
@@ -396,6 +398,13 @@ base::Status KvmVcpu::complete_pending() {
 }
 
 VcpuExit KvmVcpu::run(const RunOptions& options) {
+  if (options.max_instructions && !options.single_step) {
+    // Ignoring the limit could run a guest forever where the caller expects a bound.
+    return VcpuExit{.kind = ExitKind::kUnsupported,
+                    .detail =
+                        "an instruction limit needs an instruction-counting vCPU; KVM "
+                        "counts none (run with --vcpu unicorn)"};
+  }
   if (options.single_step || single_step_) {
     if (auto st = set_single_step(options.single_step); !st) {
       return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
@@ -685,10 +694,14 @@ base::Expected<RegisterFile> KvmVcpu::registers() {
   r.fs_base = s.fs.base;
   r.gs_base = s.gs.base;
   r.cr0 = s.cr0, r.cr2 = s.cr2, r.cr3 = s.cr3, r.cr4 = s.cr4, r.efer = s.efer;
-  kvm_fpu fpu{};
-  if (retry_ioctl(vcpu_fd_, KVM_GET_FPU, &fpu) < 0) {
-    return base::fail(errno_text("KVM_GET_FPU", errno));
+  // The x87/SSE state only changes when the guest runs: read it once per exit.
+  if (!fpu_valid_) {
+    if (retry_ioctl(vcpu_fd_, KVM_GET_FPU, &fpu_) < 0) {
+      return base::fail(errno_text("KVM_GET_FPU", errno));
+    }
+    fpu_valid_ = true;
   }
+  const kvm_fpu& fpu = fpu_;
   r.fcw = fpu.fcw;
   r.fsw = fpu.fsw;
   r.ftw = full_tag_word(fpu.ftwx, fpu.fpr);
@@ -738,8 +751,16 @@ base::Status KvmVcpu::set_registers(const RegisterFile& r) {
   fpu.mxcsr = r.mxcsr;
   for (int i = 0; i < 16; ++i) std::memcpy(fpu.xmm[i], r.xmm[i].data(), 16);
   for (int i = 0; i < 8; ++i) std::memcpy(fpu.fpr[i], r.st[i].data(), 10);
-  if (retry_ioctl(vcpu_fd_, KVM_SET_FPU, &fpu) < 0) {
-    return base::fail(errno_text("KVM_SET_FPU", errno));
+  // Most register writes (an exit loop's) change only general registers: skip the ioctl then.
+  bool same = fpu_valid_ && fpu.fcw == fpu_.fcw && fpu.fsw == fpu_.fsw && fpu.ftwx == fpu_.ftwx &&
+              (mxcsr_readable_ ? fpu.mxcsr == fpu_.mxcsr : r.mxcsr == mxcsr_shadow_) &&
+              std::memcmp(fpu.xmm, fpu_.xmm, sizeof fpu.xmm) == 0;
+  for (int i = 0; i < 8 && same; ++i) same = std::memcmp(fpu.fpr[i], fpu_.fpr[i], 10) == 0;
+  if (!same) {
+    fpu_valid_ = false;
+    if (retry_ioctl(vcpu_fd_, KVM_SET_FPU, &fpu) < 0) {
+      return base::fail(errno_text("KVM_SET_FPU", errno));
+    }
   }
   mxcsr_shadow_ = r.mxcsr;
   return {};

@@ -90,7 +90,9 @@ class KvmVcpu final : public Vcpu {
   bool sregs_dirty_ = false;
 
   bool cpuid_installed_ = true;  // false where KVM refuses KVM_SET_CPUID2 (docs/kvm.md)
-  bool mxcsr_readable_ = true;   // false where KVM_GET_FPU reads MXCSR as 0 (docs/kvm.md)
+  kvm_fpu fpu_{};                // KVM_GET_FPU's answer since the last KVM_RUN, when fpu_valid_
+  bool fpu_valid_ = false;
+  bool mxcsr_readable_ = true;  // false where KVM_GET_FPU reads MXCSR as 0 (docs/kvm.md)
   uint32_t mxcsr_shadow_ = 0;
   bool single_step_ = false;
   bool dirty_tracking_ = false;

@@ -183,6 +183,40 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   }
 };
 
+// hlt
+constexpr uint8_t kHlt[] = {0xf4};
+
+TEST_P(BackendTest, RegistersRoundTripThroughARun) {
+  RegisterFile set = initial_registers(kCode);
+  set.rax = 0x0123456789abcdef, set.rbx = 2, set.rcx = 3, set.rdx = 4, set.rsi = 5;
+  set.rdi = 6, set.rbp = 7, set.r8 = 8, set.r9 = 9, set.r10 = 10, set.r11 = 11, set.r12 = 12;
+  set.r13 = 13, set.r14 = 14, set.r15 = 0xffffffffffffffff;
+  set.rflags = 0x2 | 0x1 | 0x40 | 0x800;  // CF ZF OF
+  set.fs_base = 0x7000, set.gs_base = 0x8000;
+  set.fcw = 0x27F;
+  // Full tag word, as both backends report it: all empty. (initial_registers()' 0 means "all
+  // valid", which both read back as 0x5555: zero-valued registers.)
+  set.ftw = 0xFFFF;
+  set.mxcsr = 0x9FC0;
+  for (int i = 0; i < 16; ++i) set.xmm[i].fill(static_cast<uint8_t>(0x10 + i));
+  auto m = boot(GetParam(), kHlt, [&](RegisterFile& r) { r = set; });
+  ASSERT_TRUE(m);
+  auto before = m->vcpu->registers();
+  ASSERT_TRUE(before);
+  EXPECT_EQ(first_difference(set, *before), std::nullopt);
+  EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
+  auto after = m->vcpu->registers();
+  ASSERT_TRUE(after);
+  set.rip = kCode + 1;
+  EXPECT_EQ(first_difference(set, *after), std::nullopt);
+  // Changing only the SSE state afterwards is seen too.
+  set.xmm[3].fill(0xEE);
+  ASSERT_TRUE(m->vcpu->set_registers(set));
+  auto changed = m->vcpu->registers();
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(first_difference(set, *changed), std::nullopt);
+}
+
 TEST_P(BackendTest, OutThenHalt) {
   auto obs = run_and_compare(kOutHlt, 3);
   ASSERT_EQ(obs.size(), 3u);
@@ -508,6 +542,19 @@ TEST(KvmVcpuTest, FreshRegistersMatchTheSoftwareVcpu) {
   EXPECT_EQ(b->mxcsr, 0x1F80u);
   EXPECT_EQ(b->cs, kCodeSelector);
   EXPECT_EQ(b->ss, kDataSelector);
+}
+
+TEST(KvmVcpuTest, InstructionLimitIsRefusedNotIgnored) {
+  if (auto st = KvmVcpu::available(); !st) GTEST_SKIP() << "KVM unusable: " << st.error().message;
+  auto m = boot("kvm", kSpin);
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->vcpu->counts_instructions());
+  const VcpuExit exit = m->vcpu->run(RunOptions{.max_instructions = 10});
+  EXPECT_EQ(exit.kind, ExitKind::kUnsupported);
+  EXPECT_NE(exit.detail.find("instruction limit"), std::string::npos) << exit.detail;
+  auto regs = m->vcpu->registers();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, kCode);
 }
 
 TEST(CpuModelTest, CanonicalTableIsTheSoftwareVcpusQemu64) {
