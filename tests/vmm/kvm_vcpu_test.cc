@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -386,6 +387,37 @@ TEST_P(BackendTest, RequestStopBeforeRunStopsTheNextRun) {
   auto regs = m->vcpu->registers();
   ASSERT_TRUE(regs);
   EXPECT_EQ(regs->rip, kCode);
+}
+
+TEST(KvmVcpuTest, RequestStopIsNeverLostAroundTheStartOfRun) {
+  if (auto st = KvmVcpu::available(); !st) GTEST_SKIP() << "KVM unusable: " << st.error().message;
+  auto m = boot("kvm", kSpin);
+  ASSERT_TRUE(m);
+  for (int i = 0; i < 200; ++i) {
+    SCOPED_TRACE(i);
+    std::atomic<bool> returned{false};
+    int requests = 0;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds((i * 37) % 300));
+      // Asked again every 500 ms only so that a lost request fails the test instead of hanging.
+      while (!returned.load()) {
+        m->vcpu->request_stop();
+        ++requests;
+        for (int t = 0; t < 500 && !returned.load(); ++t) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      }
+    });
+    const VcpuExit exit = m->vcpu->run({});
+    returned.store(true);
+    stopper.join();
+    EXPECT_EQ(exit.kind, ExitKind::kStopped);
+    EXPECT_EQ(requests, 1);
+    // A request that arrived after run() returned is still pending: consume it.
+    if (requests > 1) {
+      EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kStopped);
+    }
+  }
 }
 
 TEST_P(BackendTest, SingleStepThreeInstructions) {
