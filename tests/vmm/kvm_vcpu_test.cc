@@ -544,6 +544,23 @@ TEST_P(BackendTest, SseIsExecutedOrReportedByName) {
   }
 }
 
+// int3
+constexpr uint8_t kInt3[] = {0xcc};
+
+TEST_P(BackendTest, Int3IsABreakpointOrReportedByName) {
+  auto obs = run_to_exits(GetParam(), kInt3, 1);
+  ASSERT_EQ(obs.size(), 1u);
+  const VcpuExit& exit = obs[0].exit;
+  if (exit.kind == ExitKind::kUnsupported) {
+    EXPECT_TRUE(is_kvm());  // kvm_pvm: emulation failure (docs/kvm.md)
+    EXPECT_NE(exit.detail.find("`int3` at 0x100000"), std::string::npos) << exit.detail;
+    EXPECT_EQ(obs[0].regs.rip, kCode);
+  } else {
+    EXPECT_EQ(exit.kind, ExitKind::kException) << exit.detail;
+    EXPECT_EQ(exit.vector, kBreakpoint);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest, ::testing::Values("unicorn", "kvm"),
                          [](const auto& info) { return info.param; });
 
