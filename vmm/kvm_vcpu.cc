@@ -249,6 +249,7 @@ base::Status KvmVcpu::init() {
   // CPUID: exactly the software vCPU's model, before the first KVM_RUN.
   auto table = canonical_cpuid();
   if (!table) return base::fail(table.error().message);
+  cpuid_table_ = *table;
   std::vector<uint8_t> buffer(sizeof(kvm_cpuid2) + table->size() * sizeof(kvm_cpuid_entry2));
   auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
   cpuid->nent = static_cast<uint32_t>(table->size());
@@ -358,17 +359,71 @@ base::Status KvmVcpu::load_state() {
   return {};
 }
 
-base::Status KvmVcpu::set_single_step(bool enabled) {
+base::Status KvmVcpu::set_guest_debug(bool single_step) {
   // KVM remembers the RIP at KVM_SET_GUEST_DEBUG and sets TF only while the vCPU is there, so
   // pending register writes go in first, and the ioctl is repeated before every step.
   if (auto st = flush_state(); !st) return st;
   kvm_guest_debug debug{};
-  debug.control = enabled ? (KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP) : 0;
+  if (single_step || !cpuid_sites_.empty()) debug.control = KVM_GUESTDBG_ENABLE;
+  if (single_step) debug.control |= KVM_GUESTDBG_SINGLESTEP;
+  if (!cpuid_sites_.empty()) debug.control |= KVM_GUESTDBG_USE_HW_BP;
+  for (size_t i = 0; i < cpuid_sites_.size(); ++i) {
+    debug.arch.debugreg[i] = cpuid_sites_[i];
+    debug.arch.debugreg[7] |= 1ull << (2 * i);  // Li; R/W 00 (execute), LEN 00
+  }
   if (retry_ioctl(vcpu_fd_, KVM_SET_GUEST_DEBUG, &debug) < 0) {
     return base::fail(errno_text("KVM_SET_GUEST_DEBUG", errno));
   }
-  single_step_ = enabled;
+  single_step_ = single_step;
   return {};
+}
+
+base::Status KvmVcpu::emulate_cpuid_at(std::vector<uint64_t> addresses) {
+  if (addresses.size() > 4) {
+    return base::fail("kvm: " + std::to_string(addresses.size()) +
+                      " cpuid sites, but only 4 hardware breakpoints to emulate them");
+  }
+  cpuid_sites_ = std::move(addresses);
+  return set_guest_debug(single_step_);
+}
+
+bool KvmVcpu::at_cpuid_breakpoint() const {
+  // An instruction breakpoint (DR6.Bi) on a cpuid site, not a single-step trap (DR6.BS) that
+  // happens to stop there.
+  constexpr uint64_t kDr6SingleStep = 1ull << 14;
+  const uint64_t dr6 = run_->debug.arch.dr6;
+  if (run_->debug.arch.exception != kDebugException || (dr6 & kDr6SingleStep)) return false;
+  const uint64_t rip = const_cast<KvmVcpu*>(this)->regs().rip;
+  for (size_t i = 0; i < cpuid_sites_.size(); ++i) {
+    if ((dr6 & (1ull << i)) && cpuid_sites_[i] == rip) return true;
+  }
+  return false;
+}
+
+void KvmVcpu::emulate_cpuid() {
+  // As the software vCPU (qemu) answers: a leaf beyond the basic or the extended range answers
+  // as the highest basic leaf; a subleaf the table does not list answers zeros.
+  kvm_regs& r = regs();
+  uint32_t function = static_cast<uint32_t>(r.rax);
+  const uint32_t index = static_cast<uint32_t>(r.rcx);
+  uint32_t basic_max = 0, extended_max = 0;
+  for (const CpuidEntry& e : cpuid_table_) {
+    if (e.function == 0) basic_max = e.eax;
+    if (e.function == 0x80000000u) extended_max = e.eax;
+  }
+  if ((function & 0x80000000u) ? function > extended_max : function > basic_max) {
+    function = basic_max;
+  }
+  CpuidEntry answer{};
+  for (const CpuidEntry& e : cpuid_table_) {
+    if (e.function == function && (e.index == index || !cpuid_leaf_has_subleaves(function))) {
+      answer = e;
+      break;
+    }
+  }
+  r.rax = answer.eax, r.rbx = answer.ebx, r.rcx = answer.ecx, r.rdx = answer.edx;
+  r.rip += 2;  // 0F A2
+  mark_regs_dirty();
 }
 
 int KvmVcpu::enter() {
@@ -406,7 +461,7 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
                         "counts none (run with --vcpu unicorn)"};
   }
   if (options.single_step || single_step_) {
-    if (auto st = set_single_step(options.single_step); !st) {
+    if (auto st = set_guest_debug(options.single_step); !st) {
       return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
     }
   }
@@ -428,6 +483,11 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
     const int err = enter();
     running_.store(false);
     const bool interrupted = err == EINTR || (err == 0 && run_->exit_reason == KVM_EXIT_INTR);
+    if (!interrupted && err == 0 && run_->exit_reason == KVM_EXIT_DEBUG && at_cpuid_breakpoint()) {
+      emulate_cpuid();
+      if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
+      continue;
+    }
     if (!interrupted) return translate_exit(err, options, start_rip);
     if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
     // Some other signal interrupted KVM_RUN: carry on.
@@ -482,7 +542,7 @@ VcpuExit KvmVcpu::debug_exit(const RunOptions& options, uint64_t start_rip) {
     // The stepped instruction faulted and KVM stopped at the first instruction of the
     // exception stub: run the stub to its exit, which reports the fault as the software vCPU
     // does. A stop requested meanwhile stays pending for the next run().
-    if (auto st = set_single_step(false); !st) {
+    if (auto st = set_guest_debug(false); !st) {
       return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
     }
     int err;

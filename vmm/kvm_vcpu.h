@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "vmm/code_scan.h"
+#include "vmm/cpu_model.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vcpu.h"
 
@@ -48,6 +49,10 @@ class KvmVcpu final : public Vcpu {
   // False on a KVM that refuses CPUID ioctls (kvm_pvm here): `cpuid` then answers zeros for
   // every leaf, and a recording should warn about guests that execute it (docs/kvm.md).
   bool cpuid_matches_model() const { return cpuid_installed_; }
+  // For a KVM that refuses KVM_SET_CPUID2: answers `cpuid` at these guest addresses (at most 4,
+  // the hardware breakpoints) from canonical_cpuid() in the VMM, as the software vCPU answers.
+  // Replaces the previous list; an empty list turns it off. The addresses come from a code scan.
+  base::Status emulate_cpuid_at(std::vector<uint64_t> addresses);
   // Nothing to do: KVM executes guest memory directly, there is no translation cache to drop.
   void code_modified(uint64_t /*gpa*/, uint64_t /*len*/) override {}
 
@@ -55,7 +60,10 @@ class KvmVcpu final : public Vcpu {
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
   base::Status init();
   base::Status set_memory_slot(bool log_dirty);
-  base::Status set_single_step(bool enabled);
+  // KVM_SET_GUEST_DEBUG for single-stepping and the cpuid breakpoints.
+  base::Status set_guest_debug(bool single_step);
+  bool at_cpuid_breakpoint() const;
+  void emulate_cpuid();
   // KVM_RUN once; returns the ioctl's errno (0 on success).
   int enter();
   // Finishes the I/O or MMIO instruction KVM exited for without running further guest code.
@@ -89,8 +97,10 @@ class KvmVcpu final : public Vcpu {
   bool regs_dirty_ = false;
   bool sregs_dirty_ = false;
 
-  bool cpuid_installed_ = true;  // false where KVM refuses KVM_SET_CPUID2 (docs/kvm.md)
-  kvm_fpu fpu_{};                // KVM_GET_FPU's answer since the last KVM_RUN, when fpu_valid_
+  std::vector<CpuidEntry> cpuid_table_;  // canonical_cpuid()
+  std::vector<uint64_t> cpuid_sites_;    // emulated with hardware breakpoints
+  bool cpuid_installed_ = true;          // false where KVM refuses KVM_SET_CPUID2 (docs/kvm.md)
+  kvm_fpu fpu_{};  // KVM_GET_FPU's answer since the last KVM_RUN, when fpu_valid_
   bool fpu_valid_ = false;
   bool mxcsr_readable_ = true;  // false where KVM_GET_FPU reads MXCSR as 0 (docs/kvm.md)
   uint32_t mxcsr_shadow_ = 0;

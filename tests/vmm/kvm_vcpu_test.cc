@@ -83,7 +83,8 @@ struct Machine {
 };
 
 std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_t> code,
-                              const std::function<void(RegisterFile&)>& setup = {}) {
+                              const std::function<void(RegisterFile&)>& setup = {},
+                              bool emulate_cpuid = true) {
   auto memory = GuestMemory::create(kMemorySize);
   EXPECT_TRUE(memory.has_value());
   if (!memory) return nullptr;
@@ -97,6 +98,15 @@ std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_
     auto vcpu = KvmVcpu::create(machine->memory, std::move(sites));
     EXPECT_TRUE(vcpu.has_value()) << (vcpu ? "" : vcpu.error().message);
     if (!vcpu) return nullptr;
+    // Where KVM refuses the CPUID table, `cpuid` is emulated at its sites, as a sandbox would
+    // do with the sites of its code scan (here: the 0F A2 byte pairs of these tiny programs).
+    if (emulate_cpuid && !(*vcpu)->cpuid_matches_model()) {
+      std::vector<uint64_t> cpuid_sites;
+      for (size_t i = 0; i + 1 < code.size(); ++i) {
+        if (code[i] == 0x0F && code[i + 1] == 0xA2) cpuid_sites.push_back(kCode + i);
+      }
+      EXPECT_TRUE((*vcpu)->emulate_cpuid_at(cpuid_sites).has_value());
+    }
     machine->vcpu = std::move(*vcpu);
   } else {
     auto vcpu = UnicornVcpu::create(machine->memory, std::move(sites));
@@ -480,37 +490,75 @@ TEST_P(BackendTest, StepThenContinue) {
 TEST_P(BackendTest, CpuidAnswersFromTheCanonicalTable) {
   auto table = canonical_cpuid();
   ASSERT_TRUE(table);
-  bool model_installed = true;
-  if (is_kvm()) {
-    auto m = boot("kvm", kCpuid);
-    ASSERT_TRUE(m);
-    model_installed = static_cast<KvmVcpu&>(*m->vcpu).cpuid_matches_model();
-  }
-  for (uint32_t leaf : {0x0u, 0x1u, 0x7u, 0x80000000u, 0x80000001u}) {
+  const std::pair<uint32_t, uint32_t> leaves[] = {
+      {0x0, 0}, {0x1, 0}, {0x4, 1}, {0x7, 0}, {0xD, 1}, {0x80000000u, 0}, {0x80000001u, 0}};
+  for (auto [leaf, subleaf] : leaves) {
     SCOPED_TRACE(leaf);
-    auto setup = [&](RegisterFile& r) { r.rax = leaf, r.rcx = 0; };
-    std::vector<Observation> obs;
-    if (model_installed) {
-      obs = run_and_compare(kCpuid, 1, setup);
-    } else {
-      // A KVM that refuses KVM_SET_CPUID2 (measured here: kvm_pvm) has no CPUID entries and
-      // answers zeros: asserted, so that a change of that behaviour is noticed.
-      obs = run_to_exits("kvm", kCpuid, 1, setup);
-    }
+    auto obs = run_and_compare(kCpuid, 1, [&](RegisterFile& r) { r.rax = leaf, r.rcx = subleaf; });
     ASSERT_EQ(obs.size(), 1u);
     EXPECT_EQ(obs[0].exit.kind, ExitKind::kHalt);
-    auto it = std::find_if(table->begin(), table->end(),
-                           [&](const CpuidEntry& e) { return e.function == leaf && e.index == 0; });
+    EXPECT_EQ(obs[0].regs.rip, kCode + sizeof kCpuid);
+    auto it = std::find_if(table->begin(), table->end(), [&](const CpuidEntry& e) {
+      return e.function == leaf && e.index == subleaf;
+    });
     ASSERT_NE(it, table->end());
-    const CpuidEntry expected = model_installed ? *it : CpuidEntry{leaf, 0, 0, 0, 0, 0};
-    EXPECT_EQ(obs[0].regs.rax, expected.eax);
-    EXPECT_EQ(obs[0].regs.rbx, expected.ebx);
-    EXPECT_EQ(obs[0].regs.rcx, expected.ecx);
-    EXPECT_EQ(obs[0].regs.rdx, expected.edx);
+    EXPECT_EQ(obs[0].regs.rax, it->eax);
+    EXPECT_EQ(obs[0].regs.rbx, it->ebx);
+    EXPECT_EQ(obs[0].regs.rcx, it->ecx);
+    EXPECT_EQ(obs[0].regs.rdx, it->edx);
   }
-  if (!model_installed) {
-    RecordProperty("cpuid", "this KVM refuses KVM_SET_CPUID2: guest cpuid answers zeros");
+  // Leaves beyond the model's ranges answer as the software vCPU's (qemu: the highest basic leaf).
+  for (uint32_t leaf : {0x40000000u, 0x8000001Fu, 0x20u}) {
+    SCOPED_TRACE(leaf);
+    auto obs = run_and_compare(kCpuid, 1, [&](RegisterFile& r) { r.rax = leaf, r.rcx = 0; });
+    ASSERT_EQ(obs.size(), 1u);
+    EXPECT_EQ(obs[0].exit.kind, ExitKind::kHalt);
   }
+}
+
+TEST_P(BackendTest, SingleStepOverCpuid) {
+  auto obs = run_and_compare([](const std::string& backend) {
+    return run_to_exits(
+        backend, kCpuid, 2, [](RegisterFile& r) { r.rax = 1, r.rcx = 0; },
+        RunOptions{.single_step = true});
+  });
+  ASSERT_EQ(obs.size(), 2u);
+  EXPECT_EQ(obs[0].exit.kind, ExitKind::kDebug);
+  EXPECT_EQ(obs[0].regs.rip, kCode + 2);
+  EXPECT_EQ(obs[0].regs.rax, 0x663u);
+  EXPECT_EQ(obs[1].exit.kind, ExitKind::kHalt);
+}
+
+TEST(KvmVcpuTest, CpuidWithoutTheTableOrEmulation) {
+  if (auto st = KvmVcpu::available(); !st) GTEST_SKIP() << "KVM unusable: " << st.error().message;
+  auto m = boot(
+      "kvm", kCpuid, [](RegisterFile& r) { r.rax = 1, r.rcx = 0; }, false);
+  ASSERT_TRUE(m);
+  const bool installed = static_cast<KvmVcpu&>(*m->vcpu).cpuid_matches_model();
+  EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
+  auto regs = m->vcpu->registers();
+  ASSERT_TRUE(regs);
+  if (installed) {
+    EXPECT_EQ(regs->rax, 0x663u);
+  } else {
+    // Measured on kvm_pvm: without KVM_SET_CPUID2 every leaf answers zeros (docs/kvm.md).
+    EXPECT_EQ(regs->rax, 0u);
+    EXPECT_EQ(regs->rbx, 0u);
+    EXPECT_EQ(regs->rcx, 0u);
+    EXPECT_EQ(regs->rdx, 0u);
+  }
+}
+
+TEST(KvmVcpuTest, AtMostFourCpuidSites) {
+  if (auto st = KvmVcpu::available(); !st) GTEST_SKIP() << "KVM unusable: " << st.error().message;
+  auto memory = GuestMemory::create(kMemorySize);
+  ASSERT_TRUE(memory);
+  auto vcpu = KvmVcpu::create(*memory, {});
+  ASSERT_TRUE(vcpu);
+  EXPECT_TRUE((*vcpu)->emulate_cpuid_at({1, 2, 3, 4}));
+  auto st = (*vcpu)->emulate_cpuid_at({1, 2, 3, 4, 5});
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("only 4 hardware breakpoints"), std::string::npos);
 }
 
 TEST_P(BackendTest, DirtyPagesAreExact) {
