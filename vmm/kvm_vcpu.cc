@@ -265,7 +265,8 @@ base::Status KvmVcpu::init() {
     k.edx = e.edx;
   }
   if (retry_ioctl(vcpu_fd_, KVM_SET_CPUID2, cpuid) < 0) {
-    // kvm_pvm here refuses every CPUID ioctl with EINVAL (docs/kvm.md): run with its own model.
+    // kvm_pvm here refuses every CPUID ioctl with EINVAL (docs/kvm.md): run without a table;
+    // cpuid_matches_model() says so and emulate_cpuid_at() answers from the table instead.
     if (errno != EINVAL) return base::fail(errno_text("KVM_SET_CPUID2", errno));
     cpuid_installed_ = false;
   }
@@ -559,6 +560,17 @@ VcpuExit KvmVcpu::debug_exit(const RunOptions& options, uint64_t start_rip) {
 VcpuExit KvmVcpu::io_exit() {
   const auto io = run_->io;  // copy: completing the I/O reuses kvm_run
   uint8_t* data = reinterpret_cast<uint8_t*>(run_) + io.data_offset;
+  // String I/O is refused as on the software vCPU. Its site is at RIP (KVM before completion)
+  // or ends there (kvm_pvm moves RIP past an `out` before exiting).
+  for (const InstructionSite& site : sites_) {
+    const uint64_t rip = regs().rip;
+    if (site.kind == SiteKind::kStringIo &&
+        (site.address == rip || site.address + site.length == rip)) {
+      return VcpuExit{
+          .kind = ExitKind::kUnsupported,
+          .detail = "`" + site.text + "` at " + hex(site.address) + " is not supported"};
+    }
+  }
   if (io.count != 1 || (io.size != 1 && io.size != 2 && io.size != 4)) {
     return VcpuExit{.kind = ExitKind::kUnsupported,
                     .detail = "string port I/O at " + hex(regs().rip) + " (port " + hex(io.port) +

@@ -245,6 +245,18 @@ TEST_P(BackendTest, OutThenHalt) {
   EXPECT_EQ(obs[2].regs.rip, kCode + 15);  // after `hlt`
 }
 
+// mov dx, 0x6c00; mov esi, 0x200000; outsb; hlt
+constexpr uint8_t kOutsb[] = {0x66, 0xba, 0x00, 0x6c, 0xbe, 0x00, 0x00, 0x20, 0x00, 0x6e, 0xf4};
+
+TEST_P(BackendTest, StringPortIoIsRefusedByName) {
+  auto obs = run_to_exits(GetParam(), kOutsb, 1);
+  ASSERT_EQ(obs.size(), 1u);
+  EXPECT_EQ(obs[0].exit.kind, ExitKind::kUnsupported);
+  EXPECT_NE(obs[0].exit.detail.find("` at 0x100009 is not supported"), std::string::npos)
+      << obs[0].exit.detail;
+  EXPECT_NE(obs[0].exit.detail.find("outsb"), std::string::npos) << obs[0].exit.detail;
+}
+
 TEST_P(BackendTest, InCompletedBySetIoInResult) {
   auto scenario = [](const std::string& backend) {
     std::vector<Observation> out;
