@@ -29,8 +29,8 @@ class KvmVcpu final : public Vcpu {
   // needs; otherwise one line saying why ("/dev/kvm: No such file or directory").
   static base::Status available();
 
-  // `memory` must outlive the vCPU and already hold the page and descriptor tables. `sites` are
-  // kept for parity with UnicornVcpu (KVM traps port I/O and hlt itself).
+  // `memory` must outlive the vCPU and already hold the page and descriptor tables. `sites`
+  // (the code scan's) name refused string I/O; KVM traps port I/O and hlt itself.
   static base::Expected<std::unique_ptr<KvmVcpu>> create(GuestMemory& memory,
                                                          std::vector<InstructionSite> sites);
   ~KvmVcpu() override;
