@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
                "hlrun"};
   std::string guest_path;
   std::vector<std::string> call;
-  std::string vcpu = "unicorn";
+  std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
   bool verbose = false;
@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
                  "42, -7, 0x2a are integers; s:TEXT forces a string; b:HEX is bytes")
       ->expected(1, -1);
-  app.add_option("--vcpu", vcpu, "vCPU backend")->check(CLI::IsMember({"unicorn"}))->capture_default_str();
+  app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
+      ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
+      ->capture_default_str();
   app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
   if (!args) return fail(kExitUsage, args.error().message);
 
   vmm::SandboxConfig config;
+  config.vcpu = *vmm::parse_vcpu_kind(vcpu);
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);

@@ -16,6 +16,7 @@ const char* to_string(SiteKind kind) {
     case SiteKind::kRdtscp: return "rdtscp";
     case SiteKind::kRdrand: return "rdrand";
     case SiteKind::kRdseed: return "rdseed";
+    case SiteKind::kCpuid: return "cpuid";
   }
   return "?";
 }
@@ -34,6 +35,7 @@ bool classify(unsigned id, SiteKind& kind) {
     case X86_INS_RDTSCP: kind = SiteKind::kRdtscp; return true;
     case X86_INS_RDRAND: kind = SiteKind::kRdrand; return true;
     case X86_INS_RDSEED: kind = SiteKind::kRdseed; return true;
+    case X86_INS_CPUID: kind = SiteKind::kCpuid; return true;
     default: return false;
   }
 }

@@ -4,6 +4,7 @@
 //    address) and performs it itself, because Unicorn 2.0.1 can't stop precisely after an I/O
 //    instruction hook (it runs on to the end of the translation block; see VCPU-FACTS.md);
 //  - `hlt`: likewise stopped before, so a halt is told apart from a stop exactly;
+//  - `cpuid`: a KVM that refuses KVM_SET_CPUID2 answers it through hardware breakpoints;
 //  - non-deterministic instructions (rdtsc, rdtscp, rdrand, rdseed): the recorder supplies and
 //    records their results on the software vCPU and warns about them on KVM.
 #pragma once
@@ -15,7 +16,11 @@
 
 namespace hlrr::vmm {
 
-enum class SiteKind : uint8_t { kOut, kIn, kStringIo, kHlt, kRdtsc, kRdtscp, kRdrand, kRdseed };
+enum class SiteKind : uint8_t {
+  kOut, kIn, kStringIo, kHlt,
+  // Not stopped at by the software vCPU:
+  kRdtsc, kRdtscp, kRdrand, kRdseed, kCpuid,
+};
 
 const char* to_string(SiteKind kind);
 

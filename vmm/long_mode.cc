@@ -96,6 +96,7 @@ RegisterFile initial_registers(uint64_t entry) {
   r.cr4 = 0x620;       // OSXMMEXCPT | OSFXSR | PAE
   r.efer = 0x500;      // LMA | LME
   r.fcw = 0x37F;
+  r.ftw = 0xFFFF;  // full tag word: every x87 register empty, as after FNINIT
   r.mxcsr = 0x1F80;
   return r;
 }

@@ -26,7 +26,7 @@ struct RegisterFile {
   uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
 
   // x87 and SSE state. Control words are set explicitly on both backends (Unicorn starts at 0).
-  uint16_t fcw = 0x37F, fsw = 0, ftw = 0;
+  uint16_t fcw = 0x37F, fsw = 0, ftw = 0xFFFF;  // ftw: the full (not abridged) tag word
   uint32_t mxcsr = 0x1F80;
   std::array<std::array<uint8_t, 10>, 8> st{};
   std::array<std::array<uint8_t, 16>, 16> xmm{};

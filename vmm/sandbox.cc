@@ -7,7 +7,6 @@
 #include "vmm/exit_handler.h"
 #include "vmm/guest_messages.h"
 #include "vmm/long_mode.h"
-#include "vmm/unicorn_vcpu.h"
 #include "vmm/watchdog.h"
 
 namespace hlrr::vmm {
@@ -82,7 +81,7 @@ base::Status Sandbox::prepare() {
   const hl_boot_info boot{HL_BOOT_MAGIC, HL_ABI_VERSION, memory_.size()};
   if (auto st = memory_.write_value(HL_CALL_AREA, boot); !st) return st;
 
-  auto vcpu = UnicornVcpu::create(memory_, image_.instruction_sites());
+  auto vcpu = create_vcpu(config_.vcpu, memory_, image_);
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
   const RegisterFile regs = initial_registers(image_.entry());

@@ -40,18 +40,19 @@
 #include "vmm/register_file.h"
 #include "vmm/value.h"
 #include "vmm/vcpu.h"
+#include "vmm/vcpu_factory.h"
 
 namespace hlrr::vmm {
 
 class Watchdog;
 
-enum class VcpuKind : uint8_t { kUnicorn };
 
 struct SandboxConfig {
   uint64_t memory_size = 4 << 20;
   // Limit for each guest call (and for initialisation); zero means none.
   std::chrono::milliseconds timeout{10'000};
-  VcpuKind vcpu = VcpuKind::kUnicorn;
+  // kAuto: KVM where /dev/kvm is usable, the software vCPU elsewhere.
+  VcpuKind vcpu = VcpuKind::kAuto;
   // Functions the guest may call. `print` is added unless present: it writes to `output`.
   HostFunctionTable host_functions;
   // Where the guest's prints go; stdout when empty.

@@ -15,6 +15,7 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 // A read-hook range no access touches: its only purpose is to make Unicorn keep RIP exact at
 // every memory access, so that a fault reports the faulting instruction (see docs/vcpu-facts.md).
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
+constexpr uint64_t kUnreachableCount = 1ull << 62;
 
 constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
                          UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
@@ -121,7 +122,12 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
   pending_vector_ = -1;
   unmapped_type_ = 0;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
-  const uint64_t count = options.single_step ? 1 : options.max_instructions;
+  uint64_t count = options.single_step ? 1 : options.max_instructions;
+  // Once Unicorn has run with a count, a run without one removes its count hook and flushes
+  // every translation: 1.7 s on this machine (docs/vcpu-facts.md). So an engine that has
+  // counted keeps counting, with a limit it will never reach.
+  if (count != 0) counting_ = true;
+  if (count == 0 && counting_) count = kUnreachableCount;
   running_.store(true);
   const uc_err err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, count);
   running_.store(false);

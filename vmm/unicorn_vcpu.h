@@ -71,6 +71,7 @@ class UnicornVcpu final : public Vcpu {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
   bool dirty_tracking_ = false;
+  bool counting_ = false;  // the engine has run with an instruction count (see run())
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
 };

@@ -1,0 +1,65 @@
+#include "vmm/vcpu_factory.h"
+
+#include "vmm/kvm_vcpu.h"
+#include "vmm/unicorn_vcpu.h"
+
+namespace hlrr::vmm {
+namespace {
+
+// The KVM backend answers `cpuid` from the canonical model by itself when KVM accepts the
+// table; on one that refuses it (kvm_pvm), through hardware breakpoints at the guest's cpuid
+// instructions, of which there are at most four.
+constexpr size_t kMaxEmulatedCpuid = 4;
+
+base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfImage& image) {
+  auto kvm = KvmVcpu::create(memory, image.instruction_sites());
+  if (!kvm) return base::Unexpected(std::move(kvm).error());
+  if (!(*kvm)->cpuid_matches_model()) {
+    std::vector<uint64_t> cpuid;
+    for (const auto& site : image.instruction_sites()) {
+      if (site.kind == SiteKind::kCpuid) cpuid.push_back(site.address);
+    }
+    if (cpuid.size() > kMaxEmulatedCpuid) {
+      return base::fail("this KVM cannot install the CPU model and the guest executes cpuid at " +
+                        std::to_string(cpuid.size()) + " places (at most 4 can be answered): use --vcpu unicorn");
+    }
+    if (!cpuid.empty()) {
+      if (auto st = (*kvm)->emulate_cpuid_at(std::move(cpuid)); !st) return base::Unexpected(std::move(st).error());
+    }
+  }
+  return std::unique_ptr<Vcpu>(std::move(*kvm));
+}
+
+}  // namespace
+
+const char* to_string(VcpuKind kind) {
+  switch (kind) {
+    case VcpuKind::kAuto: return "auto";
+    case VcpuKind::kKvm: return "kvm";
+    case VcpuKind::kUnicorn: return "unicorn";
+  }
+  return "?";
+}
+
+base::Expected<VcpuKind> parse_vcpu_kind(std::string_view text) {
+  if (text == "auto") return VcpuKind::kAuto;
+  if (text == "kvm") return VcpuKind::kKvm;
+  if (text == "unicorn") return VcpuKind::kUnicorn;
+  return base::fail("unknown vCPU backend '" + std::string(text) + "' (auto, kvm or unicorn)");
+}
+
+base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& memory,
+                                                  const ElfImage& image) {
+  if (kind == VcpuKind::kAuto) kind = KvmVcpu::available() ? VcpuKind::kKvm : VcpuKind::kUnicorn;
+  if (kind == VcpuKind::kKvm) {
+    if (auto usable = KvmVcpu::available(); !usable) {
+      return base::fail("KVM is not usable here: " + usable.error().message + " (use --vcpu unicorn)");
+    }
+    return create_kvm(memory, image);
+  }
+  auto vcpu = UnicornVcpu::create(memory, image.instruction_sites());
+  if (!vcpu) return base::Unexpected(std::move(vcpu).error());
+  return std::unique_ptr<Vcpu>(std::move(*vcpu));
+}
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,25 @@
+// Choosing and creating a vCPU backend: `auto` takes KVM where /dev/kvm is usable and the
+// software vCPU elsewhere; an explicit `kvm` where it isn't usable fails with one line.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "base/expected.h"
+#include "vmm/elf_image.h"
+#include "vmm/guest_memory.h"
+#include "vmm/vcpu.h"
+
+namespace hlrr::vmm {
+
+enum class VcpuKind : uint8_t { kAuto, kKvm, kUnicorn };
+
+const char* to_string(VcpuKind kind);
+// "auto", "kvm", "unicorn".
+base::Expected<VcpuKind> parse_vcpu_kind(std::string_view text);
+
+// A vCPU over `memory` (which already holds the guest and the long-mode tables) for `image`.
+base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& memory,
+                                                  const ElfImage& image);
+
+}  // namespace hlrr::vmm
