@@ -302,14 +302,10 @@ Dispatcher::Result Dispatcher::handle_q_rcmd(std::string_view args, std::string&
   }
   std::string output;
   run_monitor(line, output);
-  if (output.empty()) {
-    reply = "OK";
-  } else if (output.size() * 2 <= kMaxReadLength) {
-    append_hex_bytes(reply, output);  // one hex reply
-  } else {
-    *console_ += output;  // the session sends it as `O` packets, then our OK
-    reply = "OK";
-  }
+  // Output goes in `O` console packets (the session chunks them), then OK: gdb and lldb both
+  // print `O` text as it comes, whereas lldb shows a plain hex reply undecoded.
+  *console_ += output;
+  reply = "OK";
   return Outcome{};
 }
 
@@ -643,11 +639,12 @@ Dispatcher::Result Dispatcher::handle_detach(std::string_view, std::string& repl
   return outcome;
 }
 
-Dispatcher::Result Dispatcher::handle_kill(std::string_view, std::string&) {
-  // `k` has no reply; the session ends whether or not the target managed.
+Dispatcher::Result Dispatcher::handle_kill(std::string_view, std::string& reply) {
+  // gdb expects no reply to `k` (and ignores one); lldb waits for the exit status. The session
+  // ends whether or not the target managed.
   (void)target_.kill();
+  reply = "X09";
   Outcome outcome;
-  outcome.kind = Outcome::Kind::kNoReply;
   outcome.end_session = true;
   return outcome;
 }

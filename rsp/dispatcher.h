@@ -32,7 +32,6 @@ class Dispatcher {
   struct Outcome {
     enum class Kind : uint8_t {
       kReply,    // send the reply (an empty reply means "unsupported")
-      kNoReply,  // send nothing (`k`)
       kResume,   // run `job`; its stop becomes the reply
     };
     Kind kind = Kind::kReply;

@@ -1,5 +1,6 @@
 #include "rsp/server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -87,12 +88,12 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
     maybe_done();
   }
 
-  // True if this client is still there (not closed, and its peer hasn't hung up).
+  // True if this client is still there: not closed, and its peer hasn't hung up. POLLRDHUP
+  // sees a hang-up even behind unread bytes (a truncated packet followed by a disconnect).
   bool alive() {
     if (closed_) return false;
-    char byte;
-    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0) {
+    pollfd fd{socket_.native_handle(), POLLRDHUP, 0};
+    if (::poll(&fd, 1, 0) == 1 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
       close();
       return false;
     }
@@ -153,9 +154,9 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
   void resume_finished(const StopInfo& info) {
     worker_.join();
     guard_.reset();
-    if (!closed_) {
-      session_.resume_done(info);
-    }
+    // Also when the client is gone: the session must learn the target has stopped (its
+    // reply is dropped by write()).
+    session_.resume_done(info);
     maybe_done();
   }
 
@@ -220,11 +221,13 @@ void Server::Impl::accept_next() {
 }
 
 void Server::Impl::on_accept(tcp::socket socket) {
+  // alive() notices a client that has hung up (and may release it at once).
+  const bool busy = active_ && active_->alive();
   if (!active_) {
     start_connection(std::move(socket));
-  } else if (!active_->alive() && !waiting_) {
-    // The previous client has hung up but is still draining (e.g. interrupting a resume):
-    // this one is served as soon as it is gone.
+  } else if (!busy && !waiting_) {
+    // The previous client has hung up but is still draining (interrupting its resume): this
+    // one is served as soon as it is gone.
     waiting_.emplace(std::move(socket));
   } else {
     refuse(std::move(socket));

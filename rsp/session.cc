@@ -82,8 +82,6 @@ void Session::on_packet(std::string_view payload) {
     case Dispatcher::Outcome::Kind::kReply:
       send_packet(reply_);
       break;
-    case Dispatcher::Outcome::Kind::kNoReply:
-      break;
     case Dispatcher::Outcome::Kind::kResume:
       running_ = true;
       stop_source_ = std::stop_source();

@@ -205,7 +205,7 @@ TEST_F(SessionTest, ExitEndsTheSession) {
 }
 
 TEST_F(SessionTest, KillAndDetach) {
-  EXPECT_EQ(request("k"), "+");
+  EXPECT_EQ(request("k"), "+$X09#c1");
   EXPECT_TRUE(target_.killed);
   EXPECT_TRUE(session_.ended());
 }
@@ -305,20 +305,23 @@ TEST_F(SessionTest, ExecFile) {
   EXPECT_EQ(reply("qXfer:exec-file:read::0,4"), "m/tmp");
 }
 
+// Monitor output as `O` packets followed by OK.
+std::string console(std::string_view text) { return frame("O" + hex(text)) + frame("OK"); }
+
 TEST_F(SessionTest, MonitorCommands) {
-  EXPECT_EQ(reply("qRcmd," + hex("help")),
-            hex("help -- list monitor commands\nwhere -- print the instruction pointer\n"
-                "echo -- print the arguments\n"));
-  EXPECT_EQ(reply("qRcmd," + hex("where")), hex("rip=0x1000\n"));
-  EXPECT_EQ(reply("qRcmd," + hex("nope")), hex("error: no such command: nope\n"));
+  EXPECT_EQ(request("qRcmd," + hex("help")),
+            "+" + console("help -- list monitor commands\nwhere -- print the instruction "
+                          "pointer\necho -- print the arguments\n"));
+  EXPECT_EQ(request("qRcmd," + hex("where")), "+" + console("rip=0x1000\n"));
+  EXPECT_EQ(request("qRcmd," + hex("nope")), "+" + console("error: no such command: nope\n"));
   EXPECT_EQ(reply("qRcmd,zz"), "E16");
   target_.monitor_enabled = false;
-  EXPECT_EQ(reply("qRcmd," + hex("help")), hex("help -- list monitor commands\n"));
-  EXPECT_EQ(reply("qRcmd," + hex("where")),
-            hex("unknown monitor command 'where'; try 'monitor help'\n"));
+  EXPECT_EQ(request("qRcmd," + hex("help")), "+" + console("help -- list monitor commands\n"));
+  EXPECT_EQ(request("qRcmd," + hex("where")),
+            "+" + console("unknown monitor command 'where'; try 'monitor help'\n"));
 }
 
-TEST_F(SessionTest, LongMonitorOutputGoesInOPackets) {
+TEST_F(SessionTest, LongMonitorOutputIsChunked) {
   std::string text(5000, 'x');
   std::string raw = request("qRcmd," + hex("echo " + text));
   constexpr std::size_t kChunk = kMaxPacketSize / 4;
