@@ -58,6 +58,7 @@ const Dispatcher::Entry Dispatcher::kTable[] = {
     {"vCont?", &Dispatcher::handle_v_cont_query, false},
     {"vCont", &Dispatcher::handle_v_cont, false},
     {"vKill", &Dispatcher::handle_v_kill, false},
+    {"vFile", &Dispatcher::handle_v_file, false},
     {"?", &Dispatcher::handle_stop_reason, false},
     {"g", &Dispatcher::handle_read_registers, false},
     {"G", &Dispatcher::handle_write_registers, false},
@@ -660,6 +661,75 @@ Dispatcher::Result Dispatcher::handle_backward(std::string_view args, std::strin
     return step ? reverse->reverse_step(std::move(stop)) : reverse->reverse_continue(std::move(stop));
   };
   return outcome;
+}
+
+}  // namespace hlrr::rsp
+
+namespace hlrr::rsp {
+
+// vFile (host I/O), only to serve the exec file's bytes: setfs, open, pread, close. Replies are
+// `F result[,errno][;binary]` with gdb's fileio errno values. Without bytes, every vFile packet
+// is unsupported, so gdb falls back to opening the path on the host.
+Dispatcher::Result Dispatcher::handle_v_file(std::string_view args, std::string& reply) {
+  constexpr int kExecFd = 3;
+  constexpr std::string_view kEnoent = "F-1,2";
+  constexpr std::string_view kEbadf = "F-1,9";
+  constexpr std::string_view kEinval = "F-1,16";
+  std::span<const uint8_t> bytes = target_.exec_file_bytes();
+  if (bytes.empty()) return Outcome{};
+  auto op = split_once(args, ':');
+  if (!op) return Outcome{};
+  if (op->first == "setfs") {
+    reply = "F0";
+  } else if (op->first == "open") {
+    // open:hexpath,flags,mode: read-only opens of our path only.
+    auto path_rest = split_once(op->second, ',');
+    auto flags_mode = path_rest ? split_once(path_rest->second, ',') : std::nullopt;
+    std::string path(path_rest ? path_rest->first.size() / 2 : 0, '\0');
+    if (!flags_mode || path_rest->first.size() % 2 != 0 ||
+        !decode_hex_bytes(path_rest->first,
+                          std::span(reinterpret_cast<uint8_t*>(path.data()), path.size()))) {
+      reply = kEinval;
+    } else if (path != target_.exec_file_path()) {
+      reply = kEnoent;
+    } else if (parse_hex_u64(flags_mode->first) != 0u) {
+      reply = "F-1,13";  // EACCES: read-only
+    } else {
+      exec_file_open_ = true;
+      reply = "F";
+      append_hex_u64(reply, kExecFd);
+    }
+  } else if (op->first == "pread") {
+    // pread:fd,count,offset
+    auto fd_rest = split_once(op->second, ',');
+    auto count_offset = fd_rest ? split_once(fd_rest->second, ',') : std::nullopt;
+    auto fd = fd_rest ? parse_hex_u64(fd_rest->first) : std::nullopt;
+    auto count = count_offset ? parse_hex_u64(count_offset->first) : std::nullopt;
+    auto offset = count_offset ? parse_hex_u64(count_offset->second) : std::nullopt;
+    if (!fd || !count || !offset) {
+      reply = kEinval;
+    } else if (*fd != kExecFd || !exec_file_open_) {
+      reply = kEbadf;
+    } else {
+      // Binary data may double when escaped: stay within PacketSize.
+      uint64_t length = *offset >= bytes.size() ? 0 : std::min<uint64_t>(*count, bytes.size() - *offset);
+      length = std::min(length, kMaxReadLength);
+      reply = "F";
+      append_hex_u64(reply, length);
+      reply += ";";
+      reply.append(reinterpret_cast<const char*>(bytes.data()) + (length ? *offset : 0), length);
+    }
+  } else if (op->first == "close") {
+    auto fd = parse_hex_u64(op->second);
+    if (!fd || *fd != kExecFd || !exec_file_open_) {
+      reply = kEbadf;
+    } else {
+      exec_file_open_ = false;
+      reply = "F0";
+    }
+  }
+  // Other operations (fstat, unlink, readlink, ...): the empty reply, "not supported".
+  return Outcome{};
 }
 
 }  // namespace hlrr::rsp

@@ -112,6 +112,7 @@ class Dispatcher {
   Result handle_detach(std::string_view args, std::string& reply);
   Result handle_kill(std::string_view args, std::string& reply);
   Result handle_backward(std::string_view args, std::string& reply);
+  Result handle_v_file(std::string_view args, std::string& reply);
 
   // Shared by c/s/C/S/vCont: optionally sets rip, then returns a resume outcome.
   Result resume(ResumeAction action, std::string_view address);
@@ -126,6 +127,7 @@ class Dispatcher {
   std::string last_error_;
   bool thread_suffix_ = false;       // QThreadSuffixSupported
   bool list_threads_in_stop_ = false;  // QListThreadsInStopReply
+  bool exec_file_open_ = false;        // vFile: the one file we serve is open
 };
 
 }  // namespace hlrr::rsp

@@ -159,8 +159,12 @@ class Target {
   // Why the target is stopped when a client connects (the `?` packet before any resume).
   virtual StopInfo initial_stop() const { return StopInfo::stopped(kSigTrap); }
 
-  // Host path of the guest executable for qXfer:exec-file:read ("" = not offered).
+  // Path of the guest executable for qXfer:exec-file:read ("" = not offered). gdb opens it
+  // on the host, unless the target also offers its bytes: then gdb (sysroot "target:") reads
+  // them over vFile, which serves a recording's embedded ELF without a file on disk.
   virtual std::string exec_file_path() const { return {}; }
+  // The executable's bytes ({} = only the path is offered). Must stay valid while served.
+  virtual std::span<const uint8_t> exec_file_bytes() const { return {}; }
 
   // Guest memory map for qMemoryRegionInfo (empty = not offered).
   virtual std::vector<MemoryRegion> memory_regions() const { return {}; }

@@ -145,6 +145,17 @@ TEST(Gdb, ExitIsReported) {
   EXPECT_CONTAINS(server.finish(), "end target-finished");
 }
 
+TEST(Gdb, FetchesTheExecFileOverVFile) {
+  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  FakeServer server("--exec=/hlrr-no-such-dir/guest.elf");
+  ASSERT_NE(server.port(), 0);
+  std::string out = gdb(server.port(), {"info inferiors", "kill"});
+  EXPECT_CONTAINS(out, "Reading /hlrr-no-such-dir/guest.elf from remote target...");
+  EXPECT_CONTAINS(out, "Reading symbols from target:/hlrr-no-such-dir/guest.elf...");
+  EXPECT_CONTAINS(out, "target:/hlrr-no-such-dir/guest.elf");
+  EXPECT_CONTAINS(server.finish(), "end target-finished");
+}
+
 void lldb_session(const std::string& binary) {
   FakeServer server("");
   ASSERT_NE(server.port(), 0);

@@ -62,6 +62,7 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
   std::chrono::microseconds step_delay{0};   // slows continue down (interrupt tests)
   uint64_t max_continue_steps = 0;           // 0: unlimited; else continue stops (SIGTRAP)
   std::string exec_path;
+  std::vector<uint8_t> exec_bytes;
 
   // --- Observations ---
   bool killed = false;
@@ -141,6 +142,7 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
     return {};
   }
   std::string exec_file_path() const override { return exec_path; }
+  std::span<const uint8_t> exec_file_bytes() const override { return exec_bytes; }
   std::vector<MemoryRegion> memory_regions() const override {
     return {MemoryRegion{0x1000, 0x3000, true, false, true, "text"},
             MemoryRegion{0x4000, kMemorySize - 0x4000, true, true, false, "data"}};

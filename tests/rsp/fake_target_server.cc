@@ -1,8 +1,10 @@
 // Serves a FakeTarget over TCP for the gdb/lldb end-to-end tests.
-//   hlrr_rsp_fake_target_server [--reverse] [--run-forever] [--verbose] [--port=N]
+//   hlrr_rsp_fake_target_server [--reverse] [--run-forever] [--exec=PATH] [--verbose] [--port=N]
 // Prints "port N" once listening; exits 0 when the target has finished (killed/exited/detached).
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "rsp/server.h"
@@ -24,6 +26,12 @@ int main(int argc, char** argv) {
       options.log = [](std::string_view message) {
         std::fprintf(stderr, "rsp: %.*s\n", static_cast<int>(message.size()), message.data());
       };
+    } else if (arg.starts_with("--exec=")) {
+      // Serve this very executable's bytes as the guest ELF, under a path that doesn't exist
+      // on the host, so gdb must fetch it over vFile.
+      target.exec_path = arg.substr(7);
+      std::ifstream self("/proc/self/exe", std::ios::binary);
+      target.exec_bytes.assign(std::istreambuf_iterator<char>(self), {});
     } else if (arg.starts_with("--port=")) {
       options.port = static_cast<uint16_t>(std::stoi(arg.substr(7)));
     } else {

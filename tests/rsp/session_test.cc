@@ -42,12 +42,20 @@ class SessionTest : public ::testing::Test {
   }
   // One framed request; returns what the server wrote (ack + reply).
   std::string request(std::string_view payload) { return send(frame(payload)); }
-  // The reply's payload alone (checks the ack and the framing on the way).
+  // The reply's payload alone, unescaped (checks the ack and the framing on the way).
   std::string reply(std::string_view payload) {
     std::string raw = request(payload);
     EXPECT_TRUE(raw.starts_with("+$")) << raw;
-    EXPECT_GE(raw.size(), 5u);
-    std::string body = raw.substr(2, raw.size() - 5);
+    PacketDecoder decoder;
+    std::string body;
+    int packets = 0;
+    for (char c : std::string_view(raw).substr(1)) {
+      if (decoder.next(c) == PacketDecoder::Event::kPacket) {
+        body = decoder.payload();
+        ++packets;
+      }
+    }
+    EXPECT_EQ(packets, 1) << raw;
     EXPECT_EQ(raw, "+" + frame(body));
     return body;
   }
@@ -303,6 +311,26 @@ TEST_F(SessionTest, ExecFile) {
   target_.exec_path = "/tmp/guest.elf";
   EXPECT_EQ(reply("qXfer:exec-file:read:1:0,100"), "l/tmp/guest.elf");
   EXPECT_EQ(reply("qXfer:exec-file:read::0,4"), "m/tmp");
+}
+
+TEST_F(SessionTest, ExecFileBytesOverVFile) {
+  EXPECT_EQ(reply("vFile:setfs:0"), "");  // no bytes offered: host I/O unsupported
+  target_.exec_path = "/g.elf";
+  target_.exec_bytes = {0x7f, 'E', 'L', 'F', '#', '$', 0x00, 0x03};
+  EXPECT_EQ(reply("vFile:setfs:0"), "F0");
+  EXPECT_EQ(reply("vFile:open:" + hex("/other") + ",0,0"), "F-1,2");
+  EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",1,0"), "F-1,13");
+  EXPECT_EQ(reply("vFile:pread:3,10,0"), "F-1,9");  // not open yet
+  EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",0,1c0"), "F3");
+  // Binary data, escaped on the wire (# and $), unescaped here by the framing check.
+  EXPECT_EQ(reply("vFile:pread:3,4,0"), "F4;\x7f" "ELF");
+  EXPECT_EQ(reply("vFile:pread:3,100,4"), std::string("F4;#$\0\x03", 7));
+  EXPECT_EQ(request("vFile:pread:3,1,4"), "+$F1;}\x03#32");
+  EXPECT_EQ(reply("vFile:pread:3,10,8"), "F0;");
+  EXPECT_EQ(reply("vFile:fstat:3"), "");
+  EXPECT_EQ(reply("vFile:close:3"), "F0");
+  EXPECT_EQ(reply("vFile:close:3"), "F-1,9");
+  EXPECT_EQ(reply("vFile:pread:zz"), "F-1,16");
 }
 
 // Monitor output as `O` packets followed by OK.
