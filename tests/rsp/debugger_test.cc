@@ -128,7 +128,7 @@ TEST(Gdb, InterruptARunningTarget) {
   // send 0x03. (`set -m` so that the background gdb does not ignore SIGINT.)
   std::string port = std::to_string(server.port());
   std::string out = run("timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'target remote :" + port +
-                        "' -ex continue -ex 'info registers rip' -ex kill & p=\\$!; sleep 1; "
+                        "' -ex continue -ex 'info registers rip' -ex kill & p=\\$!; sleep 2; "
                         "kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
