@@ -1,5 +1,8 @@
 // libFuzzer: arbitrary client bytes through the RSP codec, session and dispatcher against
 // FakeTarget (resumes run inline and are bounded). Checks the decoder's invariants too.
+// The first byte picks options; with bit 1 set the rest is a list of '\n'-separated payloads
+// that the harness frames itself, so the fuzzer reaches the handlers without having to guess
+// checksums.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -34,14 +37,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   target.max_continue_steps = 2000;
   target.reverse_enabled = size > 0 && (data[0] & 1) != 0;
   target.accesses[0x1004] = {0x4000, true};
+  if (size > 0 && (data[0] & 4) != 0) {
+    target.exec_path = "/g.elf";
+    target.exec_bytes.assign(40, '}');
+  }
+  if (size > 0 && (data[0] & 8) != 0) {
+    target.hardware_breakpoints = false;
+    target.monitor_enabled = false;
+  }
   std::size_t output_bytes = 0;
   Session session(target, [&](std::string_view bytes) { output_bytes += bytes.size(); });
-  std::size_t at = 0;
-  std::size_t chunk = 1;
-  while (at < input.size()) {
-    session.receive(input.substr(at, chunk));
-    at += chunk;
-    chunk = chunk * 3 % 61 + 1;
+  if (size > 0 && (data[0] & 2) != 0) {
+    std::string_view rest = input.substr(1);
+    std::string framed;
+    while (!rest.empty() && !session.ended()) {
+      std::size_t end = rest.find('\n');
+      std::string_view payload = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      framed.clear();
+      append_packet(framed, payload);
+      session.receive(framed);
+    }
+  } else {
+    std::size_t at = 0;
+    std::size_t chunk = 1;
+    while (at < input.size()) {
+      session.receive(input.substr(at, chunk));
+      at += chunk;
+      chunk = chunk * 3 % 61 + 1;
+    }
   }
   HLRR_CHECK(!session.running());
   return 0;
