@@ -176,14 +176,34 @@ void lldb_session(const std::string& binary) {
   EXPECT_CONTAINS(server.finish(), "end target-finished");
 }
 
+void lldb_watch_session(const std::string& binary) {
+  FakeServer server("");
+  ASSERT_NE(server.port(), 0);
+  std::string out = lldb(binary, server.port(), {
+      "watchpoint set expression -w write -s 4 -- 0x4000", "continue", "register read rip",
+      "register read mxcsr", "detach"});
+  EXPECT_CONTAINS(out, "Watchpoint created: Watchpoint 1: addr = 0x00004000 size = 4");
+  EXPECT_CONTAINS(out, "stop reason = watchpoint 1");
+  EXPECT_CONTAINS(out, "rip = 0x0000000000001005\n");
+  EXPECT_CONTAINS(out, "mxcsr = 0x00001f80\n");
+  EXPECT_CONTAINS(out, "Process 1 detached");
+  EXPECT_CONTAINS(server.finish(), "end target-finished");
+}
+
 TEST(Lldb, RegistersMemoryStepMonitorBreakpointKill) {
   if (!have("lldb")) GTEST_SKIP() << "lldb is not installed";
   lldb_session("lldb");
 }
 
+TEST(Lldb, WatchpointAndDetach) {
+  if (!have("lldb")) GTEST_SKIP() << "lldb is not installed";
+  lldb_watch_session("lldb");
+}
+
 TEST(Lldb, NewerLldb) {
   if (!have("lldb-22")) GTEST_SKIP() << "lldb-22 is not installed (apt install lldb-22)";
   lldb_session("lldb-22");
+  lldb_watch_session("lldb-22");
 }
 
 }  // namespace
