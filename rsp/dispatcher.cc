@@ -176,14 +176,29 @@ void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
     reply += ";";
   };
   switch (stop.kind) {
-    case StopInfo::Kind::kSwBreak: reply += "swbreak:;"; break;
-    case StopInfo::Kind::kHwBreak: reply += "hwbreak:;"; break;
-    case StopInfo::Kind::kWatch: watch("watch:"); break;
-    case StopInfo::Kind::kRWatch: watch("rwatch:"); break;
-    case StopInfo::Kind::kAWatch: watch("awatch:"); break;
-    case StopInfo::Kind::kReplayBegin: reply += "replaylog:begin;"; break;
-    case StopInfo::Kind::kReplayEnd: reply += "replaylog:end;"; break;
-    default: break;
+    case StopInfo::Kind::kSwBreak:
+      reply += "swbreak:;";
+      break;
+    case StopInfo::Kind::kHwBreak:
+      reply += "hwbreak:;";
+      break;
+    case StopInfo::Kind::kWatch:
+      watch("watch:");
+      break;
+    case StopInfo::Kind::kRWatch:
+      watch("rwatch:");
+      break;
+    case StopInfo::Kind::kAWatch:
+      watch("awatch:");
+      break;
+    case StopInfo::Kind::kReplayBegin:
+      reply += "replaylog:begin;";
+      break;
+    case StopInfo::Kind::kReplayEnd:
+      reply += "replaylog:end;";
+      break;
+    default:
+      break;
   }
 }
 
@@ -320,7 +335,9 @@ Dispatcher::Result Dispatcher::handle_q_symbol(std::string_view, std::string& re
   return Outcome{};
 }
 
-Dispatcher::Result Dispatcher::handle_empty(std::string_view, std::string&) { return Outcome{}; }
+Dispatcher::Result Dispatcher::handle_empty(std::string_view, std::string&) {
+  return Outcome{};
+}
 
 Dispatcher::Result Dispatcher::handle_q_host_info(std::string_view, std::string& reply) {
   reply = "triple:";
@@ -589,8 +606,7 @@ Dispatcher::Result Dispatcher::handle_step_signal(std::string_view args, std::st
   return resume(ResumeAction::kStep, parts ? parts->second : std::string_view());
 }
 
-Dispatcher::Result Dispatcher::breakpoint(std::string_view args, bool insert,
-                                          std::string& reply) {
+Dispatcher::Result Dispatcher::breakpoint(std::string_view args, bool insert, std::string& reply) {
   // type,addr,kind[;cond...]: conditions and commands are not supported and ignored.
   args = args.substr(0, args.find(';'));
   auto type_rest = split_once(args, ',');
@@ -607,13 +623,11 @@ Dispatcher::Result Dispatcher::breakpoint(std::string_view args, bool insert,
   return Outcome{};
 }
 
-Dispatcher::Result Dispatcher::handle_insert_breakpoint(std::string_view args,
-                                                        std::string& reply) {
+Dispatcher::Result Dispatcher::handle_insert_breakpoint(std::string_view args, std::string& reply) {
   return breakpoint(args, true, reply);
 }
 
-Dispatcher::Result Dispatcher::handle_remove_breakpoint(std::string_view args,
-                                                        std::string& reply) {
+Dispatcher::Result Dispatcher::handle_remove_breakpoint(std::string_view args, std::string& reply) {
   return breakpoint(args, false, reply);
 }
 
@@ -658,7 +672,8 @@ Dispatcher::Result Dispatcher::handle_backward(std::string_view args, std::strin
   outcome.kind = Outcome::Kind::kResume;
   const bool step = args == "s";
   outcome.job = [reverse, step](std::stop_token stop) {
-    return step ? reverse->reverse_step(std::move(stop)) : reverse->reverse_continue(std::move(stop));
+    return step ? reverse->reverse_step(std::move(stop))
+                : reverse->reverse_continue(std::move(stop));
   };
   return outcome;
 }
@@ -712,7 +727,8 @@ Dispatcher::Result Dispatcher::handle_v_file(std::string_view args, std::string&
       reply = kEbadf;
     } else {
       // Binary data may double when escaped: stay within PacketSize.
-      uint64_t length = *offset >= bytes.size() ? 0 : std::min<uint64_t>(*count, bytes.size() - *offset);
+      uint64_t length =
+          *offset >= bytes.size() ? 0 : std::min<uint64_t>(*count, bytes.size() - *offset);
       length = std::min(length, kMaxReadLength);
       reply = "F";
       append_hex_u64(reply, length);

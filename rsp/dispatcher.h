@@ -31,13 +31,13 @@ class Dispatcher {
   // What the session does after a packet.
   struct Outcome {
     enum class Kind : uint8_t {
-      kReply,    // send the reply (an empty reply means "unsupported")
-      kResume,   // run `job`; its stop becomes the reply
+      kReply,   // send the reply (an empty reply means "unsupported")
+      kResume,  // run `job`; its stop becomes the reply
     };
     Kind kind = Kind::kReply;
     ResumeJob job;
-    bool end_session = false;  // after the reply: k, vKill, D
-    bool disable_acks = false; // after the reply: QStartNoAckMode
+    bool end_session = false;   // after the reply: k, vKill, D
+    bool disable_acks = false;  // after the reply: QStartNoAckMode
   };
 
   explicit Dispatcher(Target& target);
@@ -125,7 +125,7 @@ class Dispatcher {
   StopInfo last_stop_;
   std::string* console_ = nullptr;  // valid during handle()
   std::string last_error_;
-  bool thread_suffix_ = false;       // QThreadSuffixSupported
+  bool thread_suffix_ = false;         // QThreadSuffixSupported
   bool list_threads_in_stop_ = false;  // QListThreadsInStopReply
   bool exec_file_open_ = false;        // vFile: the one file we serve is open
 };

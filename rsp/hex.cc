@@ -58,7 +58,7 @@ void append_hex_u64(std::string& out, uint64_t value) {
 }
 
 std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view text,
-                                                                         char sep) {
+                                                                        char sep) {
   std::size_t pos = text.find(sep);
   if (pos == std::string_view::npos) return std::nullopt;
   return std::pair{text.substr(0, pos), text.substr(pos + 1)};

@@ -28,6 +28,6 @@ void append_hex_u8(std::string& out, uint8_t value);
 
 // Splits `text` at the first `sep`: {before, after}; nullopt if `sep` is absent.
 std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view text,
-                                                                         char sep);
+                                                                        char sep);
 
 }  // namespace hlrr::rsp

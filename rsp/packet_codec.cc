@@ -51,10 +51,14 @@ PacketDecoder::Event PacketDecoder::next(char byte) {
           overflow_ = false;
           malformed_ = false;
           return Event::kNone;
-        case '+': return Event::kAck;
-        case '-': return Event::kNack;
-        case '\x03': return Event::kInterrupt;
-        default: return Event::kNone;  // garbage between packets
+        case '+':
+          return Event::kAck;
+        case '-':
+          return Event::kNack;
+        case '\x03':
+          return Event::kInterrupt;
+        default:
+          return Event::kNone;  // garbage between packets
       }
     case State::kData:
       if (byte == '$') {  // the previous packet was truncated: start over

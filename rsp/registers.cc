@@ -40,16 +40,21 @@ constexpr Builder build() {
   b.add("eflags", 32, "i386_eflags", "", F::kCore, E::kUint, 49, "flags", kGpr);
   constexpr std::string_view seg[6] = {"cs", "ss", "ds", "es", "fs", "gs"};
   constexpr int seg_dwarf[6] = {51, 52, 53, 50, 54, 55};
-  for (int i = 0; i < 6; ++i) b.add(seg[i], 32, "int32", "", F::kCore, E::kUint, seg_dwarf[i], "", kGpr);
+  for (int i = 0; i < 6; ++i)
+    b.add(seg[i], 32, "int32", "", F::kCore, E::kUint, seg_dwarf[i], "", kGpr);
   constexpr std::string_view st[8] = {"st0", "st1", "st2", "st3", "st4", "st5", "st6", "st7"};
-  for (int i = 0; i < 8; ++i) b.add(st[i], 80, "i387_ext", "", F::kCore, E::kVector, 33 + i, "", kFpu);
-  constexpr std::string_view fp[8] = {"fctrl", "fstat", "ftag", "fiseg", "fioff", "foseg", "fooff", "fop"};
+  for (int i = 0; i < 8; ++i)
+    b.add(st[i], 80, "i387_ext", "", F::kCore, E::kVector, 33 + i, "", kFpu);
+  constexpr std::string_view fp[8] = {"fctrl", "fstat", "ftag",  "fiseg",
+                                      "fioff", "foseg", "fooff", "fop"};
   constexpr int fp_dwarf[8] = {65, 66, -1, -1, -1, -1, -1, -1};
-  for (int i = 0; i < 8; ++i) b.add(fp[i], 32, "int", "float", F::kCore, E::kUint, fp_dwarf[i], "", kFpu);
-  constexpr std::string_view xmm[16] = {"xmm0", "xmm1", "xmm2",  "xmm3",  "xmm4",  "xmm5",
-                                        "xmm6", "xmm7", "xmm8",  "xmm9",  "xmm10", "xmm11",
+  for (int i = 0; i < 8; ++i)
+    b.add(fp[i], 32, "int", "float", F::kCore, E::kUint, fp_dwarf[i], "", kFpu);
+  constexpr std::string_view xmm[16] = {"xmm0",  "xmm1",  "xmm2",  "xmm3", "xmm4",  "xmm5",
+                                        "xmm6",  "xmm7",  "xmm8",  "xmm9", "xmm10", "xmm11",
                                         "xmm12", "xmm13", "xmm14", "xmm15"};
-  for (int i = 0; i < 16; ++i) b.add(xmm[i], 128, "vec128", "", F::kSse, E::kVector, 17 + i, "", kSseSet);
+  for (int i = 0; i < 16; ++i)
+    b.add(xmm[i], 128, "vec128", "", F::kSse, E::kVector, 17 + i, "", kSseSet);
   b.add("mxcsr", 32, "i386_mxcsr", "vector", F::kSse, E::kUint, 64, "", kSseSet);
   b.add("fs_base", 64, "int", "", F::kSegments, E::kUint, 58, "", kGpr);
   b.add("gs_base", 64, "int", "", F::kSegments, E::kUint, 59, "", kGpr);
@@ -63,7 +68,9 @@ static_assert(kBuilt.regs[kRip].offset == 128 && kBuilt.regs[kXmm0].offset == 27
 
 }  // namespace
 
-std::span<const RegisterDesc> registers() { return kBuilt.regs; }
+std::span<const RegisterDesc> registers() {
+  return kBuilt.regs;
+}
 
 uint64_t get_register(const RegisterFile& file, int regno) {
   HLRR_CHECK(regno >= 0 && regno < kRegisterCount);

@@ -12,6 +12,7 @@
 namespace hlrr::rsp {
 
 // gdb register numbers (the `p`/`P` packet numbers and the order in the `g` packet).
+// clang-format off
 enum RegNum : int {
   kRax = 0, kRbx, kRcx, kRdx, kRsi, kRdi, kRbp, kRsp,
   kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15,
@@ -24,6 +25,7 @@ enum RegNum : int {
   kFsBase = 57, kGsBase = 58,
   kRegisterCount = 59,
 };
+// clang-format on
 
 enum class RegFeature : uint8_t { kCore, kSse, kSegments };
 
@@ -33,14 +35,14 @@ enum class RegEncoding : uint8_t { kUint, kVector };
 struct RegisterDesc {
   std::string_view name;
   uint16_t bitsize;
-  uint16_t offset;          // byte offset in the `g` packet
-  std::string_view type;    // gdb tdesc type
-  std::string_view group;   // gdb tdesc group ("" = default)
+  uint16_t offset;         // byte offset in the `g` packet
+  std::string_view type;   // gdb tdesc type
+  std::string_view group;  // gdb tdesc group ("" = default)
   RegFeature feature;
   RegEncoding encoding;
-  int dwarf;                // DWARF/gcc number, -1 if none
-  std::string_view generic; // lldb generic name ("pc", "sp", "fp", "flags") or ""
-  std::string_view set;     // lldb register set
+  int dwarf;                 // DWARF/gcc number, -1 if none
+  std::string_view generic;  // lldb generic name ("pc", "sp", "fp", "flags") or ""
+  std::string_view set;      // lldb register set
 };
 
 // All registers in gdb order; registers()[n].offset is its place in the register file.

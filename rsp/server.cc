@@ -68,7 +68,9 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
         socket_(std::move(socket)),
         session_(
             server.target_, [this](std::string_view bytes) { write(bytes); },
-            [this](ResumeJob job, std::stop_token stop) { launch(std::move(job), std::move(stop)); },
+            [this](ResumeJob job, std::stop_token stop) {
+              launch(std::move(job), std::move(stop));
+            },
             [&server](std::string_view message) { server.log(message); }) {}
 
   ~Connection() {
@@ -193,8 +195,8 @@ base::Status Server::Impl::listen() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return base::fail("cannot listen on " + options_.address + ":" +
-                      std::to_string(options_.port) + ": " + ec.message());
+    return base::fail("cannot listen on " + options_.address + ":" + std::to_string(options_.port) +
+                      ": " + ec.message());
   }
   port_ = acceptor_.local_endpoint(ec).port();
   if (ec) return base::fail("cannot read the listening port: " + ec.message());
@@ -292,8 +294,14 @@ base::Expected<std::unique_ptr<Server>> Server::create(Target& target, ServerOpt
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
-uint16_t Server::port() const { return impl_->port(); }
-base::Expected<Server::End> Server::run() { return impl_->run(); }
-void Server::stop() { impl_->stop(); }
+uint16_t Server::port() const {
+  return impl_->port();
+}
+base::Expected<Server::End> Server::run() {
+  return impl_->run();
+}
+void Server::stop() {
+  impl_->stop();
+}
 
 }  // namespace hlrr::rsp

@@ -26,6 +26,8 @@ base::Status Target::write_register(int regno, std::span<const uint8_t> value) {
   return write_registers(file);
 }
 
-bool Target::supports_breakpoint(BreakpointKind) const { return true; }
+bool Target::supports_breakpoint(BreakpointKind) const {
+  return true;
+}
 
 }  // namespace hlrr::rsp

@@ -140,8 +140,10 @@ class Target {
 
   // Breakpoints and watchpoints. `length` is the kind for Z0/Z1 (1 on x86) and the byte length
   // for watchpoints. Only kinds for which supports_breakpoint() is true are ever passed.
-  virtual base::Status insert_breakpoint(BreakpointKind kind, uint64_t address, uint64_t length) = 0;
-  virtual base::Status remove_breakpoint(BreakpointKind kind, uint64_t address, uint64_t length) = 0;
+  virtual base::Status insert_breakpoint(BreakpointKind kind, uint64_t address,
+                                         uint64_t length) = 0;
+  virtual base::Status remove_breakpoint(BreakpointKind kind, uint64_t address,
+                                         uint64_t length) = 0;
 
   // The client asked to kill the guest (k / vKill); the session ends afterwards.
   virtual base::Status kill() = 0;

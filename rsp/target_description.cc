@@ -91,8 +91,8 @@ std::string build() {
       const RegisterDesc& reg = registers()[regno];
       if (reg.feature != feature.id) continue;
       xml += "    <reg name=\"" + std::string(reg.name) + "\" bitsize=\"" +
-             std::to_string(reg.bitsize) + "\" type=\"" + std::string(reg.type) +
-             "\" regnum=\"" + std::to_string(regno) + "\"";
+             std::to_string(reg.bitsize) + "\" type=\"" + std::string(reg.type) + "\" regnum=\"" +
+             std::to_string(regno) + "\"";
       if (!reg.group.empty()) xml += " group=\"" + std::string(reg.group) + "\"";
       xml += "/>\n";
     }

@@ -57,31 +57,50 @@ class FakeServer {
 };
 
 std::string gdb(int port, const std::vector<std::string>& commands) {
-  std::string command = "timeout 60 gdb -batch -nx -ex 'set architecture i386:x86-64' -ex "
-                        "'target remote :" + std::to_string(port) + "'";
+  std::string command =
+      "timeout 60 gdb -batch -nx -ex 'set architecture i386:x86-64' -ex "
+      "'target remote :" +
+      std::to_string(port) + "'";
   for (const std::string& c : commands) command += " -ex '" + c + "'";
   return run(command);
 }
 
-std::string lldb(const std::string& lldb_binary, int port, const std::vector<std::string>& commands) {
-  std::string command = "timeout 60 " + lldb_binary + " -b -o 'gdb-remote " + std::to_string(port) + "'";
+std::string lldb(const std::string& lldb_binary, int port,
+                 const std::vector<std::string>& commands) {
+  std::string command =
+      "timeout 60 " + lldb_binary + " -b -o 'gdb-remote " + std::to_string(port) + "'";
   for (const std::string& c : commands) command += " -o '" + c + "'";
   return run(command);
 }
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin:\n" << (haystack)
+#define EXPECT_CONTAINS(haystack, needle)                                                       \
+  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin:\n" \
+                                                        << (haystack)
 
 TEST(Gdb, RegistersMemoryStepMonitorWatchKill) {
   if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
-  std::string out = gdb(server.port(), {
-      "info registers rip", "x/4xb 0x1000", "stepi", "info registers rip",
-      "set {char}0x1000=5", "x/1xb 0x1000", "info registers eflags", "p $rax",
-      "p $xmm0.v4_int32", "p/x $mxcsr", "p/x $fctrl", "monitor help", "monitor where",
-      "break *0x1003", "continue", "info registers rip",
-      "watch *(int*)0x4000", "continue", "info registers rip", "kill"});
+  std::string out = gdb(server.port(), {"info registers rip",
+                                        "x/4xb 0x1000",
+                                        "stepi",
+                                        "info registers rip",
+                                        "set {char}0x1000=5",
+                                        "x/1xb 0x1000",
+                                        "info registers eflags",
+                                        "p $rax",
+                                        "p $xmm0.v4_int32",
+                                        "p/x $mxcsr",
+                                        "p/x $fctrl",
+                                        "monitor help",
+                                        "monitor where",
+                                        "break *0x1003",
+                                        "continue",
+                                        "info registers rip",
+                                        "watch *(int*)0x4000",
+                                        "continue",
+                                        "info registers rip",
+                                        "kill"});
   EXPECT_CONTAINS(out, "rip            0x1000              0x1000\n");
   EXPECT_CONTAINS(out, "0x1000:\t0x00\t0x07\t0x0e\t0x15\n");
   EXPECT_CONTAINS(out, "rip            0x1001              0x1001\n");
@@ -91,8 +110,9 @@ TEST(Gdb, RegistersMemoryStepMonitorWatchKill) {
   EXPECT_CONTAINS(out, "$2 = {0, 0, 0, 0}\n");
   EXPECT_CONTAINS(out, "$3 = 0x1f80\n");
   EXPECT_CONTAINS(out, "$4 = 0x37f\n");
-  EXPECT_CONTAINS(out, "help -- list monitor commands\nwhere -- print the instruction pointer\n"
-                       "echo -- print the arguments\n");
+  EXPECT_CONTAINS(out,
+                  "help -- list monitor commands\nwhere -- print the instruction pointer\n"
+                  "echo -- print the arguments\n");
   EXPECT_CONTAINS(out, "rip=0x1001\n");
   EXPECT_CONTAINS(out, "Breakpoint 1, 0x0000000000001003 in ?? ()\n");
   EXPECT_CONTAINS(out, "rip            0x1003              0x1003\n");
@@ -107,10 +127,10 @@ TEST(Gdb, ReverseExecution) {
   if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("--reverse");
   ASSERT_NE(server.port(), 0);
-  std::string out = gdb(server.port(), {
-      "stepi", "stepi", "stepi", "info registers rip", "reverse-stepi", "info registers rip",
-      "break *0x1001", "reverse-continue", "info registers rip", "delete",
-      "reverse-continue", "info registers rip", "kill"});
+  std::string out = gdb(server.port(), {"stepi", "stepi", "stepi", "info registers rip",
+                                        "reverse-stepi", "info registers rip", "break *0x1001",
+                                        "reverse-continue", "info registers rip", "delete",
+                                        "reverse-continue", "info registers rip", "kill"});
   EXPECT_CONTAINS(out, "rip            0x1003              0x1003\n");
   EXPECT_CONTAINS(out, "rip            0x1002              0x1002\n");
   EXPECT_CONTAINS(out, "Breakpoint 1, 0x0000000000001001 in ?? ()\n");
@@ -159,11 +179,12 @@ TEST(Gdb, FetchesTheExecFileOverVFile) {
 void lldb_session(const std::string& binary) {
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
-  std::string out = lldb(binary, server.port(), {
-      "register read rip", "memory read -s1 -c4 -fx 0x1000", "register read eflags",
-      "register read fs_base", "si", "register read rip", "memory write 0x1000 0x05",
-      "memory read -s1 -c1 -fx 0x1000", "process plugin packet monitor help",
-      "breakpoint set -a 0x1003", "continue", "register read rip", "kill"});
+  std::string out =
+      lldb(binary, server.port(),
+           {"register read rip", "memory read -s1 -c4 -fx 0x1000", "register read eflags",
+            "register read fs_base", "si", "register read rip", "memory write 0x1000 0x05",
+            "memory read -s1 -c1 -fx 0x1000", "process plugin packet monitor help",
+            "breakpoint set -a 0x1003", "continue", "register read rip", "kill"});
   EXPECT_CONTAINS(out, "rip = 0x0000000000001000\n");
   EXPECT_CONTAINS(out, "0x00001000: 0x00 0x07 0x0e 0x15\n");
   EXPECT_CONTAINS(out, "eflags = 0x00000202\n");
@@ -179,9 +200,9 @@ void lldb_session(const std::string& binary) {
 void lldb_watch_session(const std::string& binary) {
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
-  std::string out = lldb(binary, server.port(), {
-      "watchpoint set expression -w write -s 4 -- 0x4000", "continue", "register read rip",
-      "register read mxcsr", "detach"});
+  std::string out = lldb(binary, server.port(),
+                         {"watchpoint set expression -w write -s 4 -- 0x4000", "continue",
+                          "register read rip", "register read mxcsr", "detach"});
   EXPECT_CONTAINS(out, "Watchpoint created: Watchpoint 1: addr = 0x00004000 size = 4");
   EXPECT_CONTAINS(out, "stop reason = watchpoint 1");
   EXPECT_CONTAINS(out, "rip = 0x0000000000001005\n");

@@ -57,10 +57,10 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
   bool hardware_breakpoints = true;
   std::optional<uint64_t> exit_at = 0x2000;  // reaching this rip exits with exit_code
   uint8_t exit_code = 0;
-  std::map<uint64_t, Access> accesses;       // the instruction at rip accesses memory
-  std::map<uint64_t, uint8_t> faults;        // the instruction at rip faults with a signal
-  std::chrono::microseconds step_delay{0};   // slows continue down (interrupt tests)
-  uint64_t max_continue_steps = 0;           // 0: unlimited; else continue stops (SIGTRAP)
+  std::map<uint64_t, Access> accesses;      // the instruction at rip accesses memory
+  std::map<uint64_t, uint8_t> faults;       // the instruction at rip faults with a signal
+  std::chrono::microseconds step_delay{0};  // slows continue down (interrupt tests)
+  uint64_t max_continue_steps = 0;          // 0: unlimited; else continue stops (SIGTRAP)
   std::string exec_path;
   std::vector<uint8_t> exec_bytes;
 

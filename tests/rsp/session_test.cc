@@ -323,7 +323,9 @@ TEST_F(SessionTest, ExecFileBytesOverVFile) {
   EXPECT_EQ(reply("vFile:pread:3,10,0"), "F-1,9");  // not open yet
   EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",0,1c0"), "F3");
   // Binary data, escaped on the wire (# and $), unescaped here by the framing check.
-  EXPECT_EQ(reply("vFile:pread:3,4,0"), "F4;\x7f" "ELF");
+  EXPECT_EQ(reply("vFile:pread:3,4,0"),
+            "F4;\x7f"
+            "ELF");
   EXPECT_EQ(reply("vFile:pread:3,100,4"), std::string("F4;#$\0\x03", 7));
   EXPECT_EQ(request("vFile:pread:3,1,4"), "+$F1;}\x03#32");
   EXPECT_EQ(reply("vFile:pread:3,10,8"), "F0;");
@@ -334,7 +336,9 @@ TEST_F(SessionTest, ExecFileBytesOverVFile) {
 }
 
 // Monitor output as `O` packets followed by OK.
-std::string console(std::string_view text) { return frame("O" + hex(text)) + frame("OK"); }
+std::string console(std::string_view text) {
+  return frame("O" + hex(text)) + frame("OK");
+}
 
 TEST_F(SessionTest, MonitorCommands) {
   EXPECT_EQ(request("qRcmd," + hex("help")),
@@ -393,8 +397,8 @@ TEST_F(SessionTest, NoAckMode) {
   EXPECT_EQ(send("$QStartNoAckMode#b0"), "+$OK#9a");
   EXPECT_FALSE(session_.acks_enabled());
   EXPECT_EQ(send("+$g#67").substr(0, 3), "$88");  // no ack any more
-  EXPECT_EQ(send("$g#00"), "");                    // bad checksum: silently dropped
-  EXPECT_EQ(send("-"), "");                        // no retransmission either
+  EXPECT_EQ(send("$g#00"), "");                   // bad checksum: silently dropped
+  EXPECT_EQ(send("-"), "");                       // no retransmission either
 }
 
 TEST_F(SessionTest, NackResendsTheLastPacket) {
