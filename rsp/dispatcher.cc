@@ -1,0 +1,751 @@
+#include "rsp/dispatcher.h"
+
+#include <algorithm>
+#include <array>
+
+#include "rsp/hex.h"
+#include "rsp/packet_codec.h"
+#include "rsp/target_description.h"
+
+namespace hlrr::rsp {
+namespace {
+
+constexpr std::string_view kTriple = "x86_64-unknown-unknown";
+// Largest `m` read and qXfer chunk we return, so replies stay within what we advertise.
+constexpr uint64_t kMaxReadLength = (kMaxPacketSize - 32) / 2;
+
+// Parses "addr,len" into two numbers.
+std::optional<std::pair<uint64_t, uint64_t>> parse_address_length(std::string_view text) {
+  auto parts = split_once(text, ',');
+  if (!parts) return std::nullopt;
+  auto address = parse_hex_u64(parts->first);
+  auto length = parse_hex_u64(parts->second);
+  if (!address || !length) return std::nullopt;
+  return std::pair{*address, *length};
+}
+
+// Strips lldb's `;thread:xx;` suffix (QThreadSuffixSupported).
+std::string_view strip_thread_suffix(std::string_view args) {
+  std::size_t pos = args.find(";thread:");
+  return pos == std::string_view::npos ? args : args.substr(0, pos);
+}
+
+}  // namespace
+
+// The packet table: names starting with q/Q/v/j/_ match whole names (followed by the end or
+// one of `:,;`); everything else matches on its first letter. Order matters only for names
+// that prefix each other (vCont? before vCont).
+const Dispatcher::Entry Dispatcher::kTable[] = {
+    {"qSupported", &Dispatcher::handle_q_supported, false},
+    {"QStartNoAckMode", &Dispatcher::handle_start_no_ack_mode, false},
+    {"qXfer:features:read", &Dispatcher::handle_q_xfer_features, false},
+    {"qXfer:exec-file:read", &Dispatcher::handle_q_xfer_exec_file, false},
+    {"qC", &Dispatcher::handle_q_c, false},
+    {"qfThreadInfo", &Dispatcher::handle_q_f_thread_info, false},
+    {"qsThreadInfo", &Dispatcher::handle_q_s_thread_info, false},
+    {"qAttached", &Dispatcher::handle_q_attached, false},
+    {"qRcmd", &Dispatcher::handle_q_rcmd, false},
+    {"qOffsets", &Dispatcher::handle_q_offsets, false},
+    {"qSymbol", &Dispatcher::handle_q_symbol, false},
+    {"vMustReplyEmpty", &Dispatcher::handle_empty, false},
+    {"qTStatus", &Dispatcher::handle_empty, false},
+    {"qHostInfo", &Dispatcher::handle_q_host_info, false},
+    {"qProcessInfo", &Dispatcher::handle_q_process_info, false},
+    {"qRegisterInfo", &Dispatcher::handle_q_register_info, true},
+    {"QThreadSuffixSupported", &Dispatcher::handle_thread_suffix_supported, false},
+    {"QListThreadsInStopReply", &Dispatcher::handle_list_threads_in_stop_reply, false},
+    {"qMemoryRegionInfo", &Dispatcher::handle_q_memory_region_info, false},
+    {"vCont?", &Dispatcher::handle_v_cont_query, false},
+    {"vCont", &Dispatcher::handle_v_cont, false},
+    {"vKill", &Dispatcher::handle_v_kill, false},
+    {"vFile", &Dispatcher::handle_v_file, false},
+    {"?", &Dispatcher::handle_stop_reason, false},
+    {"g", &Dispatcher::handle_read_registers, false},
+    {"G", &Dispatcher::handle_write_registers, false},
+    {"p", &Dispatcher::handle_read_register, false},
+    {"P", &Dispatcher::handle_write_register, false},
+    {"m", &Dispatcher::handle_read_memory, false},
+    {"M", &Dispatcher::handle_write_memory, false},
+    {"X", &Dispatcher::handle_write_memory_binary, false},
+    {"c", &Dispatcher::handle_continue, false},
+    {"s", &Dispatcher::handle_step, false},
+    {"C", &Dispatcher::handle_continue_signal, false},
+    {"S", &Dispatcher::handle_step_signal, false},
+    {"Z", &Dispatcher::handle_insert_breakpoint, false},
+    {"z", &Dispatcher::handle_remove_breakpoint, false},
+    {"H", &Dispatcher::handle_set_thread, false},
+    {"T", &Dispatcher::handle_thread_alive, false},
+    {"D", &Dispatcher::handle_detach, false},
+    {"k", &Dispatcher::handle_kill, false},
+    {"b", &Dispatcher::handle_backward, false},
+};
+
+Dispatcher::Dispatcher(Target& target) : target_(target), last_stop_(target.initial_stop()) {}
+
+void Dispatcher::error_reply(Errc code, std::string& reply) {
+  reply.clear();
+  reply.push_back('E');
+  append_hex_u8(reply, static_cast<uint8_t>(code));
+}
+
+Dispatcher::Outcome Dispatcher::handle(std::string_view packet, std::string& reply,
+                                       std::string& console) {
+  reply.clear();
+  last_error_.clear();
+  console_ = &console;
+  if (packet.empty()) return {};  // `$#00`: answer empty
+  const Entry* found = nullptr;
+  std::string_view args;
+  const bool named = std::string_view("qQvj_").find(packet[0]) != std::string_view::npos;
+  for (const Entry& entry : kTable) {
+    if (named != (entry.name.size() > 1)) continue;
+    if (!named) {
+      if (packet[0] != entry.name[0]) continue;
+      args = packet.substr(1);
+    } else {
+      if (!packet.starts_with(entry.name)) continue;
+      std::string_view rest = packet.substr(entry.name.size());
+      if (!entry.prefix_only && !rest.empty()) {
+        if (std::string_view(":,;").find(rest[0]) == std::string_view::npos) continue;
+        rest.remove_prefix(1);
+      }
+      args = rest;
+    }
+    found = &entry;
+    break;
+  }
+  // Unknown packets get the empty reply (never OK: lldb and gdb probe with them).
+  if (found == nullptr) return {};
+  Result result = (this->*found->handler)(args, reply);
+  console_ = nullptr;
+  if (!result) {
+    // The single place where errors become wire replies.
+    error_reply(result.error().code, reply);
+    return {};
+  }
+  return std::move(result).value();
+}
+
+Dispatcher::Result Dispatcher::fail(Errc code, std::string why) {
+  last_error_ = std::move(why);
+  return base::Unexpected<WireError>(WireError{code});
+}
+
+Dispatcher::Result Dispatcher::target_failed(const base::Error& error, Errc code) {
+  return fail(code, error.message);
+}
+
+void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
+  last_stop_ = stop;
+  reply.clear();
+  if (stop.kind == StopInfo::Kind::kExited) {
+    reply.push_back('W');
+    append_hex_u8(reply, stop.exit_code);
+    return;
+  }
+  if (stop.kind == StopInfo::Kind::kTerminated) {
+    reply.push_back('X');
+    append_hex_u8(reply, stop.signal);
+    return;
+  }
+  reply.push_back('T');
+  append_hex_u8(reply, stop.signal);
+  // Expedite rbp, rsp, rip so the client needs no `g` to show where we are.
+  RegisterFile regs{};
+  const bool have_regs = target_.read_registers(regs).has_value();
+  if (have_regs) {
+    for (int regno : {kRbp, kRsp, kRip}) {
+      append_hex_u8(reply, static_cast<uint8_t>(regno));
+      reply.push_back(':');
+      append_hex_bytes(reply, std::span<const uint8_t>(regs.data() + registers()[regno].offset, 8));
+      reply.push_back(';');
+    }
+  }
+  reply += "thread:01;";
+  if (list_threads_in_stop_) {
+    reply += "threads:1;";
+    if (have_regs) {
+      reply += "thread-pcs:";
+      append_hex_u64(reply, get_register(regs, kRip));
+      reply += ";";
+    }
+  }
+  auto watch = [&](const char* key) {
+    reply += key;
+    append_hex_u64(reply, stop.address);
+    reply += ";";
+  };
+  switch (stop.kind) {
+    case StopInfo::Kind::kSwBreak:
+      reply += "swbreak:;";
+      break;
+    case StopInfo::Kind::kHwBreak:
+      reply += "hwbreak:;";
+      break;
+    case StopInfo::Kind::kWatch:
+      watch("watch:");
+      break;
+    case StopInfo::Kind::kRWatch:
+      watch("rwatch:");
+      break;
+    case StopInfo::Kind::kAWatch:
+      watch("awatch:");
+      break;
+    case StopInfo::Kind::kReplayBegin:
+      reply += "replaylog:begin;";
+      break;
+    case StopInfo::Kind::kReplayEnd:
+      reply += "replaylog:end;";
+      break;
+    default:
+      break;
+  }
+}
+
+bool Dispatcher::is_our_thread(std::string_view id) const {
+  // One thread: 1. Accept "-1" (all), "0" (any), "1", and multiprocess "p1.1"/"p1.-1".
+  if (id.starts_with("p")) {
+    auto parts = split_once(id.substr(1), '.');
+    if (!parts) return id == "p1" || id == "p-1";
+    return (parts->first == "1" || parts->first == "-1") &&
+           (parts->second == "-1" || parts->second == "0" || parse_hex_u64(parts->second) == 1u);
+  }
+  return id == "-1" || id == "0" || parse_hex_u64(id) == 1u;
+}
+
+// --- Handlers ---
+
+Dispatcher::Result Dispatcher::handle_q_supported(std::string_view, std::string& reply) {
+  reply = "PacketSize=";
+  append_hex_u64(reply, kMaxPacketSize);
+  reply += ";QStartNoAckMode+;qXfer:features:read+;vContSupported+";
+  reply += ";QThreadSuffixSupported+;QListThreadsInStopReply+";
+  if (target_.supports_breakpoint(BreakpointKind::kSoftware)) reply += ";swbreak+";
+  if (target_.supports_breakpoint(BreakpointKind::kHardware)) reply += ";hwbreak+";
+  if (!target_.exec_file_path().empty()) reply += ";qXfer:exec-file:read+";
+  if (target_.reverse() != nullptr) reply += ";ReverseStep+;ReverseContinue+";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_start_no_ack_mode(std::string_view, std::string& reply) {
+  reply = "OK";
+  Outcome outcome;
+  outcome.disable_acks = true;
+  return outcome;
+}
+
+Dispatcher::Result Dispatcher::xfer_read(std::string_view data, std::string_view offset_length,
+                                         std::string& reply) {
+  auto range = parse_address_length(offset_length);
+  if (!range) return fail(Errc::kInvalid, "qXfer: bad offset,length");
+  auto [offset, length] = *range;
+  length = std::min(length, kMaxReadLength);
+  if (offset >= data.size()) {
+    reply = "l";
+    return Outcome{};
+  }
+  std::string_view chunk = data.substr(offset, length);
+  reply = offset + chunk.size() < data.size() ? "m" : "l";
+  reply += chunk;  // binary data: the framing escapes it
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_xfer_features(std::string_view args, std::string& reply) {
+  auto parts = split_once(args, ':');
+  if (!parts) return fail(Errc::kInvalid, "qXfer:features: no annex");
+  if (parts->first != "target.xml") return fail(Errc::kInvalid, "qXfer:features: unknown annex");
+  return xfer_read(target_xml(), parts->second, reply);
+}
+
+Dispatcher::Result Dispatcher::handle_q_xfer_exec_file(std::string_view args, std::string& reply) {
+  std::string path = target_.exec_file_path();
+  if (path.empty()) return Outcome{};  // not offered: unsupported
+  auto parts = split_once(args, ':');  // annex (a pid, may be empty) : offset,length
+  if (!parts) return fail(Errc::kInvalid, "qXfer:exec-file: no annex");
+  return xfer_read(path, parts->second, reply);
+}
+
+Dispatcher::Result Dispatcher::handle_q_c(std::string_view, std::string& reply) {
+  reply = "QC1";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_f_thread_info(std::string_view, std::string& reply) {
+  reply = "m1";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_s_thread_info(std::string_view, std::string& reply) {
+  reply = "l";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_attached(std::string_view, std::string& reply) {
+  reply = "1";
+  return Outcome{};
+}
+
+void Dispatcher::run_monitor(std::string_view line, std::string& output) {
+  while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\n')) line.remove_suffix(1);
+  MonitorCommands* monitor = target_.monitor();
+  if (line == "help") {
+    output = "help -- list monitor commands\n";
+    if (monitor != nullptr) {
+      for (const MonitorCommands::Command& command : monitor->commands()) {
+        output += command.name + " -- " + command.help + "\n";
+      }
+    }
+    return;
+  }
+  if (monitor == nullptr) {
+    output = "unknown monitor command '" + std::string(line) + "'; try 'monitor help'\n";
+    return;
+  }
+  base::Expected<std::string> result = monitor->run(line);
+  if (!result) {
+    output = "error: " + result.error().message + "\n";
+  } else {
+    output = std::move(result).value();
+  }
+}
+
+Dispatcher::Result Dispatcher::handle_q_rcmd(std::string_view args, std::string& reply) {
+  if (args.size() % 2 != 0) return fail(Errc::kInvalid, "qRcmd: odd hex");
+  std::string line(args.size() / 2, '\0');
+  if (!decode_hex_bytes(args, std::span(reinterpret_cast<uint8_t*>(line.data()), line.size()))) {
+    return fail(Errc::kInvalid, "qRcmd: bad hex");
+  }
+  std::string output;
+  run_monitor(line, output);
+  // Output goes in `O` console packets (the session chunks them), then OK: gdb and lldb both
+  // print `O` text as it comes, whereas lldb shows a plain hex reply undecoded.
+  *console_ += output;
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_offsets(std::string_view, std::string& reply) {
+  reply = "Text=0;Data=0;Bss=0";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_symbol(std::string_view, std::string& reply) {
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_empty(std::string_view, std::string&) {
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_host_info(std::string_view, std::string& reply) {
+  reply = "triple:";
+  append_hex_bytes(reply, kTriple);
+  reply += ";ptrsize:8;endian:little;";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_process_info(std::string_view, std::string& reply) {
+  reply = "pid:1;ptrsize:8;endian:little;triple:";
+  append_hex_bytes(reply, kTriple);
+  reply += ";";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_register_info(std::string_view args, std::string& reply) {
+  auto regno = parse_hex_u64(args);
+  if (!regno) return fail(Errc::kInvalid, "qRegisterInfo: bad number");
+  if (*regno >= kRegisterCount) return fail(Errc::kNoRegister, "qRegisterInfo: past the end");
+  const RegisterDesc& reg = registers()[*regno];
+  reply = "name:" + std::string(reg.name) + ";bitsize:" + std::to_string(reg.bitsize) +
+          ";offset:" + std::to_string(reg.offset) + ";";
+  reply += reg.encoding == RegEncoding::kVector ? "encoding:vector;format:vector-uint8;"
+                                                : "encoding:uint;format:hex;";
+  reply += "set:" + std::string(reg.set) + ";";
+  if (reg.dwarf >= 0) {
+    reply += "gcc:" + std::to_string(reg.dwarf) + ";dwarf:" + std::to_string(reg.dwarf) + ";";
+  }
+  if (!reg.generic.empty()) reply += "generic:" + std::string(reg.generic) + ";";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_thread_suffix_supported(std::string_view,
+                                                              std::string& reply) {
+  thread_suffix_ = true;
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_list_threads_in_stop_reply(std::string_view,
+                                                                 std::string& reply) {
+  list_threads_in_stop_ = true;
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_q_memory_region_info(std::string_view args,
+                                                           std::string& reply) {
+  std::vector<MemoryRegion> regions = target_.memory_regions();
+  if (regions.empty()) return Outcome{};  // not offered
+  auto address = parse_hex_u64(args);
+  if (!address) return fail(Errc::kInvalid, "qMemoryRegionInfo: bad address");
+  uint64_t next_start = ~uint64_t{0};
+  for (const MemoryRegion& region : regions) {
+    if (*address >= region.start && *address - region.start < region.size) {
+      reply = "start:";
+      append_hex_u64(reply, region.start);
+      reply += ";size:";
+      append_hex_u64(reply, region.size);
+      reply += ";permissions:";
+      if (region.readable) reply += "r";
+      if (region.writable) reply += "w";
+      if (region.executable) reply += "x";
+      reply += ";";
+      if (!region.name.empty()) {
+        reply += "name:";
+        append_hex_bytes(reply, region.name);
+        reply += ";";
+      }
+      return Outcome{};
+    }
+    if (region.start > *address) next_start = std::min(next_start, region.start);
+  }
+  // Unmapped: the gap up to the next region, without permissions (lldb's convention).
+  reply = "start:";
+  append_hex_u64(reply, *address);
+  reply += ";size:";
+  append_hex_u64(reply, next_start - *address);
+  reply += ";";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_v_cont_query(std::string_view, std::string& reply) {
+  reply = "vCont;c;C;s;S";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_v_cont(std::string_view args, std::string&) {
+  // vCont;action[:thread](;action[:thread])*: apply the first action that names our thread
+  // (or no thread). Signals are not deliverable to a guest; C/S act as c/s.
+  while (!args.empty()) {
+    std::string_view action = args.substr(0, args.find(';'));
+    args = action.size() < args.size() ? args.substr(action.size() + 1) : std::string_view();
+    std::string_view thread;
+    if (auto parts = split_once(action, ':')) {
+      action = parts->first;
+      thread = parts->second;
+    }
+    if (!thread.empty() && !is_our_thread(thread)) continue;
+    if (action == "c") return resume(ResumeAction::kContinue, {});
+    if (action == "s") return resume(ResumeAction::kStep, {});
+    if (action.size() == 3 && action[0] == 'C' && parse_hex_u64(action.substr(1))) {
+      return resume(ResumeAction::kContinue, {});
+    }
+    if (action.size() == 3 && action[0] == 'S' && parse_hex_u64(action.substr(1))) {
+      return resume(ResumeAction::kStep, {});
+    }
+    return fail(Errc::kInvalid, "vCont: unsupported action");
+  }
+  return fail(Errc::kInvalid, "vCont: no action for our thread");
+}
+
+Dispatcher::Result Dispatcher::handle_v_kill(std::string_view, std::string& reply) {
+  base::Status status = target_.kill();
+  if (!status) return target_failed(status.error());
+  reply = "OK";
+  Outcome outcome;
+  outcome.end_session = true;
+  return outcome;
+}
+
+Dispatcher::Result Dispatcher::handle_stop_reason(std::string_view, std::string& reply) {
+  stop_reply(last_stop_, reply);
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_read_registers(std::string_view, std::string& reply) {
+  RegisterFile regs{};
+  base::Status status = target_.read_registers(regs);
+  if (!status) return target_failed(status.error());
+  append_hex_bytes(reply, regs);
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_write_registers(std::string_view args, std::string& reply) {
+  if (thread_suffix_) args = strip_thread_suffix(args);
+  if (args.size() % 2 != 0 || args.size() > 2 * kRegisterFileSize) {
+    return fail(Errc::kInvalid, "G: bad length");
+  }
+  RegisterFile regs{};
+  base::Status status = target_.read_registers(regs);
+  if (!status) return target_failed(status.error());
+  // A shorter G writes the leading registers and keeps the rest.
+  if (!decode_hex_bytes(args, std::span(regs.data(), args.size() / 2))) {
+    return fail(Errc::kInvalid, "G: bad hex");
+  }
+  status = target_.write_registers(regs);
+  if (!status) return target_failed(status.error());
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_read_register(std::string_view args, std::string& reply) {
+  if (thread_suffix_) args = strip_thread_suffix(args);
+  auto regno = parse_hex_u64(args);
+  if (!regno || *regno >= kRegisterCount) return fail(Errc::kInvalid, "p: bad register");
+  std::array<uint8_t, 16> value{};
+  std::span<uint8_t> bytes(value.data(), registers()[*regno].bitsize / 8);
+  base::Status status = target_.read_register(static_cast<int>(*regno), bytes);
+  if (!status) return target_failed(status.error());
+  append_hex_bytes(reply, bytes);
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_write_register(std::string_view args, std::string& reply) {
+  if (thread_suffix_) args = strip_thread_suffix(args);
+  auto parts = split_once(args, '=');
+  if (!parts) return fail(Errc::kInvalid, "P: no =");
+  auto regno = parse_hex_u64(parts->first);
+  if (!regno || *regno >= kRegisterCount) return fail(Errc::kInvalid, "P: bad register");
+  std::array<uint8_t, 16> value{};
+  std::span<uint8_t> bytes(value.data(), registers()[*regno].bitsize / 8);
+  if (!decode_hex_bytes(parts->second, bytes)) return fail(Errc::kInvalid, "P: bad value");
+  base::Status status = target_.write_register(static_cast<int>(*regno), bytes);
+  if (!status) return target_failed(status.error());
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_read_memory(std::string_view args, std::string& reply) {
+  auto range = parse_address_length(args);
+  if (!range) return fail(Errc::kInvalid, "m: bad address,length");
+  // A shorter reply than asked is allowed; it keeps us within PacketSize.
+  uint64_t length = std::min(range->second, kMaxReadLength);
+  std::array<uint8_t, kMaxReadLength> buffer;
+  std::span<uint8_t> bytes(buffer.data(), length);
+  base::Status status = target_.read_memory(range->first, bytes);
+  if (!status) return target_failed(status.error(), Errc::kMemory);
+  append_hex_bytes(reply, bytes);
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_write_memory(std::string_view args, std::string& reply) {
+  auto parts = split_once(args, ':');
+  if (!parts) return fail(Errc::kInvalid, "M: no data");
+  auto range = parse_address_length(parts->first);
+  if (!range || parts->second.size() != range->second * 2) {
+    return fail(Errc::kInvalid, "M: bad address,length");
+  }
+  std::array<uint8_t, kMaxPacketSize / 2> buffer;
+  std::span<uint8_t> bytes(buffer.data(), range->second);
+  if (!decode_hex_bytes(parts->second, bytes)) return fail(Errc::kInvalid, "M: bad hex");
+  base::Status status = target_.write_memory(range->first, bytes);
+  if (!status) return target_failed(status.error(), Errc::kMemory);
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_write_memory_binary(std::string_view args,
+                                                          std::string& reply) {
+  auto parts = split_once(args, ':');
+  if (!parts) return fail(Errc::kInvalid, "X: no data");
+  auto range = parse_address_length(parts->first);
+  // The framing has already unescaped the data.
+  if (!range || parts->second.size() != range->second) {
+    return fail(Errc::kInvalid, "X: bad address,length");
+  }
+  if (range->second > 0) {
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(parts->second.data()),
+                                   parts->second.size());
+    base::Status status = target_.write_memory(range->first, bytes);
+    if (!status) return target_failed(status.error(), Errc::kMemory);
+  }
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::resume(ResumeAction action, std::string_view address) {
+  if (last_stop_.is_final()) return fail(Errc::kTarget, "the target has ended");
+  if (!address.empty()) {
+    auto rip = parse_hex_u64(address);
+    if (!rip) return fail(Errc::kInvalid, "resume: bad address");
+    std::array<uint8_t, 8> bytes;
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(*rip >> (8 * i));
+    base::Status status = target_.write_register(kRip, bytes);
+    if (!status) return target_failed(status.error());
+  }
+  Outcome outcome;
+  outcome.kind = Outcome::Kind::kResume;
+  outcome.job = [&target = target_, action](std::stop_token stop) {
+    return target.resume(action, std::move(stop));
+  };
+  return outcome;
+}
+
+Dispatcher::Result Dispatcher::handle_continue(std::string_view args, std::string&) {
+  return resume(ResumeAction::kContinue, args);
+}
+
+Dispatcher::Result Dispatcher::handle_step(std::string_view args, std::string&) {
+  return resume(ResumeAction::kStep, args);
+}
+
+Dispatcher::Result Dispatcher::handle_continue_signal(std::string_view args, std::string&) {
+  // Csig[;addr]: the signal cannot be delivered to a guest and is dropped.
+  auto parts = split_once(args, ';');
+  std::string_view signal = parts ? parts->first : args;
+  if (!parse_hex_u64(signal)) return fail(Errc::kInvalid, "C: bad signal");
+  return resume(ResumeAction::kContinue, parts ? parts->second : std::string_view());
+}
+
+Dispatcher::Result Dispatcher::handle_step_signal(std::string_view args, std::string&) {
+  auto parts = split_once(args, ';');
+  std::string_view signal = parts ? parts->first : args;
+  if (!parse_hex_u64(signal)) return fail(Errc::kInvalid, "S: bad signal");
+  return resume(ResumeAction::kStep, parts ? parts->second : std::string_view());
+}
+
+Dispatcher::Result Dispatcher::breakpoint(std::string_view args, bool insert, std::string& reply) {
+  // type,addr,kind[;cond...]: conditions and commands are not supported and ignored.
+  args = args.substr(0, args.find(';'));
+  auto type_rest = split_once(args, ',');
+  if (!type_rest || type_rest->first.size() != 1) return fail(Errc::kInvalid, "Z: bad type");
+  int type = type_rest->first[0] - '0';
+  auto range = parse_address_length(type_rest->second);
+  if (type < 0 || type > 4 || !range) return fail(Errc::kInvalid, "Z: bad arguments");
+  auto kind = static_cast<BreakpointKind>(type);
+  if (!target_.supports_breakpoint(kind)) return Outcome{};  // unsupported: empty reply
+  base::Status status = insert ? target_.insert_breakpoint(kind, range->first, range->second)
+                               : target_.remove_breakpoint(kind, range->first, range->second);
+  if (!status) return target_failed(status.error());
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_insert_breakpoint(std::string_view args, std::string& reply) {
+  return breakpoint(args, true, reply);
+}
+
+Dispatcher::Result Dispatcher::handle_remove_breakpoint(std::string_view args, std::string& reply) {
+  return breakpoint(args, false, reply);
+}
+
+Dispatcher::Result Dispatcher::handle_set_thread(std::string_view args, std::string& reply) {
+  // Hg<id> / Hc<id>: there is one thread.
+  if (args.empty() || (args[0] != 'g' && args[0] != 'c')) return fail(Errc::kInvalid, "H: op");
+  if (!is_our_thread(args.substr(1))) return fail(Errc::kInvalid, "H: no such thread");
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_thread_alive(std::string_view args, std::string& reply) {
+  if (!is_our_thread(args)) return fail(Errc::kInvalid, "T: no such thread");
+  reply = "OK";
+  return Outcome{};
+}
+
+Dispatcher::Result Dispatcher::handle_detach(std::string_view, std::string& reply) {
+  base::Status status = target_.detach();
+  if (!status) return target_failed(status.error());
+  reply = "OK";
+  Outcome outcome;
+  outcome.end_session = true;
+  return outcome;
+}
+
+Dispatcher::Result Dispatcher::handle_kill(std::string_view, std::string& reply) {
+  // gdb expects no reply to `k` (and ignores one); lldb waits for the exit status. The session
+  // ends whether or not the target managed.
+  (void)target_.kill();
+  reply = "X09";
+  Outcome outcome;
+  outcome.end_session = true;
+  return outcome;
+}
+
+Dispatcher::Result Dispatcher::handle_backward(std::string_view args, std::string&) {
+  ReverseExecution* reverse = target_.reverse();
+  if (reverse == nullptr || (args != "s" && args != "c")) return Outcome{};  // unsupported
+  if (last_stop_.is_final()) return fail(Errc::kTarget, "the target has ended");
+  Outcome outcome;
+  outcome.kind = Outcome::Kind::kResume;
+  const bool step = args == "s";
+  outcome.job = [reverse, step](std::stop_token stop) {
+    return step ? reverse->reverse_step(std::move(stop))
+                : reverse->reverse_continue(std::move(stop));
+  };
+  return outcome;
+}
+
+}  // namespace hlrr::rsp
+
+namespace hlrr::rsp {
+
+// vFile (host I/O), only to serve the exec file's bytes: setfs, open, pread, close. Replies are
+// `F result[,errno][;binary]` with gdb's fileio errno values. Without bytes, every vFile packet
+// is unsupported, so gdb falls back to opening the path on the host.
+Dispatcher::Result Dispatcher::handle_v_file(std::string_view args, std::string& reply) {
+  constexpr int kExecFd = 3;
+  constexpr std::string_view kEnoent = "F-1,2";
+  constexpr std::string_view kEbadf = "F-1,9";
+  constexpr std::string_view kEinval = "F-1,16";
+  std::span<const uint8_t> bytes = target_.exec_file_bytes();
+  if (bytes.empty()) return Outcome{};
+  auto op = split_once(args, ':');
+  if (!op) return Outcome{};
+  if (op->first == "setfs") {
+    reply = "F0";
+  } else if (op->first == "open") {
+    // open:hexpath,flags,mode: read-only opens of our path only.
+    auto path_rest = split_once(op->second, ',');
+    auto flags_mode = path_rest ? split_once(path_rest->second, ',') : std::nullopt;
+    std::string path(path_rest ? path_rest->first.size() / 2 : 0, '\0');
+    if (!flags_mode || path_rest->first.size() % 2 != 0 ||
+        !decode_hex_bytes(path_rest->first,
+                          std::span(reinterpret_cast<uint8_t*>(path.data()), path.size()))) {
+      reply = kEinval;
+    } else if (path != target_.exec_file_path()) {
+      reply = kEnoent;
+    } else if (parse_hex_u64(flags_mode->first) != 0u) {
+      reply = "F-1,13";  // EACCES: read-only
+    } else {
+      exec_file_open_ = true;
+      reply = "F";
+      append_hex_u64(reply, kExecFd);
+    }
+  } else if (op->first == "pread") {
+    // pread:fd,count,offset
+    auto fd_rest = split_once(op->second, ',');
+    auto count_offset = fd_rest ? split_once(fd_rest->second, ',') : std::nullopt;
+    auto fd = fd_rest ? parse_hex_u64(fd_rest->first) : std::nullopt;
+    auto count = count_offset ? parse_hex_u64(count_offset->first) : std::nullopt;
+    auto offset = count_offset ? parse_hex_u64(count_offset->second) : std::nullopt;
+    if (!fd || !count || !offset) {
+      reply = kEinval;
+    } else if (*fd != kExecFd || !exec_file_open_) {
+      reply = kEbadf;
+    } else {
+      // Binary data may double when escaped: stay within PacketSize.
+      uint64_t length =
+          *offset >= bytes.size() ? 0 : std::min<uint64_t>(*count, bytes.size() - *offset);
+      length = std::min(length, kMaxReadLength);
+      reply = "F";
+      append_hex_u64(reply, length);
+      reply += ";";
+      reply.append(reinterpret_cast<const char*>(bytes.data()) + (length ? *offset : 0), length);
+    }
+  } else if (op->first == "close") {
+    auto fd = parse_hex_u64(op->second);
+    if (!fd || *fd != kExecFd || !exec_file_open_) {
+      reply = kEbadf;
+    } else {
+      exec_file_open_ = false;
+      reply = "F0";
+    }
+  }
+  // Other operations (fstat, unlink, readlink, ...): the empty reply, "not supported".
+  return Outcome{};
+}
+
+}  // namespace hlrr::rsp

@@ -1,0 +1,63 @@
+// The GDB remote debug server: a Boost.Asio TCP server (Asio stays inside server.cc) that serves
+// one client at a time against a Target.
+//
+// * Listens on 127.0.0.1 by default (a debug port is full control of the guest); port 0 picks
+//   an ephemeral port, reported by port().
+// * A second simultaneous client is refused (`$E01#a6`, then closed) while the first keeps
+//   working. A client that disconnects, even mid-packet or while the target runs (the resume
+//   is interrupted), leaves the target stopped and the server accepting again.
+// * Resumes run on a worker thread while the I/O thread keeps reading, so 0x03 interrupts them
+//   (see the threading contract in rsp/target.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/expected.h"
+#include "rsp/target.h"
+
+namespace hlrr::rsp {
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0: ephemeral
+  // Protocol diagnostics (bad checksums, refused packets, clients coming and going); may be empty.
+  std::function<void(std::string_view)> log;
+};
+
+class Server {
+ public:
+  // Why run() returned.
+  enum class End : uint8_t {
+    kTargetFinished,  // the target exited, was killed, or the client detached
+    kStopped,         // stop() was called
+  };
+
+  // Binds and listens; fails with a message if the address is bad or the port is taken.
+  static base::Expected<std::unique_ptr<Server>> create(Target& target, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The port actually listened on.
+  uint16_t port() const;
+
+  // Serves clients, one at a time, on the calling thread until the target has finished
+  // (the session ended with k/vKill/D, an exit or a termination) or stop() is called.
+  // Call once.
+  base::Expected<End> run();
+
+  // Makes run() return soon: interrupts a running resume and closes the connections. Safe from
+  // any thread, also before run().
+  void stop();
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hlrr::rsp

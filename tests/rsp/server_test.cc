@@ -1,0 +1,211 @@
+// Robustness of the TCP server: real sockets against an in-process Server and FakeTarget.
+#include "rsp/server.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "rsp/packet_codec.h"
+#include "tests/rsp/fake_target.h"
+#include "tests/rsp/tcp_client.h"
+
+namespace hlrr::rsp {
+namespace {
+
+using testing::FakeTarget;
+using testing::TcpClient;
+
+std::string frame(std::string_view payload) {
+  std::string out;
+  append_packet(out, payload);
+  return out;
+}
+
+constexpr std::string_view kReadMemory = "$m1000,4#8e";
+constexpr std::string_view kReadMemoryReply = "+$00070e15#c2";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start() {
+    auto server = Server::create(target_, {});
+    ASSERT_TRUE(server.has_value()) << server.error().message;
+    server_ = std::move(server).value();
+    ASSERT_NE(server_->port(), 0);
+    result_ = std::async(std::launch::async, [this] { return server_->run(); });
+  }
+  // Stops the server (if still running) and returns how run() ended.
+  Server::End finish() {
+    server_->stop();
+    EXPECT_EQ(result_.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto end = result_.get();
+    EXPECT_TRUE(end.has_value());
+    return *end;
+  }
+  void TearDown() override {
+    if (result_.valid()) finish();
+  }
+
+  FakeTarget target_;
+  std::unique_ptr<Server> server_;
+  std::future<base::Expected<Server::End>> result_;
+};
+
+TEST_F(ServerTest, ServesAPacket) {
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.send(kReadMemory));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, BadChecksumIsNackedAndAGoodResendWorks) {
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$m1000,4#00"));
+  EXPECT_EQ(client.read(1), "-");
+  ASSERT_TRUE(client.send(kReadMemory));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, GarbageBytesAreIgnored) {
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send(std::string("\xff\xfe garbage \r\n#00", 17)));
+  ASSERT_TRUE(client.send(kReadMemory));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, OversizePacketIsRefusedAndServingGoesOn) {
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send(frame("X1000,8000:" + std::string(0x8000, 'a'))));
+  EXPECT_EQ(client.read(8), "+$E07#ac");
+  ASSERT_TRUE(client.send(kReadMemory));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, TruncatedPacketThenDisconnectLeavesTheServerAccepting) {
+  start();
+  {
+    TcpClient first(server_->port());
+    ASSERT_TRUE(first.send("$m1000,"));
+  }
+  TcpClient second(server_->port());
+  ASSERT_TRUE(second.connected());
+  ASSERT_TRUE(second.send(kReadMemory));
+  EXPECT_EQ(second.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, SecondClientIsRefusedWhileTheFirstKeepsWorking) {
+  start();
+  TcpClient first(server_->port());
+  ASSERT_TRUE(first.send(kReadMemory));
+  EXPECT_EQ(first.read(kReadMemoryReply.size()), kReadMemoryReply);
+  TcpClient second(server_->port());
+  ASSERT_TRUE(second.connected());
+  EXPECT_EQ(second.read(7), "$E01#a6");
+  EXPECT_TRUE(second.at_eof());
+  ASSERT_TRUE(first.send("$p10#d1"));
+  EXPECT_EQ(first.read_packet(), "+" + frame("0010000000000000"));
+}
+
+TEST_F(ServerTest, InterruptStopsARunningTarget) {
+  target_.exit_at.reset();
+  target_.step_delay = std::chrono::microseconds(100);
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$c#63"));
+  EXPECT_EQ(client.read(1), "+");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(client.send("\x03"));
+  std::string stop = client.read_packet();
+  EXPECT_TRUE(stop.starts_with("$T02")) << stop;
+  EXPECT_NE(stop.find("thread:01;"), std::string::npos) << stop;
+  // The target is stopped and serves requests again.
+  ASSERT_TRUE(client.send("+" + std::string(kReadMemory)));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+TEST_F(ServerTest, DisconnectWhileRunningStopsTheTargetAndAcceptsAgain) {
+  target_.exit_at.reset();
+  target_.step_delay = std::chrono::microseconds(100);
+  start();
+  {
+    TcpClient first(server_->port());
+    ASSERT_TRUE(first.send("$c#63"));
+    EXPECT_EQ(first.read(1), "+");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  TcpClient second(server_->port());
+  ASSERT_TRUE(second.send("$p10#d1"));
+  std::string reply = second.read_packet();
+  ASSERT_EQ(reply.size(), 1 + 1 + 16 + 3) << reply;
+  // rip moved on while running, then stopped.
+  EXPECT_NE(reply.substr(2, 16), "0010000000000000");
+  ASSERT_TRUE(second.send("+$p10#d1"));
+  EXPECT_EQ(second.read_packet(), reply);
+}
+
+TEST_F(ServerTest, RunEndsWhenTheTargetIsKilled) {
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$vKill;1#6e"));
+  EXPECT_EQ(client.read_packet(), "+$OK#9a");
+  EXPECT_TRUE(client.at_eof());
+  ASSERT_EQ(result_.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto end = result_.get();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(*end, Server::End::kTargetFinished);
+  EXPECT_TRUE(target_.killed);
+}
+
+TEST_F(ServerTest, RunEndsWhenTheGuestExits) {
+  target_.exit_code = 7;
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$c#63"));
+  EXPECT_EQ(client.read_packet(), "+$W07#be");
+  ASSERT_EQ(result_.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(*result_.get(), Server::End::kTargetFinished);
+}
+
+TEST_F(ServerTest, StopFromAnotherThreadInterruptsARunningTarget) {
+  target_.exit_at.reset();
+  target_.step_delay = std::chrono::microseconds(100);
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$c#63"));
+  EXPECT_EQ(client.read(1), "+");
+  EXPECT_EQ(finish(), Server::End::kStopped);
+  EXPECT_TRUE(client.at_eof());
+}
+
+TEST_F(ServerTest, StopBeforeRun) {
+  auto server = Server::create(target_, {});
+  ASSERT_TRUE(server.has_value());
+  (*server)->stop();
+  auto end = (*server)->run();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(*end, Server::End::kStopped);
+}
+
+TEST_F(ServerTest, BadAddressAndBusyPortFailWithAMessage) {
+  ServerOptions bad;
+  bad.address = "not-an-address";
+  auto server = Server::create(target_, bad);
+  ASSERT_FALSE(server.has_value());
+  EXPECT_NE(server.error().message.find("bad listen address 'not-an-address'"), std::string::npos);
+
+  auto first = Server::create(target_, {});
+  ASSERT_TRUE(first.has_value());
+  ServerOptions same;
+  same.port = (*first)->port();
+  auto second = Server::create(target_, same);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("cannot listen on 127.0.0.1:"), std::string::npos)
+      << second.error().message;
+}
+
+}  // namespace
+}  // namespace hlrr::rsp
