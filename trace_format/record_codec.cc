@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/exception.h>
+#include <kj/io.h>
 
 #include <bit>
 #include <cstring>
@@ -432,10 +433,22 @@ base::Expected<Record> read_record(s::Record::Reader b, const Registers* previou
   return Record{End{}};
 }
 
+// kj::OutputStream appending to a byte vector.
+class VectorSink final : public kj::OutputStream {
+ public:
+  explicit VectorSink(std::vector<uint8_t>& out) : out_(out) {}
+  void write(const void* buffer, size_t size) override {
+    auto bytes = static_cast<const uint8_t*>(buffer);
+    out_.insert(out_.end(), bytes, bytes + size);
+  }
+
+ private:
+  std::vector<uint8_t>& out_;
+};
+
 void append_message(capnp::MessageBuilder& message, std::vector<uint8_t>& out) {
-  kj::Array<capnp::word> flat = capnp::messageToFlatArray(message);
-  auto bytes = flat.asBytes();
-  out.insert(out.end(), bytes.begin(), bytes.end());
+  VectorSink sink(out);
+  capnp::writeMessage(sink, message);
 }
 
 capnp::ReaderOptions reader_options(size_t words) {
@@ -449,7 +462,9 @@ capnp::ReaderOptions reader_options(size_t words) {
 }  // namespace
 
 void RecordEncoder::encode(const Record& record, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message(1024);
+  // capnp zeroes a caller-supplied first segment again when the builder is destroyed.
+  capnp::MallocMessageBuilder message(
+      kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
   const Exit* exit = std::get_if<Exit>(&record);
   write_record(record, exit && have_previous_ ? &previous_ : nullptr, message.initRoot<s::Record>());
   append_message(message, out);

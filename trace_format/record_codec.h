@@ -23,6 +23,9 @@ class RecordEncoder {
  private:
   bool have_previous_ = false;
   Registers previous_;
+  // Reused first segment of each message (capnp::word-sized), so encoding an exit allocates nothing.
+  std::vector<uint64_t> scratch_ = std::vector<uint64_t>(kScratchWords);
+  static constexpr size_t kScratchWords = 1024;
 };
 
 // Decodes every message of a decompressed chunk. Never throws: malformed input (bad framing,

@@ -52,7 +52,7 @@ class MemorySource final : public ByteSource {
   uint64_t size() const override { return bytes_.size(); }
   base::Status read(uint64_t offset, size_t size, uint8_t* out) const override {
     HLRR_CHECK(offset <= bytes_.size() && size <= bytes_.size() - offset);
-    std::memcpy(out, bytes_.data() + offset, size);
+    if (size > 0) std::memcpy(out, bytes_.data() + offset, size);
     return {};
   }
 
