@@ -478,18 +478,23 @@ base::Expected<std::vector<Record>> decode_records(std::span<const uint64_t> wor
                                                    size_t* message_count) {
   std::vector<Record> records;
   *message_count = 0;
-  const Registers* previous = nullptr;
+  // A copy, not a pointer into `records`: the vector reallocates as it grows.
+  Registers previous;
+  bool have_previous = false;
   try {
     kj::ArrayPtr<const capnp::word> rest(reinterpret_cast<const capnp::word*>(words.data()), words.size());
     while (rest.size() > 0) {
       capnp::FlatArrayMessageReader reader(rest, reader_options(rest.size()));
       bool known = false;
-      auto record = read_record(reader.getRoot<s::Record>(), previous, &known);
+      auto record = read_record(reader.getRoot<s::Record>(), have_previous ? &previous : nullptr, &known);
       if (!record) return base::fail("record " + std::to_string(*message_count) + ": " + record.error().message);
       ++*message_count;
       if (known) {
         records.push_back(std::move(*record));
-        if (auto* exit = std::get_if<Exit>(&records.back())) previous = &exit->registers;
+        if (auto* exit = std::get_if<Exit>(&records.back())) {
+          previous = exit->registers;
+          have_previous = true;
+        }
       }
       rest = kj::arrayPtr(reader.getEnd(), rest.end());
     }
