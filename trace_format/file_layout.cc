@@ -28,7 +28,9 @@ bool has_magic(std::span<const uint8_t> bytes, const std::array<uint8_t, 8>& mag
 
 }  // namespace
 
-uint64_t checksum(std::span<const uint8_t> bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
+uint64_t checksum(std::span<const uint8_t> bytes) {
+  return XXH3_64bits(bytes.data(), bytes.size());
+}
 
 std::vector<uint8_t> encode_file_header(const FileHeader& header) {
   HLRR_CHECK(header.writer_version.size() <= kMaxWriterVersionSize);
@@ -96,7 +98,8 @@ std::array<uint8_t, kChunkHeaderSize> encode_chunk_header(const ChunkHeader& hea
   return out;
 }
 
-base::Expected<ChunkHeader> decode_chunk_header(std::span<const uint8_t> bytes, bool check_checksum) {
+base::Expected<ChunkHeader> decode_chunk_header(std::span<const uint8_t> bytes,
+                                                bool check_checksum) {
   if (bytes.size() < kChunkHeaderSize) return base::fail("chunk header truncated");
   if (!has_magic(bytes, kChunkMagic)) return base::fail("bad chunk magic");
   size_t pos = kChunkMagic.size();

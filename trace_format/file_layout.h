@@ -15,7 +15,8 @@
 
 namespace hlrr::trace {
 
-static_assert(std::endian::native == std::endian::little, "the trace layout code assumes little-endian");
+static_assert(std::endian::native == std::endian::little,
+              "the trace layout code assumes little-endian");
 
 // Format version (rr's rule): bump the major version for any change an older reader would
 // misread; bump the minor one for additions an older reader can ignore. Readers refuse a newer
@@ -63,7 +64,8 @@ struct ChunkHeader {
 
 std::array<uint8_t, kChunkHeaderSize> encode_chunk_header(const ChunkHeader& header);
 // Errors: "bad chunk magic", "chunk header checksum mismatch", sizes over the caps.
-base::Expected<ChunkHeader> decode_chunk_header(std::span<const uint8_t> bytes, bool check_checksum);
+base::Expected<ChunkHeader> decode_chunk_header(std::span<const uint8_t> bytes,
+                                                bool check_checksum);
 
 struct Footer {
   uint64_t index_offset = 0;

@@ -18,13 +18,14 @@ namespace s = ::hlrr::trace::schema;
 
 // The scalar registers in RegistersDelta bit order (trace.capnp documents it).
 #define HLRR_SCALAR_REGISTERS(X)                                                                  \
-  X(0, rax, Rax) X(1, rbx, Rbx) X(2, rcx, Rcx) X(3, rdx, Rdx) X(4, rsi, Rsi) X(5, rdi, Rdi)       \
-  X(6, rbp, Rbp) X(7, rsp, Rsp) X(8, r8, R8) X(9, r9, R9) X(10, r10, R10) X(11, r11, R11)         \
-  X(12, r12, R12) X(13, r13, R13) X(14, r14, R14) X(15, r15, R15) X(16, rip, Rip)                 \
-  X(17, rflags, Rflags) X(18, cs, Cs) X(19, ss, Ss) X(20, ds, Ds) X(21, es, Es) X(22, fs, Fs)     \
-  X(23, gs, Gs) X(24, fs_base, FsBase) X(25, gs_base, GsBase) X(26, cr0, Cr0) X(27, cr2, Cr2)     \
-  X(28, cr3, Cr3) X(29, cr4, Cr4) X(30, efer, Efer) X(31, fcw, Fcw) X(32, fsw, Fsw)              \
-  X(33, ftw, Ftw) X(34, mxcsr, Mxcsr)
+  X(0, rax, Rax)                                                                                  \
+  X(1, rbx, Rbx) X(2, rcx, Rcx) X(3, rdx, Rdx) X(4, rsi, Rsi) X(5, rdi, Rdi) X(6, rbp, Rbp)       \
+      X(7, rsp, Rsp) X(8, r8, R8) X(9, r9, R9) X(10, r10, R10) X(11, r11, R11) X(12, r12, R12)    \
+          X(13, r13, R13) X(14, r14, R14) X(15, r15, R15) X(16, rip, Rip) X(17, rflags, Rflags)   \
+              X(18, cs, Cs) X(19, ss, Ss) X(20, ds, Ds) X(21, es, Es) X(22, fs, Fs) X(23, gs, Gs) \
+                  X(24, fs_base, FsBase) X(25, gs_base, GsBase) X(26, cr0, Cr0) X(27, cr2, Cr2)   \
+                      X(28, cr3, Cr3) X(29, cr4, Cr4) X(30, efer, Efer) X(31, fcw, Fcw)           \
+                          X(32, fsw, Fsw) X(33, ftw, Ftw) X(34, mxcsr, Mxcsr)
 
 constexpr int kScalarCount = 35;
 constexpr int kXmmFirst = 35;
@@ -46,8 +47,8 @@ uint64_t scalar(const Registers& r, int field) {
 
 void set_scalar(Registers& r, int field, uint64_t value) {
   switch (field) {
-#define X(i, m, C)                                  \
-  case i:                                           \
+#define X(i, m, C)                                    \
+  case i:                                             \
     r.m = static_cast<decltype(Registers::m)>(value); \
     return;
     HLRR_SCALAR_REGISTERS(X)
@@ -72,9 +73,15 @@ bool field_equal(const Registers& a, const Registers& b, int field) {
   return std::memcmp(x.data(), y.data(), x.size()) == 0;
 }
 
-capnp::Data::Reader data_of(std::span<const uint8_t> bytes) { return {bytes.data(), bytes.size()}; }
-std::vector<uint8_t> bytes_of(capnp::Data::Reader data) { return {data.begin(), data.end()}; }
-std::string string_of(capnp::Text::Reader text) { return {text.cStr(), text.size()}; }
+capnp::Data::Reader data_of(std::span<const uint8_t> bytes) {
+  return {bytes.data(), bytes.size()};
+}
+std::vector<uint8_t> bytes_of(capnp::Data::Reader data) {
+  return {data.begin(), data.end()};
+}
+std::string string_of(capnp::Text::Reader text) {
+  return {text.cStr(), text.size()};
+}
 
 void write_registers(const Registers& r, s::Registers::Builder b) {
 #define X(i, m, C) b.set##C(r.m);
@@ -98,11 +105,13 @@ base::Expected<Registers> read_registers(s::Registers::Reader b) {
                       std::to_string(xmm.size()) + " and " + std::to_string(st.size()));
   }
   for (unsigned i = 0; i < 16; ++i) {
-    if (xmm[i].size() != kXmmSize) return base::fail("registers: xmm" + std::to_string(i) + " is not 16 bytes");
+    if (xmm[i].size() != kXmmSize)
+      return base::fail("registers: xmm" + std::to_string(i) + " is not 16 bytes");
     std::memcpy(r.xmm[i].data(), xmm[i].begin(), kXmmSize);
   }
   for (unsigned i = 0; i < 8; ++i) {
-    if (st[i].size() != kStSize) return base::fail("registers: st" + std::to_string(i) + " is not 10 bytes");
+    if (st[i].size() != kStSize)
+      return base::fail("registers: st" + std::to_string(i) + " is not 10 bytes");
     std::memcpy(r.st[i].data(), st[i].begin(), kStSize);
   }
   return r;
@@ -139,8 +148,9 @@ base::Expected<Registers> apply_delta(const Registers& previous, s::RegistersDel
   uint64_t mask = b.getMask();
   if (mask >> kFieldCount) return base::fail("register delta: mask has bits past field 58");
   auto values = b.getValues();
-  unsigned expected = static_cast<unsigned>(std::popcount(mask & ((uint64_t{1} << kScalarCount) - 1))) +
-                      2 * static_cast<unsigned>(std::popcount(mask >> kScalarCount));
+  unsigned expected =
+      static_cast<unsigned>(std::popcount(mask & ((uint64_t{1} << kScalarCount) - 1))) +
+      2 * static_cast<unsigned>(std::popcount(mask >> kScalarCount));
   if (values.size() != expected) {
     return base::fail("register delta: " + std::to_string(values.size()) + " values for " +
                       std::to_string(expected) + " changed words");
@@ -188,9 +198,12 @@ void write_value(const Value& v, s::Value::Builder b) {
 
 base::Expected<Value> read_value(s::Value::Reader b) {
   switch (b.which()) {
-    case s::Value::I64: return Value{b.getI64()};
-    case s::Value::TEXT: return Value{string_of(b.getText())};
-    case s::Value::BYTES: return Value{bytes_of(b.getBytes())};
+    case s::Value::I64:
+      return Value{b.getI64()};
+    case s::Value::TEXT:
+      return Value{string_of(b.getText())};
+    case s::Value::BYTES:
+      return Value{bytes_of(b.getBytes())};
   }
   return base::fail("value of unknown kind " + std::to_string(static_cast<int>(b.which())));
 }
@@ -228,7 +241,8 @@ void write_setup(const Setup& v, s::Setup::Builder b) {
     regions[i].setPermissions(m.permissions);
   }
   write_registers(v.initial_registers, b.initInitialRegisters());
-  write_pages(v.initial_memory, b.initInitialMemory(static_cast<unsigned>(v.initial_memory.size())));
+  write_pages(v.initial_memory,
+              b.initInitialMemory(static_cast<unsigned>(v.initial_memory.size())));
   b.setHlrrVersion(v.hlrr_version);
   b.setStartTimeNs(v.start_time_ns);
 }
@@ -240,15 +254,18 @@ base::Expected<Setup> read_setup(s::Setup::Reader b) {
   auto config = b.getConfig();
   v.config.memory_size = config.getMemorySize();
   v.config.timeout_ms = config.getTimeoutMs();
-  for (auto kv : config.getExtra()) v.config.extra.emplace_back(string_of(kv.getKey()), string_of(kv.getValue()));
+  for (auto kv : config.getExtra())
+    v.config.extra.emplace_back(string_of(kv.getKey()), string_of(kv.getValue()));
   v.backend = string_of(b.getBackend());
   auto cpu = b.getCpu();
   v.cpu.vendor = string_of(cpu.getVendor());
   for (auto l : cpu.getCpuid()) {
-    v.cpu.cpuid.push_back(CpuidLeaf{l.getFunction(), l.getIndex(), l.getEax(), l.getEbx(), l.getEcx(), l.getEdx()});
+    v.cpu.cpuid.push_back(
+        CpuidLeaf{l.getFunction(), l.getIndex(), l.getEax(), l.getEbx(), l.getEcx(), l.getEdx()});
   }
   for (auto m : b.getMemoryLayout()) {
-    v.memory_layout.push_back(MemoryRegion{m.getAddress(), m.getSize(), string_of(m.getName()), m.getPermissions()});
+    v.memory_layout.push_back(
+        MemoryRegion{m.getAddress(), m.getSize(), string_of(m.getName()), m.getPermissions()});
   }
   auto registers = read_registers(b.getInitialRegisters());
   if (!registers) return base::fail("setup: initial " + registers.error().message);
@@ -295,7 +312,8 @@ base::Expected<Exit> read_exit(s::Exit::Reader b, const Registers* previous) {
   v.sequence = b.getSequence();
   auto kind = static_cast<unsigned>(b.getKind());
   if (kind > static_cast<unsigned>(ExitKind::kInternalError)) {
-    return base::fail("exit " + std::to_string(v.sequence) + ": unknown kind " + std::to_string(kind));
+    return base::fail("exit " + std::to_string(v.sequence) + ": unknown kind " +
+                      std::to_string(kind));
   }
   v.kind = static_cast<ExitKind>(kind);
   v.port = b.getPort();
@@ -314,9 +332,11 @@ base::Expected<Exit> read_exit(s::Exit::Reader b, const Registers* previous) {
     }
     registers = apply_delta(*previous, regs.getDelta());
   }
-  if (!registers) return base::fail("exit " + std::to_string(v.sequence) + ": " + registers.error().message);
+  if (!registers)
+    return base::fail("exit " + std::to_string(v.sequence) + ": " + registers.error().message);
   v.registers = *registers;
-  for (auto w : b.getHostWrites()) v.host_writes.push_back(MemoryWrite{w.getAddress(), bytes_of(w.getBytes())});
+  for (auto w : b.getHostWrites())
+    v.host_writes.push_back(MemoryWrite{w.getAddress(), bytes_of(w.getBytes())});
   if (b.hasFault()) {
     auto f = b.getFault();
     v.fault = Fault{f.getVector(), f.getErrorCode(), f.getAddress(), string_of(f.getMessage())};
@@ -324,7 +344,8 @@ base::Expected<Exit> read_exit(s::Exit::Reader b, const Registers* previous) {
   return v;
 }
 
-// Fills `b` from `record`; for an exit `previous` (may be null) is the register file to delta against.
+// Fills `b` from `record`; for an exit `previous` (may be null) is the register file to delta
+// against.
 void write_record(const Record& record, const Registers* previous, s::Record::Builder b) {
   std::visit(
       [&](const auto& v) {
@@ -466,7 +487,8 @@ void RecordEncoder::encode(const Record& record, std::vector<uint8_t>& out) {
   capnp::MallocMessageBuilder message(
       kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
   const Exit* exit = std::get_if<Exit>(&record);
-  write_record(record, exit && have_previous_ ? &previous_ : nullptr, message.initRoot<s::Record>());
+  write_record(record, exit && have_previous_ ? &previous_ : nullptr,
+               message.initRoot<s::Record>());
   append_message(message, out);
   if (exit) {
     previous_ = exit->registers;
@@ -482,12 +504,16 @@ base::Expected<std::vector<Record>> decode_records(std::span<const uint64_t> wor
   Registers previous;
   bool have_previous = false;
   try {
-    kj::ArrayPtr<const capnp::word> rest(reinterpret_cast<const capnp::word*>(words.data()), words.size());
+    kj::ArrayPtr<const capnp::word> rest(reinterpret_cast<const capnp::word*>(words.data()),
+                                         words.size());
     while (rest.size() > 0) {
       capnp::FlatArrayMessageReader reader(rest, reader_options(rest.size()));
       bool known = false;
-      auto record = read_record(reader.getRoot<s::Record>(), have_previous ? &previous : nullptr, &known);
-      if (!record) return base::fail("record " + std::to_string(*message_count) + ": " + record.error().message);
+      auto record =
+          read_record(reader.getRoot<s::Record>(), have_previous ? &previous : nullptr, &known);
+      if (!record)
+        return base::fail("record " + std::to_string(*message_count) + ": " +
+                          record.error().message);
       ++*message_count;
       if (known) {
         records.push_back(std::move(*record));
@@ -523,7 +549,8 @@ std::vector<uint8_t> encode_index(const std::vector<ChunkInfo>& chunks) {
 base::Expected<std::vector<ChunkInfo>> decode_index(std::span<const uint64_t> words) {
   std::vector<ChunkInfo> chunks;
   try {
-    kj::ArrayPtr<const capnp::word> all(reinterpret_cast<const capnp::word*>(words.data()), words.size());
+    kj::ArrayPtr<const capnp::word> all(reinterpret_cast<const capnp::word*>(words.data()),
+                                        words.size());
     capnp::FlatArrayMessageReader reader(all, reader_options(words.size()));
     for (auto c : reader.getRoot<s::TraceIndex>().getChunks()) {
       chunks.push_back(ChunkInfo{c.getOffset(), c.getFirstExit(), c.getFirstInstructionCount(),

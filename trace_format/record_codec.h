@@ -23,7 +23,8 @@ class RecordEncoder {
  private:
   bool have_previous_ = false;
   Registers previous_;
-  // Reused first segment of each message (capnp::word-sized), so encoding an exit allocates nothing.
+  // Reused first segment of each message (capnp::word-sized), so encoding an exit allocates
+  // nothing.
   std::vector<uint64_t> scratch_ = std::vector<uint64_t>(kScratchWords);
   static constexpr size_t kScratchWords = 1024;
 };

@@ -74,7 +74,15 @@ struct Setup {
 
 // Values match trace.capnp's ExitKind.
 enum class ExitKind : uint8_t {
-  kPortOut, kPortIn, kHalt, kException, kOutOfBounds, kTimeout, kDebug, kShutdown, kInternalError,
+  kPortOut,
+  kPortIn,
+  kHalt,
+  kException,
+  kOutOfBounds,
+  kTimeout,
+  kDebug,
+  kShutdown,
+  kInternalError,
 };
 
 struct Fault {
@@ -110,6 +118,14 @@ struct CallStart {
 
 struct CallEnd {
   std::variant<Value, std::string> outcome;  // index 0: the result; index 1: the error message
+
+  static CallEnd result(Value value) {
+    return CallEnd{std::variant<Value, std::string>(std::in_place_index<0>, std::move(value))};
+  }
+  static CallEnd error(std::string message) {
+    return CallEnd{std::variant<Value, std::string>(std::in_place_index<1>, std::move(message))};
+  }
+  bool is_error() const { return outcome.index() == 1; }
   bool operator==(const CallEnd&) const = default;
 };
 

@@ -32,8 +32,11 @@ class FileSource final : public ByteSource {
     while (size > 0) {
       ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return base::fail("read error at offset " + std::to_string(offset) + ": " + std::strerror(errno));
-      if (n == 0) return base::fail("file shrank while reading at offset " + std::to_string(offset));
+      if (n < 0)
+        return base::fail("read error at offset " + std::to_string(offset) + ": " +
+                          std::strerror(errno));
+      if (n == 0)
+        return base::fail("file shrank while reading at offset " + std::to_string(offset));
       out += n;
       offset += static_cast<uint64_t>(n);
       size -= static_cast<size_t>(n);
@@ -75,7 +78,8 @@ TraceReader::TraceReader(std::unique_ptr<ByteSource> source, ReaderOptions optio
 
 TraceReader::~TraceReader() = default;
 
-base::Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::string& path, ReaderOptions options) {
+base::Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::string& path,
+                                                               ReaderOptions options) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return base::fail("cannot open trace " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -83,20 +87,23 @@ base::Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::string
     ::close(fd);
     return base::fail("cannot stat trace " + path + ": " + std::strerror(errno));
   }
-  std::unique_ptr<TraceReader> reader(
-      new TraceReader(std::make_unique<FileSource>(fd, static_cast<uint64_t>(st.st_size)), options));
+  std::unique_ptr<TraceReader> reader(new TraceReader(
+      std::make_unique<FileSource>(fd, static_cast<uint64_t>(st.st_size)), options));
   if (auto status = reader->load(); !status) return base::fail(std::move(status).error().message);
   return reader;
 }
 
 base::Expected<std::unique_ptr<TraceReader>> TraceReader::open_memory(std::vector<uint8_t> bytes,
                                                                       ReaderOptions options) {
-  std::unique_ptr<TraceReader> reader(new TraceReader(std::make_unique<MemorySource>(std::move(bytes)), options));
+  std::unique_ptr<TraceReader> reader(
+      new TraceReader(std::make_unique<MemorySource>(std::move(bytes)), options));
   if (auto status = reader->load(); !status) return base::fail(std::move(status).error().message);
   return reader;
 }
 
-uint64_t TraceReader::file_size() const { return source_->size(); }
+uint64_t TraceReader::file_size() const {
+  return source_->size();
+}
 
 uint64_t TraceReader::exit_count() const {
   uint64_t count = 0;
@@ -123,10 +130,12 @@ base::Status TraceReader::load() {
     return {};
   }
   std::array<uint8_t, kFooterSize> footer_bytes{};
-  if (auto status = source_->read(size - kFooterSize, kFooterSize, footer_bytes.data()); !status) return status;
+  if (auto status = source_->read(size - kFooterSize, kFooterSize, footer_bytes.data()); !status)
+    return status;
   auto footer = decode_footer(footer_bytes, options_.verify_checksums);
   if (!footer) {
-    recover(footer.error().message.starts_with("footer missing") ? "footer missing" : "footer damaged");
+    recover(footer.error().message.starts_with("footer missing") ? "footer missing"
+                                                                 : "footer damaged");
     return {};
   }
   return load_index(*footer);
@@ -143,19 +152,21 @@ base::Status TraceReader::load_index(const Footer& footer) {
                       std::to_string(index_end) + ")");
   }
   if (footer.index_size % 8 != 0 || footer.index_size > kMaxIndexSize) {
-    return base::fail(where + ": size " + std::to_string(footer.index_size) + " is not a capnp message size");
+    return base::fail(where + ": size " + std::to_string(footer.index_size) +
+                      " is not a capnp message size");
   }
   std::vector<uint64_t> words(footer.index_size / 8);
   auto bytes = reinterpret_cast<uint8_t*>(words.data());
-  if (auto status = source_->read(footer.index_offset, footer.index_size, bytes); !status) return status;
+  if (auto status = source_->read(footer.index_offset, footer.index_size, bytes); !status)
+    return status;
   if (options_.verify_checksums && checksum({bytes, footer.index_size}) != footer.index_checksum) {
     return base::fail(where + ": checksum mismatch");
   }
   auto chunks = decode_index(words);
   if (!chunks) return base::fail(where + ": " + chunks.error().message);
   if (chunks->size() != footer.chunk_count) {
-    return base::fail(where + ": " + std::to_string(chunks->size()) + " chunks, but the footer says " +
-                      std::to_string(footer.chunk_count));
+    return base::fail(where + ": " + std::to_string(chunks->size()) +
+                      " chunks, but the footer says " + std::to_string(footer.chunk_count));
   }
   uint64_t next_offset = header_size_;
   uint64_t next_exit = 0;
@@ -167,7 +178,8 @@ base::Status TraceReader::load_index(const Footer& footer) {
                         (i == 0 ? "" : "at least ") + std::to_string(next_offset));
     }
     if (c.offset > footer.index_offset || footer.index_offset - c.offset < kChunkHeaderSize) {
-      return base::fail(entry + ": chunk offset " + std::to_string(c.offset) + " past the end of the chunks");
+      return base::fail(entry + ": chunk offset " + std::to_string(c.offset) +
+                        " past the end of the chunks");
     }
     if (c.first_exit != next_exit) {
       return base::fail(entry + ": first exit " + std::to_string(c.first_exit) + ", expected " +
@@ -216,8 +228,9 @@ void TraceReader::recover(const std::string& why) {
     offset += kChunkHeaderSize + header->compressed_size;
   }
   truncated_ = true;
-  truncation_note_ = "truncated (" + why + "): " + std::to_string(chunks_.size()) + " complete chunks, " +
-                     std::to_string(next_exit) + " exits recovered" + stopped;
+  truncation_note_ = "truncated (" + why + "): " + std::to_string(chunks_.size()) +
+                     " complete chunks, " + std::to_string(next_exit) + " exits recovered" +
+                     stopped;
 }
 
 base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index) const {
@@ -225,12 +238,14 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index) const 
   return read_chunk(index, &header);
 }
 
-base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index, ChunkHeader* header_out) const {
+base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index,
+                                                            ChunkHeader* header_out) const {
   HLRR_CHECK(index < chunks_.size());
   const ChunkInfo& info = chunks_[index];
   const std::string name = chunk_name(index, info.offset);
   const uint64_t size = source_->size();
-  if (info.offset > size || size - info.offset < kChunkHeaderSize) return base::fail(name + ": truncated");
+  if (info.offset > size || size - info.offset < kChunkHeaderSize)
+    return base::fail(name + ": truncated");
   std::array<uint8_t, kChunkHeaderSize> header_bytes{};
   if (auto status = source_->read(info.offset, header_bytes.size(), header_bytes.data()); !status) {
     return base::fail(name + ": " + status.error().message);
@@ -243,13 +258,16 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index, ChunkH
       header->record_count != info.record_count) {
     return base::fail(name + ": header (first exit " + std::to_string(header->first_exit) + ", " +
                       std::to_string(header->exit_count) + " exits, first instruction count " +
-                      std::to_string(header->first_instruction_count) + ") disagrees with the index (" +
-                      std::to_string(info.first_exit) + ", " + std::to_string(info.exit_count) + ", " +
+                      std::to_string(header->first_instruction_count) +
+                      ") disagrees with the index (" + std::to_string(info.first_exit) + ", " +
+                      std::to_string(info.exit_count) + ", " +
                       std::to_string(info.first_instruction_count) + ")");
   }
-  if (size - info.offset - kChunkHeaderSize < header->compressed_size) return base::fail(name + ": truncated");
+  if (size - info.offset - kChunkHeaderSize < header->compressed_size)
+    return base::fail(name + ": truncated");
   std::vector<uint8_t> payload(header->compressed_size);
-  if (auto status = source_->read(info.offset + kChunkHeaderSize, payload.size(), payload.data()); !status) {
+  if (auto status = source_->read(info.offset + kChunkHeaderSize, payload.size(), payload.data());
+      !status) {
     return base::fail(name + ": " + status.error().message);
   }
   if (options_.verify_checksums && checksum(payload) != header->payload_checksum) {
@@ -261,13 +279,15 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index, ChunkH
     return base::fail(name + ": bad zstd frame header");
   }
   if (frame_size != declared || declared % 8 != 0 || declared > payload.size() * kMaxZstdRatio) {
-    return base::fail(name + ": bad uncompressed size " + std::to_string(declared) + " (zstd frame says " +
-                      std::to_string(frame_size) + ")");
+    return base::fail(name + ": bad uncompressed size " + std::to_string(declared) +
+                      " (zstd frame says " + std::to_string(frame_size) + ")");
   }
   std::vector<uint64_t> words(declared / 8);
   size_t got = ZSTD_decompress(words.data(), declared, payload.data(), payload.size());
   if (ZSTD_isError(got)) return base::fail(name + ": bad zstd: " + ZSTD_getErrorName(got));
-  if (got != declared) return base::fail(name + ": zstd frame holds " + std::to_string(got) + " bytes, not " + std::to_string(declared));
+  if (got != declared)
+    return base::fail(name + ": zstd frame holds " + std::to_string(got) + " bytes, not " +
+                      std::to_string(declared));
   size_t messages = 0;
   auto records = decode_records(words, &messages);
   if (!records) return base::fail(name + ": " + records.error().message);
@@ -285,8 +305,9 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index, ChunkH
                         std::to_string(next_exit) + " was expected");
     }
     if (first && exit->instruction_count != header->first_instruction_count) {
-      return base::fail(name + ": first exit has instruction count " + std::to_string(exit->instruction_count) +
-                        ", its header says " + std::to_string(header->first_instruction_count));
+      return base::fail(name + ": first exit has instruction count " +
+                        std::to_string(exit->instruction_count) + ", its header says " +
+                        std::to_string(header->first_instruction_count));
     }
     first = false;
     ++next_exit;
@@ -325,7 +346,8 @@ base::Expected<size_t> TraceReader::chunk_for_exit(uint64_t sequence) const {
   while (it != chunks_.begin()) {
     --it;
     if (it->exit_count == 0) continue;
-    if (sequence - it->first_exit < it->exit_count) return static_cast<size_t>(it - chunks_.begin());
+    if (sequence - it->first_exit < it->exit_count)
+      return static_cast<size_t>(it - chunks_.begin());
     break;
   }
   return base::fail("exit " + std::to_string(sequence) + " is not in the trace (" +
@@ -338,9 +360,11 @@ base::Expected<Exit> TraceReader::exit_at(uint64_t sequence) const {
   auto records = read_chunk(*chunk);
   if (!records) return base::fail(std::move(records).error().message);
   for (Record& record : *records) {
-    if (auto* exit = std::get_if<Exit>(&record); exit && exit->sequence == sequence) return std::move(*exit);
+    if (auto* exit = std::get_if<Exit>(&record); exit && exit->sequence == sequence)
+      return std::move(*exit);
   }
-  return base::fail(chunk_name(*chunk, chunks_[*chunk].offset) + ": exit " + std::to_string(sequence) + " missing");
+  return base::fail(chunk_name(*chunk, chunks_[*chunk].offset) + ": exit " +
+                    std::to_string(sequence) + " missing");
 }
 
 base::Expected<size_t> TraceReader::chunk_for_instruction_count(uint64_t instruction_count) const {
@@ -351,7 +375,9 @@ base::Expected<size_t> TraceReader::chunk_for_instruction_count(uint64_t instruc
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     size_t probe = mid;
-    while (probe < hi && (chunks_[probe].exit_count == 0 || chunks_[probe].first_instruction_count == 0)) ++probe;
+    while (probe < hi &&
+           (chunks_[probe].exit_count == 0 || chunks_[probe].first_instruction_count == 0))
+      ++probe;
     if (probe == hi) {
       hi = mid;
     } else if (chunks_[probe].first_instruction_count <= instruction_count) {
@@ -361,7 +387,9 @@ base::Expected<size_t> TraceReader::chunk_for_instruction_count(uint64_t instruc
       hi = mid;
     }
   }
-  if (!found) return base::fail("no exit at or before instruction count " + std::to_string(instruction_count));
+  if (!found)
+    return base::fail("no exit at or before instruction count " +
+                      std::to_string(instruction_count));
   return *found;
 }
 
@@ -377,7 +405,9 @@ base::Expected<Exit> TraceReader::exit_at_instruction_count(uint64_t instruction
     if (exit->instruction_count > instruction_count) break;
     best = exit;
   }
-  if (!best) return base::fail("no exit at or before instruction count " + std::to_string(instruction_count));
+  if (!best)
+    return base::fail("no exit at or before instruction count " +
+                      std::to_string(instruction_count));
   return std::move(*best);
 }
 

@@ -32,7 +32,8 @@ class ByteSource;  // where the bytes come from: a file or memory (trace_reader.
 
 class TraceReader {
  public:
-  static base::Expected<std::unique_ptr<TraceReader>> open(const std::string& path, ReaderOptions options = {});
+  static base::Expected<std::unique_ptr<TraceReader>> open(const std::string& path,
+                                                           ReaderOptions options = {});
   // Reads a trace held in memory (tests, fuzzing).
   static base::Expected<std::unique_ptr<TraceReader>> open_memory(std::vector<uint8_t> bytes,
                                                                   ReaderOptions options = {});

@@ -25,9 +25,13 @@ struct TraceWriter::Impl {
 };
 
 TraceWriter::TraceWriter(int fd, std::string path, WriterOptions options)
-    : fd_(fd), path_(std::move(path)), options_(std::move(options)), impl_(std::make_unique<Impl>()) {}
+    : fd_(fd),
+      path_(std::move(path)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>()) {}
 
-base::Expected<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string& path, const Setup& setup,
+base::Expected<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string& path,
+                                                               const Setup& setup,
                                                                WriterOptions options) {
   if (options.writer_version.size() > kMaxWriterVersionSize) {
     return base::fail("writer version longer than 256 bytes");
@@ -35,9 +39,10 @@ base::Expected<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return base::fail("cannot create trace " + path + ": " + std::strerror(errno));
   std::unique_ptr<TraceWriter> writer(new TraceWriter(fd, path, std::move(options)));
-  std::vector<uint8_t> header = encode_file_header(FileHeader{kFormatMajor, kFormatMinor,
-                                                              writer->options_.writer_version});
-  if (auto status = writer->write_all(header.data(), header.size()); !status) return base::fail(std::move(status).error().message);
+  std::vector<uint8_t> header =
+      encode_file_header(FileHeader{kFormatMajor, kFormatMinor, writer->options_.writer_version});
+  if (auto status = writer->write_all(header.data(), header.size()); !status)
+    return base::fail(std::move(status).error().message);
   writer->impl_->offset = header.size();
   // Setup alone in chunk 0, so a reader gets it without decoding any exit.
   writer->encode(Record{setup});
@@ -94,8 +99,10 @@ base::Status TraceWriter::finish(End end) {
   auto footer_bytes = encode_footer(footer);
   index.insert(index.end(), footer_bytes.begin(), footer_bytes.end());
   base::Status status = write_all(index.data(), index.size());
-  if (status && ::fsync(fd_) != 0) status = base::fail("cannot sync trace " + path_ + ": " + std::strerror(errno));
-  if (::close(fd_) != 0 && status) status = base::fail("cannot close trace " + path_ + ": " + std::strerror(errno));
+  if (status && ::fsync(fd_) != 0)
+    status = base::fail("cannot sync trace " + path_ + ": " + std::strerror(errno));
+  if (::close(fd_) != 0 && status)
+    status = base::fail("cannot close trace " + path_ + ": " + std::strerror(errno));
   if (!error_) return error_;
   return status;
 }
@@ -118,7 +125,8 @@ void TraceWriter::run() {
     {
       std::unique_lock lock(mutex_);
       writer_sleeping_ = true;
-      work_ready_.wait(lock, [&] { return !queue_.empty() || flush_requested_ > flush_done_ || stop_; });
+      work_ready_.wait(lock,
+                       [&] { return !queue_.empty() || flush_requested_ > flush_done_ || stop_; });
       writer_sleeping_ = false;
       batch.swap(queue_);
       flush_generation = flush_requested_;
@@ -169,8 +177,9 @@ void TraceWriter::close_chunk() {
   std::memcpy(impl.compressed.data(), header.data(), header.size());
   // One write() for header and payload: a kill leaves either the whole chunk or a short tail.
   if (write_all(impl.compressed.data(), kChunkHeaderSize + size)) {
-    impl.index.push_back(ChunkInfo{impl.offset, impl.header.first_exit, impl.header.first_instruction_count,
-                                   impl.header.exit_count, impl.header.record_count});
+    impl.index.push_back(ChunkInfo{impl.offset, impl.header.first_exit,
+                                   impl.header.first_instruction_count, impl.header.exit_count,
+                                   impl.header.record_count});
     impl.offset += kChunkHeaderSize + size;
   }
   impl.chunk.clear();

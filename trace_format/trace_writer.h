@@ -32,7 +32,8 @@ struct WriterOptions {
 class TraceWriter {
  public:
   // Creates (truncates) `path`, writes the header and `setup`. Errors name the path and errno.
-  static base::Expected<std::unique_ptr<TraceWriter>> open(const std::string& path, const Setup& setup,
+  static base::Expected<std::unique_ptr<TraceWriter>> open(const std::string& path,
+                                                           const Setup& setup,
                                                            WriterOptions options = {});
   // Without finish(): writes what was appended as complete chunks but no footer (a reader sees
   // a truncated trace with every record), then closes the file.

@@ -23,8 +23,8 @@ class CorruptionTest : public ::testing::Test {
     TempFile file;
     WriterOptions options;
     options.chunk_bytes = 4096;
-    testing::write_trace(file.path(), make_setup(), RecordGenerator(5).records(1000), End{EndKind::kCompleted, ""},
-                         options);
+    testing::write_trace(file.path(), make_setup(), RecordGenerator(5).records(1000),
+                         End{EndKind::kCompleted, ""}, options);
     bytes_ = testing::read_file(file.path());
     auto reader = TraceReader::open_memory(bytes_);
     ASSERT_TRUE(reader);
@@ -33,7 +33,9 @@ class CorruptionTest : public ::testing::Test {
     ASSERT_GT(chunks_.size(), 5u);
   }
 
-  static std::string one_line(const std::string& s) { return s.find('\n') == std::string::npos ? s : "MULTILINE"; }
+  static std::string one_line(const std::string& s) {
+    return s.find('\n') == std::string::npos ? s : "MULTILINE";
+  }
 
   std::vector<uint8_t> bytes_;
   std::vector<ChunkInfo> chunks_;
@@ -44,7 +46,8 @@ TEST_F(CorruptionTest, FlippedPayloadByteIsAChecksumMismatchNamingTheChunk) {
   bytes_[chunks_[3].offset + kChunkHeaderSize + 10] ^= 0x40;
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_TRUE(reader);  // the index is intact: other chunks stay readable
-  const std::string want = "chunk 3 at offset " + std::to_string(chunks_[3].offset) + ": checksum mismatch";
+  const std::string want =
+      "chunk 3 at offset " + std::to_string(chunks_[3].offset) + ": checksum mismatch";
   auto chunk = (*reader)->read_chunk(3);
   ASSERT_FALSE(chunk);
   EXPECT_EQ(chunk.error().message, want);
@@ -61,8 +64,8 @@ TEST_F(CorruptionTest, FlippedChunkHeaderByte) {
   bytes_[chunks_[2].offset + 20] ^= 1;
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_TRUE(reader);
-  EXPECT_EQ(verify(**reader).message,
-            "chunk 2 at offset " + std::to_string(chunks_[2].offset) + ": chunk header checksum mismatch");
+  EXPECT_EQ(verify(**reader).message, "chunk 2 at offset " + std::to_string(chunks_[2].offset) +
+                                          ": chunk header checksum mismatch");
 }
 
 TEST_F(CorruptionTest, CutOffFooterIsTruncatedAndFullyRecovered) {
@@ -82,8 +85,9 @@ TEST_F(CorruptionTest, DamagedFooterIsTruncatedAndRecovered) {
   bytes_[bytes_.size() - 20] ^= 0xff;
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_TRUE(reader);
-  EXPECT_EQ((*reader)->truncation_note(), "truncated (footer damaged): " + std::to_string(chunks_.size()) +
-                                              " complete chunks, 1000 exits recovered");
+  EXPECT_EQ((*reader)->truncation_note(),
+            "truncated (footer damaged): " + std::to_string(chunks_.size()) +
+                " complete chunks, 1000 exits recovered");
 }
 
 TEST_F(CorruptionTest, DamagedChunkStopsRecoveryAtIt) {
@@ -92,10 +96,11 @@ TEST_F(CorruptionTest, DamagedChunkStopsRecoveryAtIt) {
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_TRUE(reader);
   EXPECT_EQ((*reader)->chunks().size(), 4u);
-  EXPECT_EQ((*reader)->truncation_note(),
-            "truncated (footer missing): 4 complete chunks, " + std::to_string(chunks_[4].first_exit) +
-                " exits recovered; stopped at chunk 4 at offset " + std::to_string(chunks_[4].offset) +
-                ": checksum mismatch");
+  EXPECT_EQ((*reader)->truncation_note(), "truncated (footer missing): 4 complete chunks, " +
+                                              std::to_string(chunks_[4].first_exit) +
+                                              " exits recovered; stopped at chunk 4 at offset " +
+                                              std::to_string(chunks_[4].offset) +
+                                              ": checksum mismatch");
 }
 
 TEST_F(CorruptionTest, WrongMagic) {
@@ -115,13 +120,15 @@ TEST_F(CorruptionTest, FutureMajorVersionIsRefusedInOneLine) {
   std::memcpy(&bytes_[10], &minor, 2);
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_FALSE(reader);
-  EXPECT_EQ(reader.error().message, "trace format 3.0 is newer than this hlrr reads (1.x): upgrade hlrr");
+  EXPECT_EQ(reader.error().message,
+            "trace format 3.0 is newer than this hlrr reads (1.x): upgrade hlrr");
 }
 
 TEST_F(CorruptionTest, NewerMinorVersionIsRead) {
   // A newer minor version only adds what we may ignore; the header checksum must still match.
   TempFile file;
-  std::vector<uint8_t> header = encode_file_header(FileHeader{kFormatMajor, kFormatMinor + 5, "hlrr 0.1.0"});
+  std::vector<uint8_t> header =
+      encode_file_header(FileHeader{kFormatMajor, kFormatMinor + 5, "hlrr 0.1.0"});
   ASSERT_EQ(header.size(), chunks_[0].offset);
   std::copy(header.begin(), header.end(), bytes_.begin());
   auto reader = TraceReader::open_memory(bytes_);
@@ -138,7 +145,8 @@ TEST_F(CorruptionTest, CorruptIndexBytes) {
   bytes_[index_offset_ + 30] ^= 0x55;
   auto reader = TraceReader::open_memory(bytes_);
   ASSERT_FALSE(reader);
-  EXPECT_EQ(reader.error().message, "index at offset " + std::to_string(index_offset_) + ": checksum mismatch");
+  EXPECT_EQ(reader.error().message,
+            "index at offset " + std::to_string(index_offset_) + ": checksum mismatch");
   // The data is still there: a forced recovery scan salvages it.
   ReaderOptions salvage;
   salvage.force_recovery = true;
@@ -148,13 +156,15 @@ TEST_F(CorruptionTest, CorruptIndexBytes) {
 }
 
 // Rewrites the index with `edit` applied and a correct checksum, so only content checks catch it.
-std::vector<uint8_t> with_index(std::vector<uint8_t> bytes, uint64_t index_offset, std::vector<ChunkInfo> chunks) {
+std::vector<uint8_t> with_index(std::vector<uint8_t> bytes, uint64_t index_offset,
+                                std::vector<ChunkInfo> chunks) {
   std::vector<uint8_t> index = encode_index(chunks);
   uint64_t exits = 0;
   for (const ChunkInfo& c : chunks) exits += c.exit_count;
   bytes.resize(index_offset);
   bytes.insert(bytes.end(), index.begin(), index.end());
-  auto footer = encode_footer(Footer{index_offset, index.size(), checksum(index), chunks.size(), exits});
+  auto footer =
+      encode_footer(Footer{index_offset, index.size(), checksum(index), chunks.size(), exits});
   bytes.insert(bytes.end(), footer.begin(), footer.end());
   return bytes;
 }
@@ -166,16 +176,18 @@ TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
     chunks[2].first_exit += 1;
     auto reader = TraceReader::open_memory(with_index(bytes_, index_offset_, chunks));
     ASSERT_FALSE(reader);
-    EXPECT_EQ(reader.error().message, index + ": entry 2: first exit " + std::to_string(chunks[2].first_exit) +
-                                          ", expected " + std::to_string(chunks_[2].first_exit));
+    EXPECT_EQ(reader.error().message, index + ": entry 2: first exit " +
+                                          std::to_string(chunks[2].first_exit) + ", expected " +
+                                          std::to_string(chunks_[2].first_exit));
   }
   {
     auto chunks = chunks_;
     std::swap(chunks[3].offset, chunks[4].offset);
     auto reader = TraceReader::open_memory(with_index(bytes_, index_offset_, chunks));
     ASSERT_FALSE(reader);
-    EXPECT_EQ(reader.error().message, index + ": entry 4: chunk offset " + std::to_string(chunks[4].offset) +
-                                          ", expected at least " + std::to_string(chunks[3].offset + kChunkHeaderSize));
+    EXPECT_EQ(reader.error().message,
+              index + ": entry 4: chunk offset " + std::to_string(chunks[4].offset) +
+                  ", expected at least " + std::to_string(chunks[3].offset + kChunkHeaderSize));
   }
   {
     auto chunks = chunks_;
@@ -184,8 +196,8 @@ TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
     ASSERT_TRUE(reader);
     VerifyResult result = verify(**reader);
     EXPECT_EQ(result.status, VerifyStatus::kCorrupt);
-    EXPECT_TRUE(result.message.starts_with("chunk 3 at offset " + std::to_string(chunks_[3].offset) +
-                                           ": header (first exit "))
+    EXPECT_TRUE(result.message.starts_with(
+        "chunk 3 at offset " + std::to_string(chunks_[3].offset) + ": header (first exit "))
         << result.message;
     EXPECT_NE(result.message.find("disagrees with the index"), std::string::npos);
   }
@@ -194,9 +206,10 @@ TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
     chunks[2].offset += 1;  // still ordered, but points into the middle of a chunk
     auto reader = TraceReader::open_memory(with_index(bytes_, index_offset_, chunks));
     ASSERT_TRUE(reader);
-    EXPECT_EQ(verify(**reader).message, "index entry 2: chunk offset " + std::to_string(chunks[2].offset) +
-                                            ", but chunk 1 at offset " + std::to_string(chunks[1].offset) +
-                                            " ends at " + std::to_string(chunks_[2].offset));
+    EXPECT_EQ(verify(**reader).message,
+              "index entry 2: chunk offset " + std::to_string(chunks[2].offset) +
+                  ", but chunk 1 at offset " + std::to_string(chunks[1].offset) + " ends at " +
+                  std::to_string(chunks_[2].offset));
     EXPECT_EQ((*reader)->read_chunk(2).error().message,
               "chunk 2 at offset " + std::to_string(chunks[2].offset) + ": bad chunk magic");
   }
@@ -205,9 +218,10 @@ TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
     chunks.pop_back();  // the index forgets the last chunk
     auto reader = TraceReader::open_memory(with_index(bytes_, index_offset_, chunks));
     ASSERT_TRUE(reader);
-    EXPECT_EQ(verify(**reader).message, "chunk " + std::to_string(chunks.size() - 1) + " at offset " +
-                                            std::to_string(chunks.back().offset) + ": ends at " +
-                                            std::to_string(chunks_.back().offset) + ", but the index starts at " +
+    EXPECT_EQ(verify(**reader).message, "chunk " + std::to_string(chunks.size() - 1) +
+                                            " at offset " + std::to_string(chunks.back().offset) +
+                                            ": ends at " + std::to_string(chunks_.back().offset) +
+                                            ", but the index starts at " +
                                             std::to_string(index_offset_));
   }
 }
@@ -217,7 +231,8 @@ TEST_F(CorruptionTest, RandomDamageNeverCrashes) {
   for (int round = 0; round < 300; ++round) {
     std::vector<uint8_t> damaged = bytes_;
     int flips = 1 + static_cast<int>(rng() % 4);
-    for (int i = 0; i < flips; ++i) damaged[rng() % damaged.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    for (int i = 0; i < flips; ++i)
+      damaged[rng() % damaged.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
     if (rng() % 3 == 0) damaged.resize(rng() % damaged.size());
     for (bool checksums : {true, false}) {
       ReaderOptions options;

@@ -1,10 +1,10 @@
 // A trace cut off anywhere (a crash, kill -9, a full disk) still yields every complete chunk.
 #include <gtest/gtest.h>
-
-#include <set>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <set>
 
 #include "tests/trace_format/trace_test_util.h"
 #include "trace_format/trace_reader.h"
@@ -44,7 +44,8 @@ TEST(CrashTolerance, CutAnywhereRecoversExactlyTheCompleteChunks) {
   // Where each chunk ends: the next one's start, or the index for the last.
   std::vector<uint64_t> chunk_end;
   for (size_t i = 0; i < chunks.size(); ++i) {
-    chunk_end.push_back(i + 1 < chunks.size() ? chunks[i + 1].offset : (*full_reader)->index_offset());
+    chunk_end.push_back(i + 1 < chunks.size() ? chunks[i + 1].offset
+                                              : (*full_reader)->index_offset());
   }
   // Every 37 bytes, plus each chunk boundary and its neighbours, plus every byte of the footer.
   std::set<uint64_t> cuts;
@@ -79,8 +80,9 @@ TEST(CrashTolerance, CutAnywhereRecoversExactlyTheCompleteChunks) {
     ASSERT_TRUE(std::equal(recovered.begin(), recovered.end(), exits.begin()));  // a prefix
     VerifyResult result = verify(**reader);
     EXPECT_EQ(result.status, VerifyStatus::kTruncated) << result.message;
-    EXPECT_EQ(result.message, "truncated (footer missing): " + std::to_string(complete) + " complete chunks, " +
-                                  std::to_string(recovered.size()) + " exits recovered");
+    EXPECT_EQ(result.message, "truncated (footer missing): " + std::to_string(complete) +
+                                  " complete chunks, " + std::to_string(recovered.size()) +
+                                  " exits recovered");
   }
 }
 

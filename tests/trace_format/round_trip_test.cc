@@ -24,8 +24,8 @@ class RoundTripTest : public ::testing::Test {
     // Small chunks so that the trace has many of them.
     WriterOptions options;
     options.chunk_bytes = 16 * 1024;
-    testing::write_trace(file_.path(), setup_, records_, End{EndKind::kGuestFault, "guest panicked: boom"},
-                         options);
+    testing::write_trace(file_.path(), setup_, records_,
+                         End{EndKind::kGuestFault, "guest panicked: boom"}, options);
     auto reader = TraceReader::open(file_.path());
     ASSERT_TRUE(reader) << reader.error().message;
     reader_ = std::move(*reader);
@@ -110,14 +110,15 @@ TEST_F(RoundTripTest, RandomAccessByInstructionCount) {
   }
   auto before = reader_->exit_at_instruction_count(exits_[0].instruction_count - 1);
   ASSERT_FALSE(before);
-  EXPECT_EQ(before.error().message,
-            "no exit at or before instruction count " + std::to_string(exits_[0].instruction_count - 1));
+  EXPECT_EQ(before.error().message, "no exit at or before instruction count " +
+                                        std::to_string(exits_[0].instruction_count - 1));
 }
 
 TEST_F(RoundTripTest, VerifiesOk) {
   VerifyResult result = verify(file_.path());
   EXPECT_EQ(result.status, VerifyStatus::kOk) << result.message;
-  EXPECT_EQ(result.message, "ok: " + std::to_string(reader_->chunks().size()) + " chunks, 10000 exits");
+  EXPECT_EQ(result.message,
+            "ok: " + std::to_string(reader_->chunks().size()) + " chunks, 10000 exits");
   EXPECT_EQ(result.exits, 10000u);
 }
 
@@ -163,7 +164,8 @@ TEST(RoundTrip, FlushWritesCompleteChunksWhileRecording) {
   ASSERT_TRUE(reader) << reader.error().message;
   EXPECT_TRUE((*reader)->truncated());
   EXPECT_EQ((*reader)->exit_count(), 10u);
-  EXPECT_EQ((*reader)->truncation_note(), "truncated (footer missing): 2 complete chunks, 10 exits recovered");
+  EXPECT_EQ((*reader)->truncation_note(),
+            "truncated (footer missing): 2 complete chunks, 10 exits recovered");
   for (int i = 0; i < 5; ++i) ASSERT_TRUE((*writer)->append(gen.next_exit()));
   ASSERT_TRUE((*writer)->finish(End{EndKind::kCompleted, ""}));
   EXPECT_EQ(verify(file.path()).message, "ok: 3 chunks, 15 exits");
@@ -184,10 +186,17 @@ TEST(RoundTrip, BackpressureBlocksInsteadOfDropping) {
   EXPECT_EQ(result.exits, 5000u);
 }
 
+TEST(RoundTrip, DiskFullIsAnErrorValue) {
+  auto writer = TraceWriter::open("/dev/full", make_setup());
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().message, "cannot write trace /dev/full: No space left on device");
+}
+
 TEST(RoundTrip, WriterErrorsNameThePath) {
   auto writer = TraceWriter::open("/nonexistent-dir/t.cap", make_setup());
   ASSERT_FALSE(writer);
-  EXPECT_EQ(writer.error().message, "cannot create trace /nonexistent-dir/t.cap: No such file or directory");
+  EXPECT_EQ(writer.error().message,
+            "cannot create trace /nonexistent-dir/t.cap: No such file or directory");
 }
 
 }  // namespace

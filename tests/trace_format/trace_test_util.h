@@ -21,7 +21,8 @@ namespace hlrr::trace::testing {
 class TempFile {
  public:
   explicit TempFile(const std::string& name = "trace.cap") {
-    std::string templ = (std::filesystem::temp_directory_path() / "hlrr-trace-test-XXXXXX").string();
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "hlrr-trace-test-XXXXXX").string();
     HLRR_CHECK(::mkdtemp(templ.data()) != nullptr);
     dir_ = templ;
     path_ = (dir_ / name).string();
@@ -41,7 +42,8 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
 
 inline void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 inline Registers initial_registers() {
@@ -115,7 +117,8 @@ class RecordGenerator {
         break;
     }
     if (rng_() % 10 == 0) {
-      e.host_writes.push_back(MemoryWrite{0x200000 + rng_() % 4096, std::vector<uint8_t>(1 + rng_() % 40, 0xab)});
+      e.host_writes.push_back(
+          MemoryWrite{0x200000 + rng_() % 4096, std::vector<uint8_t>(1 + rng_() % 40, 0xab)});
     }
     if (rng_() % 500 == 0) {
       e.kind = ExitKind::kException;
@@ -130,14 +133,16 @@ class RecordGenerator {
     while (next_sequence_ < exits) {
       uint64_t roll = rng_() % 100;
       if (roll < 2) {
-        out.push_back(CallStart{"add", {int64_t{-5}, std::string("text"), std::vector<uint8_t>{1, 2, 3}}});
+        out.push_back(
+            CallStart{"add", {int64_t{-5}, std::string("text"), std::vector<uint8_t>{1, 2, 3}}});
       } else if (roll < 4) {
-        out.push_back(roll == 2 ? CallEnd{Value{int64_t{42}}} : CallEnd{std::string("guest panicked")});
+        out.push_back(roll == 2 ? CallEnd::result(int64_t{42}) : CallEnd::error("guest panicked"));
       } else if (roll < 6) {
         out.push_back(NondetResult{icount_ + 1, registers_.rip, NondetKind::kRdtscp, {rng_(), 3}});
       } else if (roll < 7) {
         MemoryDelta d{next_sequence_ - (next_sequence_ > 0), icount_, {}};
-        d.pages.push_back(Page{0x200000, std::vector<uint8_t>(kPageSize, static_cast<uint8_t>(roll))});
+        d.pages.push_back(
+            Page{0x200000, std::vector<uint8_t>(kPageSize, static_cast<uint8_t>(roll))});
         out.push_back(std::move(d));
       } else {
         out.push_back(next_exit());
@@ -162,8 +167,9 @@ inline std::vector<Exit> exits_of(const std::vector<Record>& records) {
 }
 
 // Writes Setup + records (+ End when `end` is set) to `path` with the given options.
-inline void write_trace(const std::string& path, const Setup& setup, const std::vector<Record>& records,
-                        const std::optional<End>& end, WriterOptions options = {}) {
+inline void write_trace(const std::string& path, const Setup& setup,
+                        const std::vector<Record>& records, const std::optional<End>& end,
+                        WriterOptions options = {}) {
   auto writer = TraceWriter::open(path, setup, options);
   ASSERT_TRUE(writer) << writer.error().message;
   for (const Record& r : records) ASSERT_TRUE((*writer)->append(r));
