@@ -5,6 +5,7 @@
 #include <kj/exception.h>
 #include <kj/io.h>
 
+#include <array>
 #include <bit>
 #include <cstring>
 #include <string>
@@ -17,45 +18,22 @@ namespace {
 namespace s = ::hlrr::trace::schema;
 
 // The scalar registers in RegistersDelta bit order (trace.capnp documents it).
-#define HLRR_SCALAR_REGISTERS(X)                                                                  \
-  X(0, rax, Rax)                                                                                  \
-  X(1, rbx, Rbx) X(2, rcx, Rcx) X(3, rdx, Rdx) X(4, rsi, Rsi) X(5, rdi, Rdi) X(6, rbp, Rbp)       \
-      X(7, rsp, Rsp) X(8, r8, R8) X(9, r9, R9) X(10, r10, R10) X(11, r11, R11) X(12, r12, R12)    \
-          X(13, r13, R13) X(14, r14, R14) X(15, r15, R15) X(16, rip, Rip) X(17, rflags, Rflags)   \
-              X(18, cs, Cs) X(19, ss, Ss) X(20, ds, Ds) X(21, es, Es) X(22, fs, Fs) X(23, gs, Gs) \
-                  X(24, fs_base, FsBase) X(25, gs_base, GsBase) X(26, cr0, Cr0) X(27, cr2, Cr2)   \
-                      X(28, cr3, Cr3) X(29, cr4, Cr4) X(30, efer, Efer) X(31, fcw, Fcw)           \
-                          X(32, fsw, Fsw) X(33, ftw, Ftw) X(34, mxcsr, Mxcsr)
+// clang-format off
+#define HLRR_SCALAR_REGISTERS(X)                                                                \
+  X(0, rax, Rax) X(1, rbx, Rbx) X(2, rcx, Rcx) X(3, rdx, Rdx) X(4, rsi, Rsi) X(5, rdi, Rdi)     \
+  X(6, rbp, Rbp) X(7, rsp, Rsp) X(8, r8, R8) X(9, r9, R9) X(10, r10, R10) X(11, r11, R11)       \
+  X(12, r12, R12) X(13, r13, R13) X(14, r14, R14) X(15, r15, R15) X(16, rip, Rip)               \
+  X(17, rflags, Rflags) X(18, cs, Cs) X(19, ss, Ss) X(20, ds, Ds) X(21, es, Es) X(22, fs, Fs)   \
+  X(23, gs, Gs) X(24, fs_base, FsBase) X(25, gs_base, GsBase) X(26, cr0, Cr0) X(27, cr2, Cr2)   \
+  X(28, cr3, Cr3) X(29, cr4, Cr4) X(30, efer, Efer) X(31, fcw, Fcw) X(32, fsw, Fsw)             \
+  X(33, ftw, Ftw) X(34, mxcsr, Mxcsr)
+// clang-format on
 
 constexpr int kScalarCount = 35;
 constexpr int kXmmFirst = 35;
 constexpr int kStFirst = 51;
 constexpr int kFieldCount = 59;
 constexpr size_t kXmmSize = 16, kStSize = 10;
-
-uint64_t scalar(const Registers& r, int field) {
-  switch (field) {
-#define X(i, m, C) \
-  case i:          \
-    return r.m;
-    HLRR_SCALAR_REGISTERS(X)
-#undef X
-  }
-  HLRR_CHECK(false);
-  return 0;
-}
-
-void set_scalar(Registers& r, int field, uint64_t value) {
-  switch (field) {
-#define X(i, m, C)                                    \
-  case i:                                             \
-    r.m = static_cast<decltype(Registers::m)>(value); \
-    return;
-    HLRR_SCALAR_REGISTERS(X)
-#undef X
-  }
-  HLRR_CHECK(false);
-}
 
 // A vector register field (xmm or st) as bytes.
 std::span<const uint8_t> vector_bytes(const Registers& r, int field) {
@@ -65,12 +43,6 @@ std::span<const uint8_t> vector_bytes(const Registers& r, int field) {
 std::span<uint8_t> vector_bytes(Registers& r, int field) {
   if (field < kStFirst) return r.xmm[field - kXmmFirst];
   return r.st[field - kStFirst];
-}
-
-bool field_equal(const Registers& a, const Registers& b, int field) {
-  if (field < kScalarCount) return scalar(a, field) == scalar(b, field);
-  auto x = vector_bytes(a, field), y = vector_bytes(b, field);
-  return std::memcmp(x.data(), y.data(), x.size()) == 0;
 }
 
 capnp::Data::Reader data_of(std::span<const uint8_t> bytes) {
@@ -118,29 +90,30 @@ base::Expected<Registers> read_registers(s::Registers::Reader b) {
 }
 
 void write_delta(const Registers& previous, const Registers& r, s::RegistersDelta::Builder b) {
+  // Hot path (every exit): the scalar comparisons are unrolled by the X-macro.
   uint64_t mask = 0;
-  unsigned words = 0;
-  for (int f = 0; f < kFieldCount; ++f) {
-    if (field_equal(previous, r, f)) continue;
+  std::array<uint64_t, 2 * kFieldCount> words;
+  unsigned n = 0;
+#define X(i, m, C)            \
+  if (r.m != previous.m) {    \
+    mask |= uint64_t{1} << i; \
+    words[n++] = r.m;         \
+  }
+  HLRR_SCALAR_REGISTERS(X)
+#undef X
+  for (int f = kXmmFirst; f < kFieldCount; ++f) {
+    auto now = vector_bytes(r, f), before = vector_bytes(previous, f);
+    if (std::memcmp(now.data(), before.data(), now.size()) == 0) continue;
     mask |= uint64_t{1} << f;
-    words += f < kScalarCount ? 1 : 2;
+    uint64_t lo = 0, hi = 0;
+    std::memcpy(&lo, now.data(), 8);
+    std::memcpy(&hi, now.data() + 8, now.size() - 8);
+    words[n++] = lo;
+    words[n++] = hi;
   }
   b.setMask(mask);
-  auto values = b.initValues(words);
-  unsigned w = 0;
-  for (int f = 0; f < kFieldCount; ++f) {
-    if (!(mask & (uint64_t{1} << f))) continue;
-    if (f < kScalarCount) {
-      values.set(w++, scalar(r, f));
-      continue;
-    }
-    auto bytes = vector_bytes(r, f);
-    uint64_t lo = 0, hi = 0;
-    std::memcpy(&lo, bytes.data(), 8);
-    std::memcpy(&hi, bytes.data() + 8, bytes.size() - 8);
-    values.set(w++, lo);
-    values.set(w++, hi);
-  }
+  auto values = b.initValues(n);
+  for (unsigned i = 0; i < n; ++i) values.set(i, words[i]);
 }
 
 base::Expected<Registers> apply_delta(const Registers& previous, s::RegistersDelta::Reader b) {
@@ -156,12 +129,12 @@ base::Expected<Registers> apply_delta(const Registers& previous, s::RegistersDel
                       std::to_string(expected) + " changed words");
   }
   unsigned w = 0;
-  for (int f = 0; f < kFieldCount; ++f) {
+#define X(i, m, C) \
+  if (mask & (uint64_t{1} << i)) r.m = static_cast<decltype(Registers::m)>(values[w++]);
+  HLRR_SCALAR_REGISTERS(X)
+#undef X
+  for (int f = kXmmFirst; f < kFieldCount; ++f) {
     if (!(mask & (uint64_t{1} << f))) continue;
-    if (f < kScalarCount) {
-      set_scalar(r, f, values[w++]);
-      continue;
-    }
     auto bytes = vector_bytes(r, f);
     uint64_t lo = values[w++], hi = values[w++];
     std::memcpy(bytes.data(), &lo, 8);
