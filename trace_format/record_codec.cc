@@ -455,18 +455,24 @@ capnp::ReaderOptions reader_options(size_t words) {
 
 }  // namespace
 
-void RecordEncoder::encode(const Record& record, std::vector<uint8_t>& out) {
-  // capnp zeroes a caller-supplied first segment again when the builder is destroyed.
-  capnp::MallocMessageBuilder message(
-      kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
+base::Status RecordEncoder::encode(const Record& record, std::vector<uint8_t>& out) {
   const Exit* exit = std::get_if<Exit>(&record);
-  write_record(record, exit && have_previous_ ? &previous_ : nullptr,
-               message.initRoot<s::Record>());
-  append_message(message, out);
+  try {
+    // capnp zeroes a caller-supplied first segment again when the builder is destroyed.
+    capnp::MallocMessageBuilder message(
+        kj::arrayPtr(reinterpret_cast<capnp::word*>(scratch_.data()), scratch_.size()));
+    write_record(record, exit && have_previous_ ? &previous_ : nullptr,
+                 message.initRoot<s::Record>());
+    append_message(message, out);
+  } catch (const kj::Exception& e) {
+    // Only a value beyond capnp's limits gets here (a blob over 512 MiB).
+    return base::fail("record too large: " + std::string(e.getDescription().cStr()));
+  }
   if (exit) {
     previous_ = exit->registers;
     have_previous_ = true;
   }
+  return {};
 }
 
 base::Expected<std::vector<Record>> decode_records(std::span<const uint64_t> words,

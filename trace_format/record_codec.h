@@ -16,8 +16,9 @@ namespace hlrr::trace {
 // register delta against the previous exit, so call reset() at every chunk start.
 class RecordEncoder {
  public:
-  // Appends `record` to `out` as one capnp message in the standard stream framing.
-  void encode(const Record& record, std::vector<uint8_t>& out);
+  // Appends `record` to `out` as one capnp message in the standard stream framing. Fails (and
+  // appends nothing) only for a record beyond capnp's size limits.
+  base::Status encode(const Record& record, std::vector<uint8_t>& out);
   void reset() { have_previous_ = false; }
 
  private:

@@ -20,6 +20,7 @@ struct TraceWriter::Impl {
   uint64_t next_exit = 0;           // sequence of the next exit to be encoded
   uint64_t offset = 0;              // where the next chunk goes
   std::vector<ChunkInfo> index;
+  bool failed = false;  // a record could not be encoded: nothing more is recorded
 
   ~Impl() { ZSTD_freeCCtx(cctx); }
 };
@@ -150,19 +151,37 @@ void TraceWriter::run() {
 
 void TraceWriter::encode(const Record& record) {
   Impl& impl = *impl_;
+  if (impl.failed) return;
+  const size_t before = impl.chunk.size();
+  base::Status status = impl.encoder.encode(record, impl.chunk);
+  if (status && impl.chunk.size() > kMaxChunkSize)
+    status = base::fail("record over the 1 GiB chunk cap");
+  if (!status) {
+    // Keep what came before as complete chunks, then record nothing more: a gap in the exits
+    // would make the rest unusable anyway.
+    impl.chunk.resize(before);
+    close_chunk();
+    impl.failed = true;
+    set_error("cannot record into trace " + path_ + ": " + status.error().message);
+    return;
+  }
   if (const Exit* exit = std::get_if<Exit>(&record)) {
     if (impl.header.exit_count == 0) impl.header.first_instruction_count = exit->instruction_count;
     ++impl.header.exit_count;
     impl.next_exit = exit->sequence + 1;
   }
   ++impl.header.record_count;
-  impl.encoder.encode(record, impl.chunk);
   if (impl.chunk.size() >= options_.chunk_bytes) close_chunk();
+}
+
+void TraceWriter::set_error(std::string message) {
+  std::lock_guard lock(mutex_);
+  if (error_) error_ = base::fail(std::move(message));
 }
 
 void TraceWriter::close_chunk() {
   Impl& impl = *impl_;
-  if (impl.header.record_count == 0) return;
+  if (impl.header.record_count == 0 || impl.failed) return;
   impl.header.first_exit = impl.next_exit - impl.header.exit_count;
   impl.header.uncompressed_size = static_cast<uint32_t>(impl.chunk.size());
   size_t bound = ZSTD_compressBound(impl.chunk.size());
@@ -192,10 +211,9 @@ base::Status TraceWriter::write_all(const uint8_t* data, size_t size) {
     ssize_t n = ::write(fd_, data, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      base::Status status = base::fail("cannot write trace " + path_ + ": " + std::strerror(errno));
-      std::lock_guard lock(mutex_);
-      if (error_) error_ = status;
-      return status;
+      std::string message = "cannot write trace " + path_ + ": " + std::strerror(errno);
+      set_error(message);
+      return base::fail(std::move(message));
     }
     data += n;
     size -= static_cast<size_t>(n);

@@ -61,6 +61,7 @@ class TraceWriter {
   void run();
   void encode(const Record& record);
   void close_chunk();
+  void set_error(std::string message);  // keeps the first error
   base::Status write_all(const uint8_t* data, size_t size);
   void stop_thread();
 

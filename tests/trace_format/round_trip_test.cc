@@ -201,3 +201,19 @@ TEST(RoundTrip, WriterErrorsNameThePath) {
 
 }  // namespace
 }  // namespace hlrr::trace
+
+namespace hlrr::trace {
+namespace {
+
+TEST(RoundTripDeathTest, ExitNumbersMustBeConsecutive) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the writer runs a thread
+  testing::TempFile file;
+  auto writer = TraceWriter::open(file.path(), testing::make_setup());
+  ASSERT_TRUE(writer);
+  Exit exit;
+  exit.sequence = 1;  // 0 expected
+  EXPECT_DEATH((void)(*writer)->append(exit), "check failed: exit->sequence == next_exit_");
+}
+
+}  // namespace
+}  // namespace hlrr::trace
