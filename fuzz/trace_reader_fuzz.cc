@@ -1,6 +1,9 @@
 // Fuzzes the trace reader with arbitrary bytes as a trace file: open, iterate, random access,
 // verify. The first input byte selects reader options, so that the fuzzer also reaches the zstd
-// and capnp decoders behind the checksums (which it cannot forge).
+// and capnp decoders behind the checksums (which it cannot forge): bit 0 set = checksums off,
+// bit 1 set = force a recovery scan. Seeds (small valid traces after that byte) are in
+// fuzz/trace_reader_corpus/; copy them to a scratch directory and run, e.g.
+//   build-fuzz/fuzz/trace_reader_fuzz /tmp/corpus -max_total_time=60 -max_len=20000
 #include <cstddef>
 #include <cstdint>
 #include <vector>
