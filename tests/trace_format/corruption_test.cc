@@ -253,3 +253,29 @@ TEST_F(CorruptionTest, RandomDamageNeverCrashes) {
 
 }  // namespace
 }  // namespace hlrr::trace
+
+namespace hlrr::trace {
+namespace {
+
+// A newer minor version may add record kinds (new union members); this reader skips them.
+TEST(ForwardCompatibility, UnknownRecordKindsAreSkippedButCounted) {
+  RecordEncoder encoder;
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(encoder.encode(End{EndKind::kCompleted, "x"}, bytes));
+  ASSERT_TRUE(encoder.encode(CallStart{"f", {}}, bytes));
+  // Message layout: segment table (8 bytes), root pointer (8), then the Record's data word whose
+  // first 16 bits are the union discriminant (end = 6). 9 is a kind from the future.
+  ASSERT_EQ(bytes[16], 6);
+  bytes[16] = 9;
+  std::vector<uint64_t> words(bytes.size() / 8);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  size_t messages = 0;
+  auto records = decode_records(words, &messages);
+  ASSERT_TRUE(records) << records.error().message;
+  EXPECT_EQ(messages, 2u);
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ(std::get<CallStart>(records->front()).function, "f");
+}
+
+}  // namespace
+}  // namespace hlrr::trace
