@@ -12,6 +12,11 @@ namespace {
 
 using vmm::Value;
 
+class Examples : public BackendTest {};
+class Snapshot : public BackendTest {};
+HLRR_INSTANTIATE_FOR_BACKENDS(Examples);
+HLRR_INSTANTIATE_FOR_BACKENDS(Snapshot);
+
 // compute.c's sort_hash, reimplemented from its documented definition.
 int64_t reference_sort_hash(int64_t n, int64_t seed) {
   uint64_t x = seed == 0 ? 0x9E3779B97F4A7C15ull : static_cast<uint64_t>(seed);
@@ -43,9 +48,9 @@ int64_t reference_fib(int64_t n) {
   return n <= 0 ? 0 : static_cast<int64_t>(a);
 }
 
-TEST(Examples, HelloPrintsThroughTheHostAndReturns42) {
+TEST_P(Examples, HelloPrintsThroughTheHostAndReturns42) {
   std::string out;
-  auto s = make_sandbox("hello", &out);
+  auto s = make_sandbox("hello", &out, config());
   ASSERT_TRUE(s);
   EXPECT_EQ(std::get<int64_t>(call_ok(*s, "hello")), 42);
   EXPECT_EQ(out, "Hello from the hlrr guest!\n");
@@ -54,11 +59,12 @@ TEST(Examples, HelloPrintsThroughTheHostAndReturns42) {
   EXPECT_EQ(out, "Hello, world!\n");
 }
 
-TEST(Examples, ComputeMatchesAnIndependentReference) {
+TEST_P(Examples, ComputeMatchesAnIndependentReference) {
   std::string out;
-  auto s = make_sandbox("compute", &out);
+  auto s = make_sandbox("compute", &out, config());
   ASSERT_TRUE(s);
-  for (auto [n, seed] : {std::pair<int64_t, int64_t>{0, 1}, {1, 1}, {1000, 7}, {100000, 1}, {5000, 0}}) {
+  const int64_t big = on_kvm() ? 2000 : 100000;
+  for (auto [n, seed] : {std::pair<int64_t, int64_t>{0, 1}, {1, 1}, {1000, 7}, {big, 1}, {500, 0}}) {
     EXPECT_EQ(std::get<int64_t>(call_ok(*s, "sort_hash", {n, seed})), reference_sort_hash(n, seed))
         << "sort_hash(" << n << ", " << seed << ")";
   }
@@ -67,9 +73,9 @@ TEST(Examples, ComputeMatchesAnIndependentReference) {
   }
 }
 
-TEST(Examples, ChattyMakesOneHostCallPerClockReadingAndPrint) {
+TEST_P(Examples, ChattyMakesOneHostCallPerClockReadingAndPrint) {
   std::string out;
-  vmm::SandboxConfig config;
+  vmm::SandboxConfig config = this->config();
   int64_t clock_calls = 0;
   config.host_functions.add("clock_ns", {{}, vmm::ValueType::kI64},
                             [&](std::span<const Value>) -> base::Expected<Value> {
@@ -84,9 +90,9 @@ TEST(Examples, ChattyMakesOneHostCallPerClockReadingAndPrint) {
   EXPECT_EQ(s->exit_count() - exits_before, 2503u + 1u);  // every host call, plus the final hlt
 }
 
-TEST(Examples, ChattyPanicsWhenTheHostClockGoesBackwards) {
+TEST_P(Examples, ChattyPanicsWhenTheHostClockGoesBackwards) {
   std::string out;
-  vmm::SandboxConfig config;
+  vmm::SandboxConfig config = this->config();
   int64_t t = 100;
   config.host_functions.add("clock_ns", {{}, vmm::ValueType::kI64},
                             [&](std::span<const Value>) -> base::Expected<Value> { return t -= 1; });
@@ -99,9 +105,9 @@ TEST(Examples, ChattyPanicsWhenTheHostClockGoesBackwards) {
   EXPECT_EQ(r.error().message, "chatter: the clock went backwards");
 }
 
-TEST(Examples, BuggyCorruptsItsCountWithTheSeventeenthSample) {
+TEST_P(Examples, BuggyCorruptsItsCountWithTheSeventeenthSample) {
   std::string out;
-  auto s = make_sandbox("buggy", &out);
+  auto s = make_sandbox("buggy", &out, config());
   ASSERT_TRUE(s);
   int64_t sum = 0;
   for (int64_t i = 1; i <= 16; ++i) {
@@ -120,19 +126,19 @@ TEST(Examples, BuggyCorruptsItsCountWithTheSeventeenthSample) {
   EXPECT_EQ(std::get<int64_t>(call_ok(*s, "sample_count")), 0);
 }
 
-TEST(Examples, AThousandCallsOnOneSandbox) {
+TEST_P(Examples, AThousandCallsOnOneSandbox) {
   std::string out;
-  auto s = make_sandbox("compute", &out);
+  auto s = make_sandbox("compute", &out, config());
   ASSERT_TRUE(s);
   for (int64_t i = 0; i < 1000; ++i) {
-    const int64_t n = i % 95;
+    const int64_t n = i % (on_kvm() ? 20 : 95);
     ASSERT_EQ(std::get<int64_t>(call_ok(*s, "fib", {n})), reference_fib(n)) << "call " << i;
   }
 }
 
-TEST(Examples, UnknownFunctionsAndWrongArgumentsAreGuestErrors) {
+TEST_P(Examples, UnknownFunctionsAndWrongArgumentsAreGuestErrors) {
   std::string out;
-  auto s = make_sandbox("hello", &out);
+  auto s = make_sandbox("hello", &out, config());
   ASSERT_TRUE(s);
   auto r = s->call("nosuch");
   ASSERT_FALSE(r.has_value());
@@ -146,9 +152,9 @@ TEST(Examples, UnknownFunctionsAndWrongArgumentsAreGuestErrors) {
   EXPECT_EQ(std::get<int64_t>(call_ok(*s, "hello")), 42);  // and the sandbox goes on
 }
 
-TEST(Snapshot, RestoreReturnsTheGuestToItsInitialState) {
+TEST_P(Snapshot, RestoreReturnsTheGuestToItsInitialState) {
   std::string out;
-  auto s = make_sandbox("buggy", &out);
+  auto s = make_sandbox("buggy", &out, config());
   ASSERT_TRUE(s);
   const vmm::Snapshot clean = s->snapshot();
   const std::vector<uint8_t> clean_memory(s->memory().host_base(), s->memory().host_base() + s->memory().size());
@@ -165,9 +171,9 @@ TEST(Snapshot, RestoreReturnsTheGuestToItsInitialState) {
   }
 }
 
-TEST(Snapshot, RestoringAnOlderSnapshotCopiesAllOfMemory) {
+TEST_P(Snapshot, RestoringAnOlderSnapshotCopiesAllOfMemory) {
   std::string out;
-  auto s = make_sandbox("buggy", &out);
+  auto s = make_sandbox("buggy", &out, config());
   ASSERT_TRUE(s);
   const vmm::Snapshot empty = s->snapshot();
   call_ok(*s, "add_sample", {int64_t{5}});

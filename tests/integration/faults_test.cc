@@ -39,12 +39,22 @@ std::string mnemonic_at(vmm::Sandbox& s, uint64_t rip) {
   return m;
 }
 
-class FaultsTest : public ::testing::TestWithParam<FaultCase> {};
+class FaultsTest : public ::testing::TestWithParam<std::tuple<vmm::VcpuKind, FaultCase>> {
+ protected:
+  void SetUp() override {
+    if (std::get<0>(GetParam()) != vmm::VcpuKind::kKvm) return;
+    if (auto usable = vmm::KvmVcpu::available(); !usable) {
+      GTEST_SKIP() << "KVM not usable here: " << usable.error().message;
+    }
+  }
+};
 
 TEST_P(FaultsTest, ReportsKindInstructionAndAddress) {
-  const FaultCase& c = GetParam();
+  const FaultCase& c = std::get<1>(GetParam());
   std::string out;
-  auto s = make_sandbox("faults", &out);
+  vmm::SandboxConfig config;
+  config.vcpu = std::get<0>(GetParam());
+  auto s = make_sandbox("faults", &out, std::move(config));
   ASSERT_TRUE(s);
   const vmm::Snapshot clean = s->snapshot();
   auto r = s->call(c.function, c.args);
@@ -71,7 +81,7 @@ TEST_P(FaultsTest, ReportsKindInstructionAndAddress) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, FaultsTest,
-    ::testing::Values(
+    ::testing::Combine(::testing::Values(vmm::VcpuKind::kUnicorn, vmm::VcpuKind::kKvm), ::testing::Values(
         FaultCase{"null_deref", {}, FaultKind::kPageFault, "null_deref", "mov", true, 0, 1},
         FaultCase{"undefined_instruction", {}, FaultKind::kInvalidOpcode, "undefined_instruction", "ud2", false},
         FaultCase{"divide_by_zero", {int64_t{0}}, FaultKind::kDivideError, "divide_by_zero", "idiv", false},
@@ -80,12 +90,17 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{"general_protection", {}, FaultKind::kGeneralProtection, "general_protection", "mov", false},
         FaultCase{"out_of_bounds", {}, FaultKind::kOutOfBounds, "out_of_bounds", "mov", true, 0x80000000, 0x80000001},
         FaultCase{"wild_pointer", {}, FaultKind::kBadHostCall, "hl_call_host", "out", false},
-        FaultCase{"panic", {}, FaultKind::kPanic, "hl_panic", "out", false}),
-    [](const auto& info) { return std::string(info.param.function); });
+        FaultCase{"panic", {}, FaultKind::kPanic, "hl_panic", "out", false})),
+    [](const auto& info) {
+      return std::string(vmm::to_string(std::get<0>(info.param))) + "_" + std::get<1>(info.param).function;
+    });
 
-TEST(Faults, WildPointerIsRefusedNamingThePointer) {
+class Faults : public BackendTest {};
+HLRR_INSTANTIATE_FOR_BACKENDS(Faults);
+
+TEST_P(Faults, WildPointerIsRefusedNamingThePointer) {
   std::string out;
-  auto s = make_sandbox("faults", &out);
+  auto s = make_sandbox("faults", &out, config());
   ASSERT_TRUE(s);
   auto r = s->call("wild_pointer");
   ASSERT_FALSE(r.has_value());
@@ -93,18 +108,18 @@ TEST(Faults, WildPointerIsRefusedNamingThePointer) {
   EXPECT_EQ(out, "");  // print never ran
 }
 
-TEST(Faults, PanicCarriesTheMessage) {
+TEST_P(Faults, PanicCarriesTheMessage) {
   std::string out;
-  auto s = make_sandbox("faults", &out);
+  auto s = make_sandbox("faults", &out, config());
   ASSERT_TRUE(s);
   auto r = s->call("panic");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message, "something went wrong");
 }
 
-TEST(Faults, TimeoutStopsAnInfiniteLoopWithinTheLimit) {
+TEST_P(Faults, TimeoutStopsAnInfiniteLoopWithinTheLimit) {
   std::string out;
-  vmm::SandboxConfig config;
+  vmm::SandboxConfig config = this->config();
   config.timeout = std::chrono::milliseconds(200);
   auto s = make_sandbox("faults", &out, std::move(config));
   ASSERT_TRUE(s);

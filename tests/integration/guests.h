@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "vmm/kvm_vcpu.h"
 #include "vmm/sandbox.h"
 
 namespace hlrr::testing {
@@ -39,5 +40,33 @@ inline vmm::Value call_ok(vmm::Sandbox& sandbox, std::string_view name,
   }
   return std::move(*result);
 }
+
+// A test run once per vCPU backend. KVM cases skip, saying why, where /dev/kvm is not usable.
+class BackendTest : public ::testing::TestWithParam<vmm::VcpuKind> {
+ protected:
+  void SetUp() override { skip_unless_usable(GetParam()); }
+  static void skip_unless_usable(vmm::VcpuKind kind) {
+    if (kind != vmm::VcpuKind::kKvm) return;
+    if (auto usable = vmm::KvmVcpu::available(); !usable) {
+      GTEST_SKIP() << "KVM not usable here: " << usable.error().message;
+    }
+  }
+  vmm::SandboxConfig config() const {
+    vmm::SandboxConfig c;
+    c.vcpu = GetParam();
+    return c;
+  }
+  // This machine's nested KVM runs CPU-bound guest code at well under 1 MIPS: keep work small.
+  bool on_kvm() const { return GetParam() == vmm::VcpuKind::kKvm; }
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<vmm::VcpuKind>& info) {
+  return vmm::to_string(info.param);
+}
+
+#define HLRR_INSTANTIATE_FOR_BACKENDS(suite)                                                  \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                                  \
+                           ::testing::Values(vmm::VcpuKind::kUnicorn, vmm::VcpuKind::kKvm), \
+                           backend_name)
 
 }  // namespace hlrr::testing

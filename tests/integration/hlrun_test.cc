@@ -55,6 +55,19 @@ TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
+  auto r = hlrun({guest_path("hello"), "-v"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const bool kvm = vmm::KvmVcpu::available().has_value();
+  EXPECT_NE(r.err.find(kvm ? "hlrun: vcpu backend: kvm\n" : "hlrun: vcpu backend: unicorn\n"), std::string::npos)
+      << r.err;
+  if (!kvm) {
+    r = hlrun({guest_path("hello"), "--vcpu", "kvm"});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err.rfind("hlrun: KVM is not usable here: ", 0), 0u) << r.err;
+  }
+}
+
 TEST(Hlrun, HelpListsEveryOption) {
   auto r = hlrun({"--help"});
   EXPECT_EQ(r.exit_code, 0);
@@ -64,7 +77,7 @@ TEST(Hlrun, HelpListsEveryOption) {
 }
 
 TEST(Hlrun, VerboseNamesTheBackendAndCountsExits) {
-  auto r = hlrun({guest_path("chatty"), "--call", "chatter", "10", "-v"});
+  auto r = hlrun({guest_path("chatty"), "--call", "chatter", "10", "-v", "--vcpu", "unicorn"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("hlrun: vcpu backend: unicorn\n"), std::string::npos) << r.err;
   // boot (1 halt) + 10 clock_ns + 1 print + the final halt
