@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "base/check.h"
+
 #include "hl_abi.h"
 #include "vmm/long_mode.h"
 
@@ -15,7 +17,7 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 // A read-hook range no access touches: its only purpose is to make Unicorn keep RIP exact at
 // every memory access, so that a fault reports the faulting instruction (see docs/vcpu-facts.md).
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
-constexpr uint64_t kUnreachableCount = 1ull << 62;
+constexpr uint64_t kNoTarget = ~0ull;
 
 constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
                          UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
@@ -51,7 +53,10 @@ base::Expected<std::unique_ptr<UnicornVcpu>> UnicornVcpu::create(
 }
 
 UnicornVcpu::UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites)
-    : memory_(memory), sites_(std::move(sites)), dirty_(memory.page_count(), 0) {
+    : memory_(memory),
+      sites_(std::move(sites)),
+      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())),
+      dirty_(memory.page_count(), 0) {
   for (const auto& site : sites_) site_at_[site.address] = &site;
 }
 
@@ -104,6 +109,9 @@ base::Status UnicornVcpu::init() {
         UC_ERR_OK;
   ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_write), this,
                     kNeverAccessed, kNeverAccessed) == UC_ERR_OK;
+  // Instruction counting: nearly free, so always on (one definition of the count everywhere).
+  ok &= uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), this, 1, 0) ==
+        UC_ERR_OK;
   if (!ok) return base::fail("unicorn: cannot install hooks");
   return {};
 }
@@ -122,16 +130,75 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
   pending_vector_ = -1;
   unmapped_type_ = 0;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
-  uint64_t count = options.single_step ? 1 : options.max_instructions;
-  // Once Unicorn has run with a count, a run without one removes its count hook and flushes
-  // every translation: 1.7 s on this machine (docs/vcpu-facts.md). So an engine that has
-  // counted keeps counting, with a limit it will never reach.
-  if (count != 0) counting_ = true;
-  if (count == 0 && counting_) count = kUnreachableCount;
+  // Unicorn's own `count` is never used: it is ~11x slower and one-way (docs/vcpu-facts.md).
+  // Limits and single steps stop at exact counts from the block counter instead.
+  return run_counted(options.single_step ? 1 : options.max_instructions, options);
+}
+
+VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
+  target_ = limit ? counter_.count() + limit : kNoTarget;
+  block_stop_ = BlockStop::kNone;
   running_.store(true);
-  const uc_err err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, count);
+  uc_err err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, 0);
+  if (block_stop_ == BlockStop::kFinishInBlock) {
+    // The target is inside the block at RIP (which has not run): run it again with a code hook
+    // on the target's exact address. Hooks reach translated code only after the translation is
+    // dropped; both removals cost a retranslation of that block (~10 us).
+    counter_.settle_before_block();
+    write_reg(UC_X86_REG_RIP, block_address_);
+    block_stop_ = BlockStop::kNone;
+    finishing_ = true;
+    uc_hook hook;
+    const bool added = uc_hook_add(uc_, &hook, UC_HOOK_CODE, reinterpret_cast<void*>(&on_target),
+                                   this, finish_address_, finish_address_) == UC_ERR_OK;
+    HLRR_CHECK(added);
+    uc_ctl_remove_cache(uc_, finish_address_, finish_address_ + 1);
+    err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, 0);
+    uc_hook_del(uc_, hook);
+    uc_ctl_remove_cache(uc_, finish_address_, finish_address_ + 1);
+    finishing_ = false;
+  }
   running_.store(false);
-  return translate_stop(err, options);
+  if (settle_count(err)) {
+    stop_requested_.store(false);
+    return VcpuExit{.kind = options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit};
+  }
+  const bool performs_site = pending_site_ && pending_site_->kind != SiteKind::kStringIo;
+  VcpuExit exit = translate_stop(err, options);
+  // The backend performed the `hlt`/`out`/`in` itself: it retired.
+  if (performs_site && exit.kind != ExitKind::kUnsupported) counter_.add(1);
+  return exit;
+}
+
+// Settles the instruction count from how the run ended; true if it ended at the target.
+bool UnicornVcpu::settle_count(int err) {
+  uint64_t count;
+  switch (block_stop_) {
+    case BlockStop::kTarget:
+    case BlockStop::kRequested:
+      count = counter_.settle_before_block();
+      write_reg(UC_X86_REG_RIP, block_address_);
+      break;
+    case BlockStop::kTargetHook:
+      count = counter_.settle_at(read_reg(UC_X86_REG_RIP));
+      break;
+    default:
+      // Stopped before the instruction at RIP (a site, a fault), or, with nothing pending,
+      // between blocks.
+      if (pending_site_ || unscanned_io_ || pending_vector_ >= 0 || err != UC_ERR_OK) {
+        count = counter_.settle_at(read_reg(UC_X86_REG_RIP));
+      } else {
+        count = counter_.settle_after_block();
+      }
+      break;
+  }
+  if (count != target_) return false;
+  // A site at the target is not performed: the target comes first. A fault cannot be there:
+  // the hooks stop before the target's instruction runs.
+  if (pending_vector_ >= 0 || err != UC_ERR_OK) return false;
+  pending_site_ = nullptr;
+  unscanned_io_ = false;
+  return true;
 }
 
 VcpuExit UnicornVcpu::translate_stop(int err, const RunOptions& options) {
@@ -256,6 +323,36 @@ void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t,
 
 bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) { return false; }
 
+void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self) {
+  auto* v = static_cast<UnicornVcpu*>(self);
+  const BlockCounter::Block& block = v->counter_.enter(address, size);
+  // Stops here take effect before the block's first instruction (measured), but RIP is stale
+  // when the block was entered by a chained jump: settle_count() sets it to the block's start.
+  v->block_address_ = address;
+  if (v->stop_requested_.load(std::memory_order_relaxed)) {
+    v->block_stop_ = BlockStop::kRequested;
+    uc_emu_stop(uc);
+    return;
+  }
+  if (v->finishing_ || v->target_ == kNoTarget) return;
+  const uint64_t first = v->counter_.count_at_block_start();
+  if (v->target_ >= first + block.length()) return;
+  if (v->target_ == first) {
+    v->block_stop_ = BlockStop::kTarget;
+  } else {
+    v->block_stop_ = BlockStop::kFinishInBlock;
+    v->finish_address_ = block.address_of(v->target_ - first);
+  }
+  uc_emu_stop(uc);
+}
+
+void UnicornVcpu::on_target(uc_struct* uc, uint64_t address, uint32_t, void* self) {
+  auto* v = static_cast<UnicornVcpu*>(self);
+  if (address != v->finish_address_) return;
+  v->block_stop_ = BlockStop::kTargetHook;
+  uc_emu_stop(uc);
+}
+
 void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
   for (uint64_t page : dirty_list_) dirty_[page] = 0;
   pages.insert(pages.end(), dirty_list_.begin(), dirty_list_.end());
@@ -264,11 +361,13 @@ void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
 
 void UnicornVcpu::code_modified(uint64_t gpa, uint64_t len) {
   uc_ctl_remove_cache(uc_, gpa, gpa + len);
+  counter_.forget_blocks();
 }
 
 void UnicornVcpu::request_stop() {
+  // The block hook stops at the next block boundary, where the instruction count is exact; an
+  // asynchronous uc_emu_stop() could land mid-block at a point the count can't name.
   stop_requested_.store(true);
-  if (running_.load()) uc_emu_stop(uc_);
 }
 
 void UnicornVcpu::set_io_in_result(uint32_t value) {

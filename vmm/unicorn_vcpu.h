@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "vmm/block_counter.h"
 #include "vmm/code_scan.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vcpu.h"
@@ -34,6 +35,10 @@ class UnicornVcpu final : public Vcpu {
   void set_dirty_tracking(bool enabled) override { dirty_tracking_ = enabled; }
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
+  // Exact counts from per-block counts (vmm/block_counter.h); see docs/replay.md.
+  bool counts_instructions() const override { return true; }
+  uint64_t instruction_count() const override { return counter_.count(); }
+  void set_instruction_count(uint64_t count) override { counter_.set_count(count); }
 
  private:
   UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
@@ -42,6 +47,10 @@ class UnicornVcpu final : public Vcpu {
   VcpuExit memory_fault();
   VcpuExit io_exit(const InstructionSite& site);
   uint64_t read_reg(int reg);
+  // Instruction counting: one emulation run up to `limit` instructions (0: none), stopping at
+  // the exact count; and the count settled from how the run ended.
+  VcpuExit run_counted(uint64_t limit, const RunOptions& options);
+  bool settle_count(int err);
   void write_reg(int reg, uint64_t value);
 
   // Unicorn callbacks (C function pointers); `self` is the vCPU.
@@ -54,6 +63,8 @@ class UnicornVcpu final : public Vcpu {
   static void on_write(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
                        void* self);
   static bool on_invalid_instruction(uc_struct* uc, void* self);
+  static void on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self);
+  static void on_target(uc_struct* uc, uint64_t address, uint32_t size, void* self);
 
   GuestMemory& memory_;
   uc_struct* uc_ = nullptr;
@@ -71,7 +82,14 @@ class UnicornVcpu final : public Vcpu {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
   bool dirty_tracking_ = false;
-  bool counting_ = false;  // the engine has run with an instruction count (see run())
+  // Instruction counting (run_counted()): where the current run must stop, and why it did.
+  enum class BlockStop : uint8_t { kNone, kTarget, kFinishInBlock, kRequested, kTargetHook };
+  BlockCounter counter_;
+  uint64_t target_ = 0;  // stop before instruction number target_ (kNoTarget: never)
+  uint64_t finish_address_ = 0;
+  uint64_t block_address_ = 0;  // the block the last block hook entered
+  bool finishing_ = false;
+  BlockStop block_stop_ = BlockStop::kNone;
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
 };

@@ -1,0 +1,57 @@
+#include "vmm/block_counter.h"
+
+#include <capstone/capstone.h>
+
+#include <algorithm>
+
+#include "base/check.h"
+
+namespace hlrr::vmm {
+
+uint64_t BlockCounter::Block::index_of(uint64_t rip) const {
+  if (rip < address) return length();
+  const uint64_t offset = rip - address;
+  auto it = std::lower_bound(offsets.begin(), offsets.end(), offset);
+  if (it == offsets.end() || *it != offset) return length();
+  return static_cast<uint64_t>(it - offsets.begin());
+}
+
+const BlockCounter::Block& BlockCounter::lookup(uint64_t address, uint32_t size) {
+  auto it = blocks_.find(address);
+  if (it != blocks_.end() && it->second.size == size) return it->second;
+  // A block's size changes only if its code did (or Unicorn translated it differently).
+  Block block = decode(address, size);
+  if (it != blocks_.end()) {
+    // Nothing points at it: enter() clears current_ before looking up.
+    it->second = std::move(block);
+    return it->second;
+  }
+  return blocks_.emplace(address, std::move(block)).first->second;
+}
+
+BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const {
+  Block block{.address = address, .size = size, .offsets = {}};
+  if (address >= memory_.size() || size > memory_.size() - address) {
+    // Not guest memory (Unicorn would have faulted first): count it as one instruction.
+    block.offsets.push_back(0);
+    return block;
+  }
+  csh handle;
+  HLRR_CHECK(cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK);
+  const uint8_t* code = memory_.data() + address;
+  size_t left = size;
+  uint64_t pc = address;
+  cs_insn* insn = cs_malloc(handle);
+  while (left > 0 && cs_disasm_iter(handle, &code, &left, &pc, insn)) {
+    block.offsets.push_back(static_cast<uint32_t>(insn->address - address));
+  }
+  cs_free(insn, 1);
+  cs_close(&handle);
+  // Capstone refused an encoding Unicorn executed: count the rest as one instruction, so the
+  // count still advances (and the index of any later RIP is the block's end).
+  if (left > 0) block.offsets.push_back(static_cast<uint32_t>(size - left));
+  if (block.offsets.empty()) block.offsets.push_back(0);
+  return block;
+}
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,89 @@
+// BlockCounter: exact instruction counts for the software vCPU from per-block counts.
+//
+// Unicorn's own `count` installs a per-instruction hook (~11x slower, and one-way: see
+// docs/vcpu-facts.md). Instead UnicornVcpu reports the start of every translation block
+// (UC_HOOK_BLOCK, nearly free); the counter decodes each block once with Capstone, caches it by
+// address, and adds its length when the *next* block starts. A run that ends inside a block is
+// settled from RIP: the instructions of the block before RIP are counted, the one at RIP is not.
+// The definition of "instruction count" every path shares is in docs/replay.md.
+//
+// Not thread-safe: used on the thread that runs the vCPU, from inside Unicorn's hooks.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+namespace hlrr::vmm {
+
+class BlockCounter {
+ public:
+  struct Block {
+    uint64_t address = 0;
+    uint32_t size = 0;
+    // Offsets of the block's instructions from `address`, in order.
+    std::vector<uint32_t> offsets;
+    uint64_t length() const { return offsets.size(); }
+    // Instructions of this block that come before `rip` (its length if `rip` is not one of them).
+    uint64_t index_of(uint64_t rip) const;
+    uint64_t address_of(uint64_t index) const { return address + offsets[index]; }
+  };
+
+  explicit BlockCounter(std::span<const uint8_t> memory) : memory_(memory) {}
+
+  // A block starts executing at `address` (`size` bytes): the previous one completed.
+  // Returns the block, whose first instruction is number count_at_block_start().
+  const Block& enter(uint64_t address, uint32_t size) {
+    if (current_) base_ += current_->length();
+    current_ = nullptr;
+    current_ = &lookup(address, size);
+    return *current_;
+  }
+  uint64_t count_at_block_start() const { return base_; }
+
+  // The run stopped before executing the instruction at `rip`, inside the current block (or
+  // right after it): the exact count there. Settles the counter (no block is current).
+  uint64_t settle_at(uint64_t rip) {
+    if (current_) base_ += current_->index_of(rip);
+    current_ = nullptr;
+    return base_;
+  }
+  // The run stopped at the start of the current block, before executing any of it.
+  uint64_t settle_before_block() {
+    current_ = nullptr;
+    return base_;
+  }
+  // The run stopped between blocks (the current one completed).
+  uint64_t settle_after_block() {
+    if (current_) base_ += current_->length();
+    current_ = nullptr;
+    return base_;
+  }
+
+  // The count after settling; set it (the counter must be settled).
+  uint64_t count() const { return base_; }
+  void set_count(uint64_t count) {
+    base_ = count;
+    current_ = nullptr;
+  }
+  // One more instruction retired (a `hlt`/`out`/`in` the backend performs itself).
+  void add(uint64_t n) { base_ += n; }
+
+  // Guest code changed: drop decoded blocks.
+  void forget_blocks() {
+    blocks_.clear();
+    current_ = nullptr;
+  }
+
+ private:
+  const Block& lookup(uint64_t address, uint32_t size);
+  Block decode(uint64_t address, uint32_t size) const;
+
+  std::span<const uint8_t> memory_;
+  std::unordered_map<uint64_t, Block> blocks_;
+  const Block* current_ = nullptr;
+  uint64_t base_ = 0;
+};
+
+}  // namespace hlrr::vmm
