@@ -254,15 +254,25 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
   const auto restore_page = [&](uint64_t page) {
     std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE, HL_PAGE_SIZE);
   };
+  // Restored code must not run from stale translations; data pages need nothing.
+  const auto is_code = [&](uint64_t page) {
+    const uint64_t gpa = page * HL_PAGE_SIZE;
+    for (const auto& seg : image_.segments()) {
+      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + HL_PAGE_SIZE) return true;
+    }
+    return false;
+  };
   if (snapshot.id_ == base_snapshot_id_) {
-    for (uint64_t page : dirty_list_) restore_page(page);
+    for (uint64_t page : dirty_list_) {
+      restore_page(page);
+      if (is_code(page)) vcpu_->code_modified(page * HL_PAGE_SIZE, HL_PAGE_SIZE);
+    }
   } else {
     std::memcpy(base, snapshot.memory_.data(), memory_.size());
     base_snapshot_id_ = snapshot.id_;
-  }
-  // Code may have been among the restored pages: drop translations of the image.
-  for (const auto& seg : image_.segments()) {
-    if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
+    for (const auto& seg : image_.segments()) {
+      if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
+    }
   }
   for (uint64_t page : dirty_list_) dirty_[page] = 0;
   dirty_list_.clear();
