@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/call_arguments.h"
+#include "cli/debug_session.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
   bool verbose = false;
+  std::string debug_port, listen;
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
+  app.add_option("-g", debug_port, "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
+  app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address (full control of the guest!)");
   app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
   try {
     app.parse(argc, argv);
@@ -60,6 +64,13 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
+  if (!debug_port.empty() || !listen.empty()) {
+    auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
+    if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
+    if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
+    return cli::run_under_debugger(guest_path, std::move(config), function, std::move(*args), *where, verbose);
+  }
   auto sandbox = vmm::Sandbox::create_from_file(guest_path, std::move(config));
   if (!sandbox) return fail(kExitUsage, sandbox.error().message);
   if (verbose) std::fprintf(stderr, "hlrun: vcpu backend: %s\n", std::string((*sandbox)->vcpu().backend_name()).c_str());
