@@ -2,8 +2,10 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/call_arguments.h"
+#include "recorder/recorder.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
 
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
   bool verbose = false;
+  std::string record_path;
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
+  app.add_option("--record", record_path, "record the run (initialisation and call) into this trace file");
   app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
   try {
     app.parse(argc, argv);
@@ -60,13 +64,33 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
-  auto sandbox = vmm::Sandbox::create_from_file(guest_path, std::move(config));
+  auto image = vmm::ElfImage::read_file(guest_path);
+  if (!image) return fail(kExitUsage, image.error().message);
+  auto sandbox = vmm::Sandbox::load(std::move(*image), std::move(config));
   if (!sandbox) return fail(kExitUsage, sandbox.error().message);
+  // Recording starts before the initialisation, so the trace holds the guest's whole life.
+  std::unique_ptr<recorder::Recorder> recording;
+  if (!record_path.empty()) {
+    const std::string name = std::filesystem::path(guest_path).filename().string();
+    auto started = recorder::record_to(**sandbox, record_path, {.guest_name = name});
+    if (!started) return fail(kExitUsage, "--record: " + started.error().message);
+    recording = std::move(*started);
+    for (const auto& line : recording->warnings()) std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
+  }
+  if (auto init = (*sandbox)->resume(); init.kind != vmm::RunOutcome::Kind::kReturned) {
+    if (recording) (void)recording->finish();
+    return fail(kExitUsage, init.kind == vmm::RunOutcome::Kind::kFaulted
+                                ? "guest initialisation failed: " + init.fault.to_string()
+                                : "guest initialisation stopped unexpectedly");
+  }
   if (verbose) std::fprintf(stderr, "hlrun: vcpu backend: %s\n", std::string((*sandbox)->vcpu().backend_name()).c_str());
 
   auto result = (*sandbox)->call(function, *args);
   std::fflush(stdout);
   if (verbose) std::fprintf(stderr, "hlrun: %llu exits\n", static_cast<unsigned long long>((*sandbox)->exit_count()));
+  if (recording) {
+    if (auto st = recording->finish(); !st) return fail(kExitUsage, "--record: " + st.error().message);
+  }
   if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   std::printf("result: %s\n", vmm::to_string(*result).c_str());
   return 0;

@@ -64,6 +64,7 @@ ExitAction ExitHandler::handle(const VcpuExit& exit, bool stop_is_timeout) {
     case ExitKind::kDebug:
     case ExitKind::kInstructionLimit:
     case ExitKind::kInternalError:
+    case ExitKind::kNondet:  // supplied by the exit loop (Sandbox), which owns the vCPU
       break;
   }
   return ExitAction::fail(make_fault(

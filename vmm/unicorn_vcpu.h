@@ -30,6 +30,7 @@ class UnicornVcpu final : public Vcpu {
   base::Expected<RegisterFile> registers() override;
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
+  void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
   void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
@@ -41,6 +42,8 @@ class UnicornVcpu final : public Vcpu {
   VcpuExit translate_stop(int err, const RunOptions& options);
   VcpuExit memory_fault();
   VcpuExit io_exit(const InstructionSite& site);
+  // rdtsc & co.: stopped before the instruction; set_nondet_result() performs it.
+  VcpuExit nondet_exit(const InstructionSite& site);
   uint64_t read_reg(int reg);
   void write_reg(int reg, uint64_t value);
 
@@ -67,6 +70,7 @@ class UnicornVcpu final : public Vcpu {
   int unmapped_type_ = 0;
   uint64_t unmapped_address_ = 0;
   uint8_t pending_in_size_ = 0;
+  const InstructionSite* pending_nondet_ = nullptr;  // the kNondet exit to complete
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
