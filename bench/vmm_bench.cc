@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bench/bench_table.h"
+#include "bench/kvm_floor.h"
 #include "bench/unicorn_floor.h"
 #include "hl_abi.h"
 #include "vmm/guest_messages.h"
@@ -25,8 +26,9 @@ vmm::ElfImage load(const std::string& path) {
   return std::move(*image);
 }
 
-std::unique_ptr<vmm::Sandbox> make(const vmm::ElfImage& image) {
+std::unique_ptr<vmm::Sandbox> make(const vmm::ElfImage& image, vmm::VcpuKind kind = vmm::VcpuKind::kUnicorn) {
   vmm::SandboxConfig config;
+  config.vcpu = kind;
   config.output = [](std::string_view) {};
   vmm::add_standard_host_functions(config.host_functions);
   auto s = vmm::Sandbox::create(image, std::move(config));
@@ -104,13 +106,11 @@ int main(int argc, char** argv) {
 
   // Compute: guest instructions per second, beside raw Unicorn (no hooks) on the same code.
   const vmm::Value sort_args[] = {int64_t{20000}, int64_t{1}};
-  const auto clean = compute->snapshot();
   const auto memory = memory_with_call(*compute, "sort_hash", {sort_args[0], sort_args[1]});
   const uint64_t instructions = bench::raw_unicorn_instructions(memory, compute->dispatch_address(), HL_STACK_TOP);
   const size_t compute_runs = 30;
   std::vector<double> sandbox_mips, raw_mips;
   for (size_t i = 0; i < compute_runs; ++i) {
-    HLRR_CHECK(compute->restore(clean).has_value());
     const auto t0 = std::chrono::steady_clock::now();
     must(compute->call("sort_hash", sort_args));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -123,6 +123,69 @@ int main(int argc, char** argv) {
              {sandbox_mips[compute_runs / 2], sandbox_mips[compute_runs / 10], compute_runs},
              "raw unicorn, no hooks, same code", {raw_mips[compute_runs / 2], raw_mips[compute_runs / 10], compute_runs},
              ">= 0.8x floor (" + std::to_string(instructions) + " instructions)"});
+  // Restore from a snapshot + call: how a pool serves one fresh guest per request.
+  {
+    auto pooled = make(hello);
+    const auto snap = pooled->snapshot();
+    const auto restore_call = bench::time_runs(runs, [&] {
+      HLRR_CHECK(pooled->restore(snap).has_value());
+      must(pooled->call("hello"));
+    });
+    table.add({"unicorn: restore + hello() call", "us", restore_call, "raw unicorn run out;hlt", floor_call, ""});
+  }
+
+  if (bench::kvm_present()) {
+    const auto kvm_life = bench::time_runs(runs, [&] { bench::kvm_lifecycle(memory_size); });
+    const auto kvm_cold = bench::time_runs(runs, [&] {
+      auto s = make(hello, vmm::VcpuKind::kKvm);
+      must(s->call("hello"));
+    });
+    table.add({"kvm: create + first hello() call", "us", kvm_cold, "bare KVM create+slot+vcpu+run+destroy", kvm_life,
+               "<= 1.2x floor"});
+
+    bench::KvmWarmVm warm_vm(memory_size);
+    const auto kvm_warm_floor = bench::time_runs(runs, [&] { warm_vm.call(); });
+    auto pooled = make(hello, vmm::VcpuKind::kKvm);
+    const auto snap = pooled->snapshot();
+    const auto kvm_restore = bench::time_runs(runs, [&] {
+      HLRR_CHECK(pooled->restore(snap).has_value());
+      must(pooled->call("hello"));
+    });
+    table.add({"kvm: restore + hello() call", "us", kvm_restore, "bare KVM SET_REGS + run out;hlt", kvm_warm_floor,
+               "<= 2x floor"});
+
+    const auto kvm_exit_floor = bench::time_runs(runs * 5, [&] { warm_vm.exit_round_trip(); });
+    auto kvm_chatty = make(chatty_image, vmm::VcpuKind::kKvm);
+    const int64_t kvm_host_calls = std::get<int64_t>(must(kvm_chatty->call("chatter", n)));
+    auto kvm_per_call = bench::time_runs(std::max<size_t>(runs / 50, 10), [&] { must(kvm_chatty->call("chatter", n)); });
+    kvm_per_call.median /= static_cast<double>(kvm_host_calls);
+    kvm_per_call.p90 /= static_cast<double>(kvm_host_calls);
+    table.add({"kvm: host call round trip (chatter)", "us", kvm_per_call, "bare KVM out exit round trip",
+               kvm_exit_floor, "<= 1.2x floor"});
+
+    // This KVM runs CPU-bound code slowly (nested, paravirtualized: docs/vcpu-facts.md): the
+    // bare speed first, then a small sort.
+    std::vector<double> loop_mips;
+    for (int i = 0; i < 5; ++i) loop_mips.push_back(2.0 / warm_vm.register_loop_seconds());
+    std::sort(loop_mips.begin(), loop_mips.end());
+    table.add({"bare kvm: dec/jnz loop speed", "MIPS", {loop_mips[2], loop_mips[0], 5}, "", {}, "what guest code costs here"});
+    auto kvm_compute = make(compute_image, vmm::VcpuKind::kKvm);
+    auto soft_compute = make(compute_image, vmm::VcpuKind::kUnicorn);
+    const vmm::Value small[] = {int64_t{1000}, int64_t{1}};
+    const uint64_t small_instructions = bench::raw_unicorn_instructions(
+        memory_with_call(*soft_compute, "sort_hash", {small[0], small[1]}), soft_compute->dispatch_address(),
+        HL_STACK_TOP);
+    auto mips = [&](vmm::Sandbox& s) {
+      const auto clean_state = s.snapshot();
+      auto t = bench::time_runs(5, [&] {
+        HLRR_CHECK(s.restore(clean_state).has_value());
+        must(s.call("sort_hash", small));
+      }, 1);
+      return bench::Sample{small_instructions / t.median, small_instructions / t.p90, t.runs};
+    };
+    table.add({"kvm: compute sort_hash(1000) speed", "MIPS", mips(*kvm_compute), "software vCPU, same call",
+               mips(*soft_compute), "(" + std::to_string(small_instructions) + " instructions)"});
+  }
   table.print(json);
   return 0;
 }

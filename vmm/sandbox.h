@@ -60,7 +60,9 @@ struct SandboxConfig {
 };
 
 // The sandbox's state at one moment: registers and memory. Restoring copies back only the
-// pages written since this snapshot when it is the sandbox's latest one.
+// pages written since this snapshot when it is the sandbox's latest one. Taking the first
+// snapshot turns on dirty-page tracking for good (on the software vCPU it costs ~20% on
+// store-heavy guest code).
 class Snapshot {
  public:
   const RegisterFile& registers() const { return registers_; }

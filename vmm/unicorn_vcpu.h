@@ -32,7 +32,7 @@ class UnicornVcpu final : public Vcpu {
   void set_io_in_result(uint32_t value) override;
   void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
-  void set_dirty_tracking(bool enabled) override { dirty_tracking_ = enabled; }
+  void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
 
@@ -74,7 +74,7 @@ class UnicornVcpu final : public Vcpu {
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
-  bool dirty_tracking_ = false;
+  uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
   bool counting_ = false;  // the engine has run with an instruction count (see run())
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
