@@ -31,8 +31,9 @@ class UnicornVcpu final : public Vcpu {
   base::Expected<RegisterFile> registers() override;
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
+  void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
-  void set_dirty_tracking(bool enabled) override { dirty_tracking_ = enabled; }
+  void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Exact counts from per-block counts (vmm/block_counter.h); see docs/replay.md.
@@ -50,6 +51,8 @@ class UnicornVcpu final : public Vcpu {
   VcpuExit translate_stop(int err, const RunOptions& options);
   VcpuExit memory_fault();
   VcpuExit io_exit(const InstructionSite& site);
+  // rdtsc & co.: stopped before the instruction; set_nondet_result() performs it.
+  VcpuExit nondet_exit(const InstructionSite& site);
   uint64_t read_reg(int reg);
   // Instruction counting: one emulation run up to `limit` instructions (0: none), stopping at
   // the exact count; and the count settled from how the run ended.
@@ -88,6 +91,7 @@ class UnicornVcpu final : public Vcpu {
   int unmapped_type_ = 0;
   uint64_t unmapped_address_ = 0;
   uint8_t pending_in_size_ = 0;
+  const InstructionSite* pending_nondet_ = nullptr;  // the kNondet exit to complete
 
   // Debug points (set_debug_points()) and what their hooks saw during the current run().
   std::vector<DebugPoint> debug_points_;
@@ -108,6 +112,7 @@ class UnicornVcpu final : public Vcpu {
   uint64_t block_address_ = 0;  // the block the last block hook entered
   bool finishing_ = false;
   BlockStop block_stop_ = BlockStop::kNone;
+  uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
 };
