@@ -21,17 +21,16 @@ base::Expected<std::unique_ptr<Recorder>> record_to(vmm::Sandbox& sandbox, const
   if (sandbox.vcpu().backend_name() == "kvm") {
     recorder->warnings_ = kvm_nondet_warnings(sandbox.image(), recorder->options_.guest_name);
   }
-  // Setup holds every page as it is now: the first MemoryDelta starts from here.
-  recorder->scratch_pages_.clear();
-  sandbox.take_dirty_pages(recorder->scratch_pages_);
-  recorder->scratch_pages_.clear();
   sandbox.set_exit_observer(recorder.get());
   return recorder;
 }
 
 Recorder::Recorder(vmm::Sandbox& sandbox, std::unique_ptr<trace::TraceWriter> writer,
                    RecordOptions options)
-    : sandbox_(sandbox), writer_(std::move(writer)), options_(std::move(options)) {}
+    : sandbox_(sandbox),
+      writer_(std::move(writer)),
+      options_(std::move(options)),
+      pages_(sandbox) {}  // Setup holds every page as it is now: the first delta starts here
 
 Recorder::~Recorder() { (void)finish(); }
 
@@ -110,7 +109,7 @@ void Recorder::write_exit(trace::Exit exit, const vmm::RegisterFile& registers,
 
 void Recorder::write_memory_delta() {
   scratch_pages_.clear();
-  sandbox_.take_dirty_pages(scratch_pages_);
+  pages_.take_changed_pages(scratch_pages_);
   trace::MemoryDelta delta;
   // Memory as it stands after the last exit's host writes: where the guest resumes from.
   delta.exit_sequence = next_exit_ == 0 ? 0 : next_exit_ - 1;

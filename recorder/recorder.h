@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "recorder/page_tracker.h"
 #include "trace_format/trace_writer.h"
 #include "vmm/exit_observer.h"
 #include "vmm/sandbox.h"
@@ -95,6 +96,7 @@ class Recorder final : public vmm::ExitObserver {
   // A kStopped exit is a timeout only if the call then ends with one; a debugger's pause is not
   // recorded. Held here until the next event decides.
   std::optional<trace::Exit> pending_stop_;
+  PageTracker pages_;
   std::vector<uint64_t> scratch_pages_;
 };
 
