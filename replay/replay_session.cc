@@ -1,0 +1,369 @@
+#include "replay/replay_session.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "hl_abi.h"
+#include "recorder/convert.h"
+#include "vmm/unicorn_vcpu.h"
+
+namespace hlrr::replay {
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+const char* kind_name(trace::ExitKind kind) {
+  switch (kind) {
+    case trace::ExitKind::kPortOut: return "port out";
+    case trace::ExitKind::kPortIn: return "port in";
+    case trace::ExitKind::kHalt: return "hlt";
+    case trace::ExitKind::kException: return "exception";
+    case trace::ExitKind::kOutOfBounds: return "out-of-bounds access";
+    case trace::ExitKind::kTimeout: return "timeout";
+    case trace::ExitKind::kDebug: return "debug";
+    case trace::ExitKind::kShutdown: return "shutdown";
+    case trace::ExitKind::kInternalError: return "internal error";
+  }
+  return "?";
+}
+
+std::string describe(const trace::Exit& exit) {
+  std::string s = "exit " + std::to_string(exit.sequence) + " (" + kind_name(exit.kind);
+  if (exit.kind == trace::ExitKind::kPortOut || exit.kind == trace::ExitKind::kPortIn) {
+    s += " " + hex(exit.port);
+  }
+  return s + ")";
+}
+
+std::string end_text(const trace::End& end) {
+  switch (end.kind) {
+    case trace::EndKind::kCompleted: return "completed";
+    case trace::EndKind::kGuestFault: return "guest fault: " + end.message;
+    case trace::EndKind::kTimeout: return "timeout: " + end.message;
+    case trace::EndKind::kUnknown: break;
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(const std::string& path) {
+  auto reader = trace::TraceReader::open(path);
+  if (!reader) return base::Unexpected(std::move(reader).error());
+  return open(std::move(*reader));
+}
+
+base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(
+    std::unique_ptr<trace::TraceReader> reader) {
+  auto setup = reader->setup();
+  if (!setup) return base::Unexpected(std::move(setup).error());
+  auto image = vmm::ElfImage::parse(setup->elf);
+  if (!image) return base::fail("the trace's guest ELF: " + image.error().message);
+  auto memory = vmm::GuestMemory::create(setup->config.memory_size);
+  if (!memory) return base::Unexpected(std::move(memory).error());
+  std::unique_ptr<ReplaySession> session(new ReplaySession(
+      std::move(reader), std::move(*setup), std::move(*image), std::move(*memory)));
+  if (auto st = session->load(); !st) return base::Unexpected(std::move(st).error());
+  return session;
+}
+
+ReplaySession::ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup,
+                             vmm::ElfImage image, vmm::GuestMemory memory)
+    : reader_(std::move(reader)),
+      setup_(std::move(setup)),
+      image_(std::move(image)),
+      memory_(std::move(memory)) {}
+
+ReplaySession::~ReplaySession() = default;
+
+base::Status ReplaySession::load() {
+  from_kvm_ = setup_.backend == "kvm";
+  for (const auto& page : setup_.initial_memory) {
+    if (auto st = memory_.write(page.address, page.bytes); !st) {
+      return base::fail("the trace's initial memory: " + st.error().message);
+    }
+  }
+  auto vcpu = vmm::UnicornVcpu::create(memory_, image_.instruction_sites());
+  if (!vcpu) return base::Unexpected(std::move(vcpu).error());
+  vcpu_ = std::move(*vcpu);
+  if (auto st = vcpu_->set_registers(recorder::from_trace(setup_.initial_registers)); !st) {
+    return st;
+  }
+  vcpu_->set_instruction_count(0);
+  // Every record after Setup, read now: a damaged chunk fails here with its one-line error
+  // rather than in the middle of a debugging session. A truncated trace holds its complete
+  // chunks.
+  for (size_t i = 0; i < reader_->chunks().size(); ++i) {
+    auto chunk = reader_->read_chunk(i);
+    if (!chunk) return base::Unexpected(std::move(chunk).error());
+    for (auto& record : *chunk) {
+      if (!std::holds_alternative<trace::Setup>(record)) records_.push_back(std::move(record));
+    }
+  }
+  return {};
+}
+
+uint64_t ReplaySession::instruction_count() const { return vcpu_->instruction_count(); }
+
+StopKind ReplaySession::diverge(std::string message) {
+  divergence_ = std::move(message);
+  return StopKind::kDivergence;
+}
+
+StopKind ReplaySession::run_to(uint64_t target) {
+  for (;;) {
+    if (!divergence_.empty()) return StopKind::kDivergence;
+    if (!apply_passive_records()) {
+      if (!divergence_.empty()) return StopKind::kDivergence;
+      return StopKind::kEnd;
+    }
+    if (instruction_count() >= target) return StopKind::kReachedCount;
+    const trace::Record& record = records_[cursor_];
+    if (const auto* exit = std::get_if<trace::Exit>(&record)) {
+      // kReachedCount: the exit was replayed, or the target came first (checked above).
+      const StopKind stop = replay_exit(*exit, target);
+      if (stop != StopKind::kReachedCount) return stop;
+      continue;
+    }
+    if (const auto* nondet = std::get_if<trace::NondetResult>(&record)) {
+      const StopKind stop = replay_nondet(*nondet, target);
+      if (stop != StopKind::kReachedCount) return stop;
+      continue;
+    }
+    return diverge("record " + std::to_string(cursor_) + " of the trace cannot be replayed");
+  }
+}
+
+bool ReplaySession::apply_passive_records() {
+  for (;;) {
+    if (at_end_) return false;
+    if (cursor_ >= records_.size()) {
+      at_end_ = true;
+      end_note_ = reader_->truncated() ? "the recording ends here: " + reader_->truncation_note()
+                                       : "the recording ends here (no End record)";
+      return false;
+    }
+    const trace::Record& record = records_[cursor_];
+    if (const auto* start = std::get_if<trace::CallStart>(&record)) {
+      if (!start->registers) {
+        diverge("call " + start->function + ": the trace does not record the call's registers "
+                "(format 1.0), so it cannot be replayed");
+        return false;
+      }
+      for (const auto& w : start->host_writes) {
+        if (auto st = memory_.write(w.address, w.bytes); !st) {
+          diverge("call " + start->function + ": " + st.error().message);
+          return false;
+        }
+      }
+      if (auto st = vcpu_->set_registers(recorder::from_trace(*start->registers)); !st) {
+        diverge(st.error().message);
+        return false;
+      }
+      call_ = start->function;
+    } else if (std::holds_alternative<trace::CallEnd>(record)) {
+      call_.reset();
+    } else if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
+      if (!compare_memory(*delta)) return false;
+    } else if (const auto* end = std::get_if<trace::End>(&record)) {
+      at_end_ = true;
+      end_note_ = end_text(*end);
+      return false;
+    } else {
+      return true;  // an Exit or a NondetResult: the vCPU runs to it
+    }
+    ++cursor_;
+  }
+}
+
+bool ReplaySession::compare_memory(const trace::MemoryDelta& delta) {
+  std::vector<uint8_t> page(trace::kPageSize);
+  for (const auto& p : delta.pages) {
+    if (!memory_.read(p.address, page) || p.bytes.size() != page.size()) {
+      diverge("memory delta after exit " + std::to_string(delta.exit_sequence) + ": page " +
+              hex(p.address) + " is not guest memory");
+      return false;
+    }
+    if (std::memcmp(page.data(), p.bytes.data(), page.size()) == 0) continue;
+    // KVM delivers a fault through the guest's IDT, which pushes a frame on the exception stack;
+    // the software vCPU reports faults without touching memory. The call ends there, so the
+    // frame is taken from the recording, not compared.
+    if (from_kvm_ && p.address >= HL_EXCEPTION_STUBS_BASE + HL_PAGE_SIZE &&
+        p.address < HL_EXCEPTION_STACK_TOP) {
+      (void)memory_.write(p.address, p.bytes);
+      continue;
+    }
+    size_t i = 0;
+    while (page[i] == p.bytes[i]) ++i;
+    diverge("memory after exit " + std::to_string(delta.exit_sequence) + " at instruction " +
+            std::to_string(instruction_count()) + ": byte " + hex(p.address + i) + " is " +
+            hex(page[i]) + ", recorded " + hex(p.bytes[i]));
+    return false;
+  }
+  return true;
+}
+
+StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target) {
+  const bool counted = !from_kvm_ && recorded.instruction_count != 0;
+  vmm::RunOptions options;
+  if (target != UINT64_MAX) options.max_instructions = target - instruction_count();
+  // A timeout stopped the guest between exits: run to the recorded count, then compare.
+  if (recorded.kind == trace::ExitKind::kTimeout) {
+    if (!counted) {
+      at_end_ = true;
+      end_note_ = "the recording timed out on KVM, where instruction counts are unknown: replay "
+                  "ends at the last exit before the timeout";
+      return StopKind::kEnd;
+    }
+    if (recorded.instruction_count < instruction_count()) {
+      return diverge(describe(recorded) + ": replay is already past the recorded count " +
+                     std::to_string(recorded.instruction_count));
+    }
+    const uint64_t left = recorded.instruction_count - instruction_count();
+    if (left == 0) {
+      // Nothing to run.
+    } else if (options.max_instructions == 0 || left < options.max_instructions) {
+      options.max_instructions = left;
+    }
+  }
+  vmm::VcpuExit exit;
+  if (recorded.kind != trace::ExitKind::kTimeout || options.max_instructions != 0) {
+    exit = vcpu_->run(options);
+  } else {
+    exit.kind = vmm::ExitKind::kInstructionLimit;
+  }
+  if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
+    return StopKind::kReachedCount;
+  }
+  auto regs = vcpu_->registers();
+  if (!regs) return diverge(regs.error().message);
+  const std::string where =
+      describe(recorded) + " at instruction " + std::to_string(instruction_count());
+  if (exit.kind == vmm::ExitKind::kNondet) {
+    return diverge(where + ": the guest executed " + vmm::to_string(exit.nondet) + " at " +
+                   hex(regs->rip) + ", which the recording does not have here");
+  }
+  if (recorded.kind == trace::ExitKind::kTimeout) {
+    if (exit.kind != vmm::ExitKind::kInstructionLimit) {
+      return diverge(where + ": replay exited (" + vmm::to_string(exit.kind) +
+                     ") before the recorded timeout");
+    }
+  } else {
+    const auto replayed = recorder::to_trace_exit(exit);
+    if (!replayed || replayed->kind != recorded.kind) {
+      return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) + " at " +
+                     hex(regs->rip));
+    }
+    if (replayed->port != recorded.port || replayed->access_size != recorded.access_size ||
+        replayed->data != recorded.data) {
+      return diverge(where + ": port " + hex(replayed->port) + " size " +
+                     std::to_string(replayed->access_size) + " data " + hex(replayed->data) +
+                     ", recorded port " + hex(recorded.port) + " size " +
+                     std::to_string(recorded.access_size) + " data " + hex(recorded.data));
+    }
+  }
+  // Undefined flag bits differ between silicon and emulation: a KVM recording is compared
+  // without them and the vCPU takes the recorded value (DESIGN.md).
+  const vmm::RegisterFile expected = recorder::from_trace(recorded.registers);
+  const uint64_t mask = from_kvm_ ? ~vmm::kRflagsStatusBits : ~0ull;
+  if (auto diff = vmm::first_difference(*regs, expected, mask)) {
+    return diverge(where + ": " + *diff + " (replayed != recorded)");
+  }
+  if (from_kvm_ && regs->rflags != expected.rflags) {
+    vmm::RegisterFile synced = *regs;
+    synced.rflags = expected.rflags;
+    if (auto st = vcpu_->set_registers(synced); !st) return diverge(st.error().message);
+  }
+  if (counted) {
+    if (!count_offset_) count_offset_ = recorded.instruction_count - instruction_count();
+    if (instruction_count() + *count_offset_ != recorded.instruction_count) {
+      return diverge(where + ": instruction count " +
+                     std::to_string(instruction_count() + *count_offset_) + ", recorded " +
+                     std::to_string(recorded.instruction_count));
+    }
+  }
+  // What the host did at this exit.
+  for (const auto& w : recorded.host_writes) {
+    if (auto st = memory_.write(w.address, w.bytes); !st) return diverge(where + ": " + st.error().message);
+    for (const auto& seg : image_.segments()) {
+      if (seg.executable && w.address < seg.vaddr + seg.memory_size &&
+          seg.vaddr < w.address + w.bytes.size()) {
+        vcpu_->code_modified(w.address, w.bytes.size());
+      }
+    }
+  }
+  if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
+  exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
+                               .instruction_count = instruction_count(),
+                               .kind = recorded.kind,
+                               .port = recorded.port,
+                               .rip = regs->rip,
+                               .call = call_.value_or("")});
+  ++exits_;
+  ++cursor_;
+  return StopKind::kReachedCount;
+}
+
+StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint64_t target) {
+  vmm::RunOptions options;
+  if (target != UINT64_MAX) options.max_instructions = target - instruction_count();
+  const vmm::VcpuExit exit = vcpu_->run(options);
+  if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
+    return StopKind::kReachedCount;
+  }
+  auto regs = vcpu_->registers();
+  if (!regs) return diverge(regs.error().message);
+  const std::string where = "the recorded " + std::string(vmm::to_string(
+                                                  static_cast<vmm::NondetInstruction>(recorded.kind))) +
+                            " at " + hex(recorded.rip) + " (instruction " +
+                            std::to_string(instruction_count()) + ")";
+  if (exit.kind != vmm::ExitKind::kNondet) {
+    return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) + " at " +
+                   hex(regs->rip) + " instead");
+  }
+  if (regs->rip != recorded.rip ||
+      static_cast<uint8_t>(exit.nondet) != static_cast<uint8_t>(recorded.kind)) {
+    return diverge(where + ": replay executed " + vmm::to_string(exit.nondet) + " at " +
+                   hex(regs->rip));
+  }
+  if (recorded.values.empty()) return diverge(where + ": the record holds no value");
+  vcpu_->set_nondet_result(recorded.values[0], recorded.values.size() > 1 ? recorded.values[1] : 0);
+  ++cursor_;
+  return StopKind::kReachedCount;
+}
+
+ReplaySession::Checkpoint ReplaySession::checkpoint() {
+  Checkpoint c;
+  c.cursor = cursor_;
+  c.count = instruction_count();
+  c.exits = exits_;
+  c.exit_log_size = exit_log_.size();
+  c.call = call_;
+  c.at_end = at_end_;
+  auto regs = vcpu_->registers();
+  HLRR_CHECK(regs.has_value());
+  c.registers = *regs;
+  c.memory.assign(memory_.host_base(), memory_.host_base() + memory_.size());
+  return c;
+}
+
+void ReplaySession::restore(const Checkpoint& c) {
+  cursor_ = c.cursor;
+  exits_ = c.exits;
+  exit_log_.resize(c.exit_log_size);
+  call_ = c.call;
+  at_end_ = c.at_end;
+  divergence_.clear();
+  std::memcpy(memory_.host_base(), c.memory.data(), c.memory.size());
+  for (const auto& seg : image_.segments()) {
+    if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
+  }
+  HLRR_CHECK(vcpu_->set_registers(c.registers).has_value());
+  vcpu_->set_instruction_count(c.count);
+}
+
+}  // namespace hlrr::replay

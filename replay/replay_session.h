@@ -1,0 +1,136 @@
+// ReplaySession: a recording re-executed forward on the software vCPU.
+//
+// open() rebuilds the guest from the trace alone (the Setup record: ELF bytes, configuration,
+// every non-zero page, the register file) on a fresh UnicornVcpu. run_to() then re-executes,
+// walking the recorded records in order: a CallStart applies the host's writes and sets the
+// registers; at each recorded Exit the vCPU must exit the same way (kind, port, size, data) with
+// the same guest-visible registers (and the same instruction count, when the recording came from
+// the software vCPU), after which the host's writes and `in` values are injected; a NondetResult
+// supplies rdtsc & co.; a MemoryDelta's pages must equal replayed memory. The first mismatch is a
+// divergence: replay stops there with one line naming the exit, the instruction count and the
+// first differing register or byte.
+//
+// Position: the instruction count since the start of the recording. "At count N" is the state
+// just before instruction N+1 executes, after every record that executes no instruction (host
+// writes, call starts) has been applied: each count names exactly one state (docs/replay.md).
+//
+// A session only runs forward; checkpoint()/restore() copy and reinstate its whole state, which
+// is how the timeline goes back. Not thread-safe; blocking.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+#include "trace_format/records.h"
+#include "trace_format/trace_reader.h"
+#include "vmm/elf_image.h"
+#include "vmm/guest_memory.h"
+#include "vmm/register_file.h"
+#include "vmm/vcpu.h"
+
+namespace hlrr::replay {
+
+// Why run_to() returned.
+enum class StopKind : uint8_t {
+  kReachedCount,  // at the requested instruction count
+  kEnd,           // the end of the recording (end_note() says how it ended)
+  kDivergence,    // replay no longer matches the recording (divergence() says where)
+};
+
+// One replayed exit, for `monitor exits` and tests.
+struct ExitInfo {
+  uint64_t sequence = 0;
+  uint64_t instruction_count = 0;  // replay's count right after the exit
+  trace::ExitKind kind = trace::ExitKind::kHalt;
+  uint16_t port = 0;
+  uint64_t rip = 0;
+  std::string call;  // the guest call it belongs to ("" = initialisation)
+};
+
+class ReplaySession {
+ public:
+  static base::Expected<std::unique_ptr<ReplaySession>> open(const std::string& path);
+  static base::Expected<std::unique_ptr<ReplaySession>> open(
+      std::unique_ptr<trace::TraceReader> reader);
+  ~ReplaySession();
+  ReplaySession(const ReplaySession&) = delete;
+  ReplaySession& operator=(const ReplaySession&) = delete;
+
+  // Re-executes until the count reaches `target`, the recording ends, or replay diverges.
+  StopKind run_to(uint64_t target);
+  StopKind run_to_end() { return run_to(UINT64_MAX); }
+
+  uint64_t instruction_count() const;
+  // Exits replayed so far (the sequence number of the next one).
+  uint64_t exits_replayed() const { return exits_; }
+  uint64_t recorded_exits() const { return reader_->exit_count(); }
+  bool at_end() const { return at_end_; }
+  // "completed", "guest fault: ...", "truncated (footer missing): ..." (valid once at_end()).
+  const std::string& end_note() const { return end_note_; }
+  // The divergence's one line (valid after run_to() returned kDivergence).
+  const std::string& divergence() const { return divergence_; }
+  // The guest call in progress ("" = initialisation), or nullopt between calls.
+  const std::optional<std::string>& current_call() const { return call_; }
+  // Exits replayed so far, in order.
+  const std::vector<ExitInfo>& exits() const { return exit_log_; }
+
+  const trace::Setup& setup() const { return setup_; }
+  const vmm::ElfImage& image() const { return image_; }
+  vmm::GuestMemory& memory() { return memory_; }
+  base::Expected<vmm::RegisterFile> registers() { return vcpu_->registers(); }
+
+  // The session's whole state, to come back to. Memory is copied in full (guest memory is a few
+  // MiB); see docs/replay.md for the policy that spaces checkpoints.
+  struct Checkpoint {
+    size_t cursor = 0;
+    uint64_t count = 0;
+    uint64_t exits = 0;
+    size_t exit_log_size = 0;
+    std::optional<std::string> call;
+    bool at_end = false;
+    vmm::RegisterFile registers;
+    std::vector<uint8_t> memory;
+    uint64_t bytes() const { return memory.size() + sizeof(*this); }
+  };
+  Checkpoint checkpoint();
+  void restore(const Checkpoint& checkpoint);
+
+ private:
+  ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup,
+                vmm::ElfImage image, vmm::GuestMemory memory);
+  base::Status load();
+  // Processes records until the next one needs the vCPU to run; false at the end.
+  bool apply_passive_records();
+  StopKind replay_exit(const trace::Exit& recorded, uint64_t target);
+  StopKind replay_nondet(const trace::NondetResult& recorded, uint64_t target);
+  StopKind diverge(std::string message);
+  bool compare_memory(const trace::MemoryDelta& delta);
+  const trace::Record* next_record();
+
+  std::unique_ptr<trace::TraceReader> reader_;
+  trace::Setup setup_;
+  vmm::ElfImage image_;
+  vmm::GuestMemory memory_;
+  std::unique_ptr<vmm::Vcpu> vcpu_;
+  bool from_kvm_ = false;
+  // Recorded count minus replayed count, fixed at the first exit with a count (a recording that
+  // started after the vCPU had already run counts from an offset).
+  std::optional<uint64_t> count_offset_;
+
+  // Every record after Setup, in order (loaded chunk by chunk as replay reaches them).
+  std::vector<trace::Record> records_;
+  size_t chunks_loaded_ = 0;
+  size_t cursor_ = 0;
+  uint64_t exits_ = 0;
+  std::vector<ExitInfo> exit_log_;
+  std::optional<std::string> call_;
+  bool at_end_ = false;
+  std::string end_note_;
+  std::string divergence_;
+};
+
+}  // namespace hlrr::replay

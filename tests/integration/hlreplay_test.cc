@@ -1,0 +1,74 @@
+// hlreplay --check end to end: recordings made by `hlrun --record` replay deterministically, and
+// the counts it prints are the ones `hltrace info` reads from the trace.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "guests.h"
+#include "tests/support/subprocess.h"
+
+namespace hlrr::testing {
+namespace {
+
+std::string info_field(const std::string& info, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(info, m, std::regex(name + ": +([0-9]+)"))) return "?";
+  return m[1];
+}
+
+class HlreplayCheck : public BackendTest {
+ protected:
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string trace() const { return dir_ + "/run.cap"; }
+  std::string dir_ = [] {
+    char d[] = "/tmp/hlrr-hlreplay-XXXXXX";
+    return std::string(mkdtemp(d));
+  }();
+};
+
+TEST_P(HlreplayCheck, ReplaysARecordingAndPrintsTheTracesCounts) {
+  const std::string n = on_kvm() ? "20" : "400";
+  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu",
+                          vmm::to_string(GetParam()), "--call", "chatter", n, "--record", trace()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  auto info = run_process({tool_path("hltrace"), "info", trace()});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  auto check = run_process({tool_path("hlreplay"), trace(), "--check"});
+  ASSERT_EQ(check.exit_code, 0) << check.out << check.err;
+  const std::string exits = info_field(info.out, "exits");
+  // chatter(n) makes n + 1 host calls (n < 1000); plus the two halts (initialisation, call).
+  EXPECT_EQ(exits, std::to_string(std::stoi(n) + 1 + 2));
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(check.out, m, std::regex("^deterministic: ([0-9]+) exits, ([0-9]+) instructions\n")))
+      << check.out;
+  EXPECT_EQ(m[1], exits);
+  if (!on_kvm()) {
+    EXPECT_EQ(m[2], info_field(info.out, "instructions"));
+  }
+  EXPECT_NE(check.out.find("end: completed"), std::string::npos) << check.out;
+  // Not a terminal: no progress bar.
+  EXPECT_EQ(check.err, "");
+}
+
+TEST_P(HlreplayCheck, ACorruptTraceFailsWithOneLine) {
+  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu",
+                          vmm::to_string(GetParam()), "--call", "chatter", "300", "--record", trace()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  const auto size = std::filesystem::file_size(trace());
+  FILE* f = std::fopen(trace().c_str(), "r+b");
+  ASSERT_TRUE(f);
+  std::fseek(f, static_cast<long>(size / 2), SEEK_SET);
+  std::fwrite("\xff\xff\xff\xff", 1, 4, f);
+  std::fclose(f);
+  auto check = run_process({tool_path("hlreplay"), trace(), "--check"});
+  EXPECT_EQ(check.exit_code, 2);
+  EXPECT_TRUE(std::regex_match(check.err, std::regex("hlreplay: .*: chunk [0-9]+ at offset [0-9]+: checksum mismatch\n")))
+      << check.err;
+}
+
+HLRR_INSTANTIATE_FOR_BACKENDS(HlreplayCheck);
+
+}  // namespace
+}  // namespace hlrr::testing

@@ -1,0 +1,74 @@
+// Helpers for the replay tests: recording a guest call in-process (recorder::record_to) into a
+// temporary trace.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "recorder/recorder.h"
+#include "vmm/sandbox.h"
+#include "vmm/standard_host_functions.h"
+
+namespace hlrr::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    char dir[] = "/tmp/hlrr-replay-XXXXXX";
+    dir_ = mkdtemp(dir);
+  }
+  ~TempDir() { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+struct CallSpec {
+  std::string function;
+  std::vector<vmm::Value> args;
+};
+
+// Records the initialisation of `guest` and `calls` into `path` as hlrun --record does. Returns
+// false (with a test failure) if the guest can't be loaded or recorded; calls may fault.
+inline bool record_guest(const std::string& guest, const std::vector<CallSpec>& calls,
+                         const std::string& path, vmm::VcpuKind vcpu = vmm::VcpuKind::kUnicorn,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto image = vmm::ElfImage::read_file(std::string(HLRR_GUEST_DIR) + "/" + guest + ".elf");
+  if (!image) {
+    ADD_FAILURE() << image.error().message;
+    return false;
+  }
+  vmm::SandboxConfig config;
+  config.vcpu = vcpu;
+  config.timeout = timeout;
+  config.output = [](std::string_view) {};
+  vmm::add_standard_host_functions(config.host_functions);
+  auto sandbox = vmm::Sandbox::load(std::move(*image), std::move(config));
+  if (!sandbox) {
+    ADD_FAILURE() << sandbox.error().message;
+    return false;
+  }
+  auto rec = recorder::record_to(**sandbox, path, {.guest_name = guest + ".elf"});
+  if (!rec) {
+    ADD_FAILURE() << rec.error().message;
+    return false;
+  }
+  if ((*sandbox)->resume().kind != vmm::RunOutcome::Kind::kReturned) {
+    ADD_FAILURE() << guest << ": initialisation failed";
+    return false;
+  }
+  for (const auto& c : calls) {
+    if (!(*rec)->active()) break;
+    (void)(*sandbox)->call(c.function, c.args);
+  }
+  auto st = (*rec)->finish();
+  if (!st) ADD_FAILURE() << st.error().message;
+  return static_cast<bool>(st);
+}
+
+}  // namespace hlrr::testing
