@@ -1,13 +1,24 @@
 // hlreplay: re-executes a recording. Wiring only: parsing (CLI11) and replay/ calls.
 //   hlreplay trace.cap --check       replays to the end: "deterministic: N exits, M instructions"
 //                                    or the first divergence (exit 1)
+//   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on 127.0.0.1:PORT
+//   hlreplay trace.cap --gdb         starts gdb connected to it, with the recording's symbols
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
 
-#include <cstdio>
+#include <sys/wait.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "cli/debug_session.h"
 #include "replay/replay_session.h"
+#include "replay/replay_target.h"
+#include "replay/timeline.h"
+#include "rsp/server.h"
 
 namespace {
 
@@ -49,6 +60,51 @@ int check(hlrr::replay::ReplaySession& session) {
   return 0;
 }
 
+// Serves the replay; with `gdb` set, runs gdb against it (symbols from the embedded ELF).
+int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& listen,
+          bool start_gdb, bool verbose) {
+  using namespace hlrr;
+  replay::Timeline timeline(session);
+  replay::ReplayTarget target(timeline);
+  rsp::ServerOptions options{.address = listen.address, .port = listen.port};
+  if (verbose) options.log = [](std::string_view line) {
+    std::fprintf(stderr, "hlreplay: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  auto server = rsp::Server::create(target, options);
+  if (!server) return fail(kExitUsage, server.error().message);
+  const std::string where = listen.address + ":" + std::to_string((*server)->port());
+  if (!start_gdb) {
+    std::fprintf(stderr, "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s "
+                 "(gdb: target remote %s)\n", session.setup().guest_name.c_str(),
+                 static_cast<unsigned long long>(session.recorded_exits()), where.c_str(), where.c_str());
+    std::fflush(stderr);
+    auto end = (*server)->run();
+    if (!end) return fail(1, "debug server: " + end.error().message);
+    return 0;
+  }
+  // Like `rr replay`: the guest's symbols come from the ELF embedded in the recording.
+  char dir[] = "/tmp/hlreplay-XXXXXX";
+  if (!mkdtemp(dir)) return fail(1, "cannot create a temporary directory");
+  const std::string elf = std::string(dir) + "/" + std::filesystem::path(session.setup().guest_name).filename().string();
+  std::ofstream(elf, std::ios::binary)
+      .write(reinterpret_cast<const char*>(session.setup().elf.data()),
+             static_cast<std::streamsize>(session.setup().elf.size()));
+  std::thread serving([&] { (void)(*server)->run(); });
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string remote = "target remote " + where;
+    execlp("gdb", "gdb", "-q", elf.c_str(), "-ex", remote.c_str(), static_cast<char*>(nullptr));
+    std::perror("hlreplay: gdb");
+    _exit(127);
+  }
+  int status = 0;
+  if (pid > 0) waitpid(pid, &status, 0);
+  (*server)->stop();
+  serving.join();
+  std::filesystem::remove_all(dir);
+  return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,8 +115,15 @@ int main(int argc, char** argv) {
                "hlreplay"};
   std::string trace_path;
   bool check_only = false;
+  bool start_gdb = false;
+  bool verbose = false;
+  std::string debug_port, listen;
   app.add_option("trace", trace_path, "trace file (hlrun --record)")->required();
   app.add_flag("--check", check_only, "replay to the end without a debugger");
+  app.add_option("-g", debug_port, "PORT: serve the replay to gdb/lldb on 127.0.0.1:PORT (0: any port)");
+  app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address");
+  app.add_flag("--gdb", start_gdb, "start gdb connected to the replay (symbols from the recording)");
+  app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,5 +132,10 @@ int main(int argc, char** argv) {
   auto session = replay::ReplaySession::open(trace_path);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
-  return fail(kExitUsage, "nothing to do: give --check");
+  if (!debug_port.empty() || !listen.empty() || start_gdb) {
+    auto where = cli::parse_listen(!listen.empty() ? listen : !debug_port.empty() ? debug_port : "0");
+    if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    return serve(**session, *where, start_gdb, verbose);
+  }
+  return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");
 }

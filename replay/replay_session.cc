@@ -239,6 +239,10 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
     return StopKind::kReachedCount;
   }
+  if (exit.kind == vmm::ExitKind::kDebug && exit.has_debug_point) {
+    last_hit_ = exit;
+    return StopKind::kDebugPoint;
+  }
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);
   const std::string where =
@@ -314,6 +318,10 @@ StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint6
   const vmm::VcpuExit exit = vcpu_->run(options);
   if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
     return StopKind::kReachedCount;
+  }
+  if (exit.kind == vmm::ExitKind::kDebug && exit.has_debug_point) {
+    last_hit_ = exit;
+    return StopKind::kDebugPoint;
   }
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);

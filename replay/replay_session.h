@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,7 @@ enum class StopKind : uint8_t {
   kReachedCount,  // at the requested instruction count
   kEnd,           // the end of the recording (end_note() says how it ended)
   kDivergence,    // replay no longer matches the recording (divergence() says where)
+  kDebugPoint,    // a breakpoint or watchpoint set with set_debug_points() (last_hit())
 };
 
 // One replayed exit, for `monitor exits` and tests.
@@ -77,6 +79,13 @@ class ReplaySession {
   const std::optional<std::string>& current_call() const { return call_; }
   // Exits replayed so far, in order.
   const std::vector<ExitInfo>& exits() const { return exit_log_; }
+
+  // Breakpoints stop before the instruction (a run starting at one executes it first);
+  // watchpoints stop after the accessing instruction (vmm::Vcpu::set_debug_points()).
+  base::Status set_debug_points(std::span<const vmm::DebugPoint> points) {
+    return vcpu_->set_debug_points(points);
+  }
+  const vmm::VcpuExit& last_hit() const { return last_hit_; }
 
   const trace::Setup& setup() const { return setup_; }
   const vmm::ElfImage& image() const { return image_; }
@@ -131,6 +140,7 @@ class ReplaySession {
   bool at_end_ = false;
   std::string end_note_;
   std::string divergence_;
+  vmm::VcpuExit last_hit_;
 };
 
 }  // namespace hlrr::replay

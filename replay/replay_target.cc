@@ -1,0 +1,245 @@
+#include "replay/replay_target.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "rsp/registers.h"
+
+namespace hlrr::replay {
+namespace {
+
+constexpr const char* kReadOnly = "a recording cannot be changed (replay is read-only)";
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Like vmm/live_target.cc's: the register file in gdb's numbering.
+void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
+  out.fill(0);
+  const std::pair<int, uint64_t> ints[] = {
+      {rsp::kRax, r.rax}, {rsp::kRbx, r.rbx}, {rsp::kRcx, r.rcx}, {rsp::kRdx, r.rdx},
+      {rsp::kRsi, r.rsi}, {rsp::kRdi, r.rdi}, {rsp::kRbp, r.rbp}, {rsp::kRsp, r.rsp},
+      {rsp::kR8, r.r8},   {rsp::kR9, r.r9},   {rsp::kR10, r.r10}, {rsp::kR11, r.r11},
+      {rsp::kR12, r.r12}, {rsp::kR13, r.r13}, {rsp::kR14, r.r14}, {rsp::kR15, r.r15},
+      {rsp::kRip, r.rip}, {rsp::kEflags, r.rflags}, {rsp::kCs, r.cs}, {rsp::kSs, r.ss},
+      {rsp::kDs, r.ds},   {rsp::kEs, r.es},   {rsp::kFs, r.fs},   {rsp::kGs, r.gs},
+      {rsp::kFsBase, r.fs_base}, {rsp::kGsBase, r.gs_base}, {rsp::kFctrl, r.fcw},
+      {rsp::kFstat, r.fsw}, {rsp::kFtag, r.ftw}, {rsp::kMxcsr, r.mxcsr}};
+  for (auto [regno, v] : ints) rsp::set_register(out, regno, v);
+  const auto descs = rsp::registers();
+  for (int i = 0; i < 8; ++i) {
+    std::memcpy(out.data() + descs[rsp::kSt0 + i].offset, r.st[i].data(), 10);
+  }
+  for (int i = 0; i < 16; ++i) {
+    std::memcpy(out.data() + descs[rsp::kXmm0 + i].offset, r.xmm[i].data(), 16);
+  }
+}
+
+vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
+  switch (kind) {
+    case rsp::BreakpointKind::kWriteWatch: return vmm::DebugPointKind::kWriteWatch;
+    case rsp::BreakpointKind::kReadWatch: return vmm::DebugPointKind::kReadWatch;
+    case rsp::BreakpointKind::kAccessWatch: return vmm::DebugPointKind::kAccessWatch;
+    default: return vmm::DebugPointKind::kBreakpoint;
+  }
+}
+
+const char* kind_name(trace::ExitKind kind) {
+  switch (kind) {
+    case trace::ExitKind::kPortOut: return "port-out";
+    case trace::ExitKind::kPortIn: return "port-in";
+    case trace::ExitKind::kHalt: return "halt";
+    case trace::ExitKind::kException: return "exception";
+    case trace::ExitKind::kOutOfBounds: return "out-of-bounds";
+    case trace::ExitKind::kTimeout: return "timeout";
+    case trace::ExitKind::kDebug: return "debug";
+    case trace::ExitKind::kShutdown: return "shutdown";
+    case trace::ExitKind::kInternalError: return "internal-error";
+  }
+  return "?";
+}
+
+bool parse_u64(std::string_view text, uint64_t& out) {
+  if (text.empty()) return false;
+  std::string s(text);
+  char* end = nullptr;
+  out = std::strtoull(s.c_str(), &end, 0);
+  return *end == '\0';
+}
+
+}  // namespace
+
+ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
+
+base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
+  auto regs = timeline_.session().registers();
+  if (!regs) return base::Unexpected(std::move(regs).error());
+  to_gdb(*regs, out);
+  return {};
+}
+
+base::Status ReplayTarget::write_registers(const rsp::RegisterFile&) { return base::fail(kReadOnly); }
+
+base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  return timeline_.session().memory().read(address, out);
+}
+
+base::Status ReplayTarget::write_memory(uint64_t, std::span<const uint8_t>) {
+  return base::fail(kReadOnly);
+}
+
+rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
+  switch (stop.kind) {
+    case TimelineStop::Kind::kStep: return rsp::StopInfo::stopped(rsp::kSigTrap);
+    case TimelineStop::Kind::kBreakpoint: return rsp::StopInfo::sw_break();
+    case TimelineStop::Kind::kWatchpoint: {
+      const auto kind = stop.point == vmm::DebugPointKind::kReadWatch ? rsp::StopInfo::Kind::kRWatch
+                        : stop.point == vmm::DebugPointKind::kAccessWatch
+                            ? rsp::StopInfo::Kind::kAWatch
+                            : rsp::StopInfo::Kind::kWatch;
+      return rsp::StopInfo::watch(kind, stop.address);
+    }
+    case TimelineStop::Kind::kBegin: return rsp::StopInfo::replay_begin();
+    case TimelineStop::Kind::kEnd: return rsp::StopInfo::replay_end();
+    case TimelineStop::Kind::kInterrupted: return rsp::StopInfo::interrupted();
+    case TimelineStop::Kind::kDivergence: return rsp::StopInfo::stopped(rsp::kSigKill);
+  }
+  return rsp::StopInfo::stopped();
+}
+
+rsp::StopInfo ReplayTarget::resume(rsp::ResumeAction action, std::stop_token stop) {
+  if (action == rsp::ResumeAction::kStep) return to_stop(timeline_.step_forward());
+  return to_stop(timeline_.continue_forward(stop));
+}
+
+rsp::StopInfo ReplayTarget::reverse_step(std::stop_token) {
+  return to_stop(timeline_.step_backward());
+}
+
+rsp::StopInfo ReplayTarget::reverse_continue(std::stop_token stop) {
+  return to_stop(timeline_.continue_backward(stop));
+}
+
+base::Status ReplayTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                             uint64_t length) {
+  const vmm::DebugPoint p{debug_kind(kind), address,
+                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
+  points_.push_back(p);
+  if (auto st = timeline_.set_debug_points(points_); !st) {
+    points_.pop_back();
+    return st;
+  }
+  return {};
+}
+
+base::Status ReplayTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                             uint64_t length) {
+  const vmm::DebugPoint p{debug_kind(kind), address,
+                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
+  auto it = std::find(points_.begin(), points_.end(), p);
+  if (it != points_.end()) points_.erase(it);
+  return timeline_.set_debug_points(points_);
+}
+
+std::string ReplayTarget::exec_file_path() const { return timeline_.session().setup().guest_name; }
+
+std::span<const uint8_t> ReplayTarget::exec_file_bytes() const {
+  return timeline_.session().setup().elf;
+}
+
+std::vector<rsp::MemoryRegion> ReplayTarget::memory_regions() const {
+  std::vector<rsp::MemoryRegion> out;
+  for (const auto& r : timeline_.session().setup().memory_layout) {
+    out.push_back(rsp::MemoryRegion{r.address, r.size, (r.permissions & trace::kPermRead) != 0,
+                                    (r.permissions & trace::kPermWrite) != 0,
+                                    (r.permissions & trace::kPermExecute) != 0, r.name});
+  }
+  return out;
+}
+
+std::vector<rsp::MonitorCommands::Command> ReplayTarget::commands() const {
+  return {
+      {"when", "where replay is: the last exit replayed, the instruction count, the guest call"},
+      {"seek", "seek EXIT: go to just after exit number EXIT"},
+      {"seek-icount", "seek-icount N: go to instruction count N"},
+      {"exits", "the exits around the current position (number, kind, port, count, rip, call)"},
+  };
+}
+
+std::string ReplayTarget::when() {
+  ReplaySession& s = timeline_.session();
+  std::string text = "instruction " + std::to_string(s.instruction_count());
+  if (s.exits_replayed() == 0) {
+    text += ", before exit 0";
+  } else {
+    text += ", after exit " + std::to_string(s.exits_replayed() - 1);
+  }
+  const auto& call = s.current_call();
+  text += call ? ", in call " + (call->empty() ? std::string("(initialisation)") : *call)
+               : ", between calls";
+  if (s.at_end()) text += ", at the end of the recording (" + s.end_note() + ")";
+  return text + "\n";
+}
+
+base::Expected<std::string> ReplayTarget::seek_exit(uint64_t sequence) {
+  ReplaySession& s = timeline_.session();
+  if (sequence >= s.recorded_exits()) {
+    return base::fail("no exit " + std::to_string(sequence) + ": the recording has " +
+                      std::to_string(s.recorded_exits()) + " exits");
+  }
+  // Replay forward until that exit is known, then seek to just after it.
+  while (s.exits().size() <= sequence) {
+    const TimelineStop st = timeline_.seek(s.instruction_count() + timeline_.interval());
+    if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+    if (s.at_end() && s.exits().size() <= sequence) return base::fail("exit not replayable");
+  }
+  timeline_.seek(s.exits()[sequence].instruction_count);
+  return when();
+}
+
+std::string ReplayTarget::list_exits() {
+  ReplaySession& s = timeline_.session();
+  const auto& exits = s.exits();
+  const uint64_t here = s.exits_replayed();
+  const uint64_t first = here > 5 ? here - 5 : 0;
+  std::string text;
+  for (uint64_t i = first; i < exits.size() && i < here + 5; ++i) {
+    const ExitInfo& e = exits[i];
+    text += (i + 1 == here ? "=> " : "   ") + std::string("exit ") + std::to_string(e.sequence) +
+            " " + kind_name(e.kind);
+    if (e.kind == trace::ExitKind::kPortOut || e.kind == trace::ExitKind::kPortIn) {
+      text += " port=" + hex(e.port);
+    }
+    text += " icount=" + std::to_string(e.instruction_count) + " rip=" + hex(e.rip) +
+            " call=" + (e.call.empty() ? std::string("(init)") : e.call) + "\n";
+  }
+  if (text.empty()) text = "no exits replayed yet\n";
+  return text;
+}
+
+base::Expected<std::string> ReplayTarget::run(std::string_view line) {
+  const auto space = line.find(' ');
+  const std::string_view name = line.substr(0, space);
+  const std::string_view arg = space == std::string_view::npos ? "" : line.substr(space + 1);
+  if (name == "when") return when();
+  if (name == "exits") return list_exits();
+  uint64_t n = 0;
+  if (name == "seek") {
+    if (!parse_u64(arg, n)) return base::fail("usage: seek EXIT (an exit number)");
+    return seek_exit(n);
+  }
+  if (name == "seek-icount") {
+    if (!parse_u64(arg, n)) return base::fail("usage: seek-icount N (an instruction count)");
+    const TimelineStop st = timeline_.seek(n);
+    if (st.kind == TimelineStop::Kind::kDivergence) {
+      return base::fail(timeline_.session().divergence());
+    }
+    return when();
+  }
+  return base::fail("unknown command '" + std::string(name) + "' (monitor help lists them)");
+}
+
+}  // namespace hlrr::replay

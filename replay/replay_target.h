@@ -1,0 +1,65 @@
+// ReplayTarget: the rsp::Target over a recording. gdb/lldb debug a replay as they debug a live
+// guest, plus reverse execution (bs/bc: reverse-stepi, -step, -next, -finish, -continue) and
+// `monitor` commands that expose the timeline. A recording cannot be changed: register and
+// memory writes are refused with an error saying so.
+//
+// Threading as rsp::Target's contract: resume() and the reverse methods run on the server's
+// worker thread and poll the stop token between checkpoint intervals; nothing else runs
+// concurrently with them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "replay/timeline.h"
+#include "rsp/target.h"
+
+namespace hlrr::replay {
+
+class ReplayTarget final : public rsp::Target,
+                           public rsp::ReverseExecution,
+                           public rsp::MonitorCommands {
+ public:
+  // `timeline` must outlive the target.
+  explicit ReplayTarget(Timeline& timeline);
+
+  // rsp::Target
+  base::Status read_registers(rsp::RegisterFile& out) override;
+  base::Status write_registers(const rsp::RegisterFile& in) override;
+  base::Status read_memory(uint64_t address, std::span<uint8_t> out) override;
+  base::Status write_memory(uint64_t address, std::span<const uint8_t> data) override;
+  rsp::StopInfo resume(rsp::ResumeAction action, std::stop_token stop) override;
+  base::Status insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                 uint64_t length) override;
+  base::Status remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                 uint64_t length) override;
+  base::Status kill() override { return {}; }
+  base::Status detach() override { return {}; }
+  bool supports_breakpoint(rsp::BreakpointKind) const override { return true; }
+  std::string exec_file_path() const override;
+  std::span<const uint8_t> exec_file_bytes() const override;
+  std::vector<rsp::MemoryRegion> memory_regions() const override;
+  rsp::ReverseExecution* reverse() override { return this; }
+  rsp::MonitorCommands* monitor() override { return this; }
+
+  // rsp::ReverseExecution
+  rsp::StopInfo reverse_step(std::stop_token stop) override;
+  rsp::StopInfo reverse_continue(std::stop_token stop) override;
+
+  // rsp::MonitorCommands
+  std::vector<Command> commands() const override;
+  base::Expected<std::string> run(std::string_view command_line) override;
+
+  // "exit 12 (after), instruction 34567, in call add_sample" (monitor when).
+  std::string when();
+
+ private:
+  rsp::StopInfo to_stop(const TimelineStop& stop);
+  base::Expected<std::string> seek_exit(uint64_t sequence);
+  std::string list_exits();
+
+  Timeline& timeline_;
+  std::vector<vmm::DebugPoint> points_;
+};
+
+}  // namespace hlrr::replay

@@ -1,0 +1,154 @@
+#include "replay/timeline.h"
+
+#include <algorithm>
+
+namespace hlrr::replay {
+
+Timeline::Timeline(ReplaySession& session, TimelineOptions options)
+    : session_(session), options_(options) {
+  maybe_checkpoint();
+}
+
+base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
+  points_ = std::move(points);
+  if (armed_) return session_.set_debug_points(points_);
+  return {};
+}
+
+void Timeline::arm(bool on) {
+  if (on == armed_) return;
+  armed_ = on;
+  const std::vector<vmm::DebugPoint> none;
+  HLRR_CHECK(session_.set_debug_points(on ? points_ : none).has_value());
+}
+
+void Timeline::maybe_checkpoint() {
+  const uint64_t n = now();
+  if (n % options_.interval != 0 || checkpoints_.count(n)) return;
+  ReplaySession::Checkpoint c = session_.checkpoint();
+  bytes_ += c.bytes();
+  checkpoints_.emplace(n, std::move(c));
+  if (bytes_ <= options_.memory_cap || checkpoints_.size() < 3) return;
+  // Thin out: keep the checkpoints on the doubled interval (0 always stays).
+  options_.interval *= 2;
+  for (auto it = checkpoints_.begin(); it != checkpoints_.end();) {
+    if (it->first % options_.interval != 0) {
+      bytes_ -= it->second.bytes();
+      it = checkpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
+  for (;;) {
+    maybe_checkpoint();
+    if (now() >= target) return StopKind::kReachedCount;
+    if (stop.stop_requested()) return StopKind::kReachedCount;
+    const uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
+    const StopKind s = session_.run_to(std::min(target, boundary));
+    if (s != StopKind::kReachedCount) {
+      maybe_checkpoint();
+      return s;
+    }
+  }
+}
+
+void Timeline::restore_before(uint64_t target) {
+  auto it = checkpoints_.upper_bound(target);
+  HLRR_CHECK(it != checkpoints_.begin());
+  --it;
+  // Going forward from here is cheaper when the checkpoint is no closer than now.
+  if (now() <= target && it->first <= now() && !session_.at_end()) return;
+  session_.restore(it->second);
+}
+
+TimelineStop Timeline::seek_or_end(uint64_t target) {
+  arm(false);
+  restore_before(target);
+  const StopKind s = run_forward(target);
+  if (s == StopKind::kEnd) return {TimelineStop::Kind::kEnd};
+  if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
+  return {TimelineStop::Kind::kStep};
+}
+
+TimelineStop Timeline::seek(uint64_t target) {
+  const TimelineStop s = seek_or_end(target);
+  if (s.kind == TimelineStop::Kind::kEnd) return {TimelineStop::Kind::kStep};
+  return s;
+}
+
+TimelineStop Timeline::step_backward() {
+  if (now() == 0) return {TimelineStop::Kind::kBegin};
+  return seek(now() - 1);
+}
+
+TimelineStop Timeline::hit_stop() const {
+  const vmm::VcpuExit& hit = session_.last_hit();
+  return {hit.debug_point == vmm::DebugPointKind::kBreakpoint ? TimelineStop::Kind::kBreakpoint
+                                                              : TimelineStop::Kind::kWatchpoint,
+          hit.address, hit.debug_point};
+}
+
+TimelineStop Timeline::continue_forward(std::stop_token stop) {
+  arm(true);
+  for (;;) {
+    const StopKind s = run_forward(UINT64_MAX, stop);
+    switch (s) {
+      case StopKind::kDebugPoint: return hit_stop();
+      case StopKind::kEnd: return {TimelineStop::Kind::kEnd};
+      case StopKind::kDivergence: return {TimelineStop::Kind::kDivergence};
+      case StopKind::kReachedCount: return {TimelineStop::Kind::kInterrupted};
+    }
+  }
+}
+
+TimelineStop Timeline::continue_backward(std::stop_token stop) {
+  const uint64_t start = now();
+  uint64_t high = start;
+  while (high > 0) {
+    if (stop.stop_requested()) {
+      seek(start);
+      return {TimelineStop::Kind::kInterrupted};
+    }
+    // The interval [low, high): replay it with the debug points set, keep the last hit.
+    auto it = checkpoints_.lower_bound(high);
+    HLRR_CHECK(it != checkpoints_.begin());
+    --it;
+    const uint64_t low = it->first;
+    arm(false);
+    session_.restore(it->second);
+    std::optional<uint64_t> last;
+    TimelineStop last_stop;
+    // A breakpoint at the interval's first instruction: the vCPU steps over the one it starts on.
+    if (auto regs = session_.registers()) {
+      for (const auto& p : points_) {
+        if (p.kind == vmm::DebugPointKind::kBreakpoint && p.address == regs->rip) {
+          last = low;
+          last_stop = {TimelineStop::Kind::kBreakpoint, p.address, p.kind};
+        }
+      }
+    }
+    arm(true);
+    for (;;) {
+      const StopKind s = session_.run_to(high);
+      if (s != StopKind::kDebugPoint) break;
+      const TimelineStop hit = hit_stop();
+      // A watchpoint stops after the access: report the accessing instruction itself.
+      const uint64_t at = hit.kind == TimelineStop::Kind::kWatchpoint ? now() - 1 : now();
+      if (at >= start) break;
+      last = at;
+      last_stop = hit;
+    }
+    if (last) {
+      seek(*last);
+      return last_stop;
+    }
+    high = low;
+  }
+  seek(0);
+  return {TimelineStop::Kind::kBegin};
+}
+
+}  // namespace hlrr::replay
