@@ -6,6 +6,8 @@ namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
     : session_(session), options_(options) {
+  // Count 0 is the state before the first instruction, the first call's start applied.
+  if (session_.instruction_count() == 0) (void)session_.run_to(0);
   maybe_checkpoint();
 }
 
