@@ -1,7 +1,9 @@
 #include "replay/replay_session.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "hl_abi.h"
 #include "recorder/convert.h"
@@ -94,6 +96,8 @@ base::Status ReplaySession::load() {
     return st;
   }
   vcpu_->set_instruction_count(0);
+  // Checkpoints copy only the pages written since the previous one.
+  vcpu_->set_dirty_tracking(true);
   // Every record after Setup, read now: a damaged chunk fails here with its one-line error
   // rather than in the middle of a debugging session. A truncated trace holds its complete
   // chunks.
@@ -355,7 +359,28 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   auto regs = vcpu_->registers();
   HLRR_CHECK(regs.has_value());
   c.registers = *regs;
-  c.memory.assign(memory_.host_base(), memory_.host_base() + memory_.size());
+  const uint64_t pages = memory_.page_count();
+  const uint8_t* base = memory_.host_base();
+  const auto copy = [&](uint64_t page) {
+    const uint8_t* p = base + page * trace::kPageSize;
+    c.own_bytes += trace::kPageSize;
+    return std::make_shared<const std::vector<uint8_t>>(p, p + trace::kPageSize);
+  };
+  if (base_pages_.empty()) {
+    c.pages.resize(pages);
+    for (uint64_t page = 0; page < pages; ++page) c.pages[page] = copy(page);
+  } else {
+    c.pages = base_pages_;
+    dirty_scratch_.clear();
+    vcpu_->collect_dirty_pages(dirty_scratch_);
+    memory_.collect_host_dirty_pages(dirty_scratch_);
+    std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
+    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()), dirty_scratch_.end());
+    for (uint64_t page : dirty_scratch_) {
+      if (page < pages) c.pages[page] = copy(page);
+    }
+  }
+  base_pages_ = c.pages;
   return c;
 }
 
@@ -366,10 +391,36 @@ void ReplaySession::restore(const Checkpoint& c) {
   call_ = c.call;
   at_end_ = c.at_end;
   divergence_.clear();
-  std::memcpy(memory_.host_base(), c.memory.data(), c.memory.size());
-  for (const auto& seg : image_.segments()) {
-    if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
+  // Only pages written since the base checkpoint, or that differ between the two, need copying.
+  dirty_scratch_.clear();
+  vcpu_->collect_dirty_pages(dirty_scratch_);
+  memory_.collect_host_dirty_pages(dirty_scratch_);
+  uint8_t* base = memory_.host_base();
+  const auto put = [&](uint64_t page) {
+    const uint64_t gpa = page * trace::kPageSize;
+    std::memcpy(base + gpa, c.pages[page]->data(), trace::kPageSize);
+    // Restored code must not run from stale translations (data pages need nothing: retranslating
+    // all the code on every restore would dominate a reverse step).
+    for (const auto& seg : image_.segments()) {
+      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + trace::kPageSize) {
+        vcpu_->code_modified(gpa, trace::kPageSize);
+      }
+    }
+  };
+  if (base_pages_.size() != c.pages.size()) {
+    for (uint64_t page = 0; page < c.pages.size(); ++page) put(page);
+  } else {
+    for (uint64_t page : dirty_scratch_) {
+      if (page < c.pages.size()) put(page);
+    }
+    for (uint64_t page = 0; page < c.pages.size(); ++page) {
+      if (base_pages_[page] != c.pages[page]) put(page);
+    }
   }
+  // Host writes made by this restore are not changes of the new base.
+  dirty_scratch_.clear();
+  memory_.collect_host_dirty_pages(dirty_scratch_);
+  base_pages_ = c.pages;
   HLRR_CHECK(vcpu_->set_registers(c.registers).has_value());
   vcpu_->set_instruction_count(c.count);
 }

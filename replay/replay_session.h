@@ -92,8 +92,10 @@ class ReplaySession {
   vmm::GuestMemory& memory() { return memory_; }
   base::Expected<vmm::RegisterFile> registers() { return vcpu_->registers(); }
 
-  // The session's whole state, to come back to. Memory is copied in full (guest memory is a few
-  // MiB); see docs/replay.md for the policy that spaces checkpoints.
+  // The session's whole state, to come back to. Memory is held page by page: a checkpoint
+  // copies only the pages written since the checkpoint the current state derives from (the last
+  // one taken or restored) and shares the others with it.
+  using PageCopy = std::shared_ptr<const std::vector<uint8_t>>;
   struct Checkpoint {
     size_t cursor = 0;
     uint64_t count = 0;
@@ -102,8 +104,9 @@ class ReplaySession {
     std::optional<std::string> call;
     bool at_end = false;
     vmm::RegisterFile registers;
-    std::vector<uint8_t> memory;
-    uint64_t bytes() const { return memory.size() + sizeof(*this); }
+    std::vector<PageCopy> pages;  // one per guest page
+    uint64_t own_bytes = 0;       // bytes of the pages this checkpoint copied itself
+    uint64_t bytes() const { return own_bytes + pages.size() * sizeof(PageCopy) + sizeof(*this); }
   };
   Checkpoint checkpoint();
   void restore(const Checkpoint& checkpoint);
@@ -141,6 +144,9 @@ class ReplaySession {
   std::string end_note_;
   std::string divergence_;
   vmm::VcpuExit last_hit_;
+  // The pages of the checkpoint the current memory derives from, and what changed since.
+  std::vector<PageCopy> base_pages_;
+  std::vector<uint64_t> dirty_scratch_;
 };
 
 }  // namespace hlrr::replay

@@ -156,7 +156,7 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
       "info line *$pc\n"
       "reverse-step\n"
       "info line *$pc\n"
-      "set var len = 3\n"
+      "set var $rax = 3\n"
       "continue\n"
       "continue\n");
   EXPECT_CONTAINS(out, "No more reverse-execution history.");
@@ -169,7 +169,7 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
   EXPECT_CONTAINS(out, "format.c\" starts at address");
   // Writes are refused; forward to the end of the recording gives the replaylog stop.
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");  // forward end, same message
-  EXPECT_EQ(out.find("$2 = 3"), std::string::npos);
+  EXPECT_CONTAINS(out, "Could not write register \"rax\"");
 }
 
 TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
