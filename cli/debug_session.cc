@@ -36,9 +36,10 @@ int run_under_debugger(const std::string& guest_path, vmm::SandboxConfig config,
   if (!sandbox) return std::fprintf(stderr, "hlrun: %s\n", sandbox.error().message.c_str()), 2;
   vmm::LiveTarget target(**sandbox, function, std::move(args), guest_path);
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
-  if (verbose) options.log = [](std::string_view line) {
-    std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  if (verbose)
+    options.log = [](std::string_view line) {
+      std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
   auto server = rsp::Server::create(target, options);
   if (!server) return std::fprintf(stderr, "hlrun: %s\n", server.error().message.c_str()), 2;
   const std::string where = listen.address + ":" + std::to_string((*server)->port());

@@ -76,8 +76,7 @@ inline std::string quote_all(const std::string& flag, const std::vector<std::str
 inline std::string gdb_session(const std::string& guest, int port,
                                const std::vector<std::string>& commands) {
   return shell("timeout 60 gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
-               std::to_string(port) + "'" + quote_all("-ex", commands) + " " +
-               guest_path(guest));
+               std::to_string(port) + "'" + quote_all("-ex", commands) + " " + guest_path(guest));
 }
 
 inline std::string lldb_session(const std::string& lldb, const std::string& guest, int port,

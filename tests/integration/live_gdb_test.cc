@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "tests/integration/live_debug.h"
+#include "tests/support/subprocess.h"
 #include "vmm/elf_image.h"
 
 namespace hlrr::testing {
@@ -27,11 +28,11 @@ class LiveGdb : public BackendTest {
 TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
   DebuggedHlrun hlrun(backend(), "hello", "greet world");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "hello", hlrun.port(),
-      {"break greet", "continue", "info registers rip", "bt",
-       "print (const char*)args[0].u.buf.ptr", "break hello.c:28", "continue", "print len", "print kGreeting", "next", "info line *$pc", "finish",
-       "continue"});
+  const std::string out =
+      gdb_session("hello", hlrun.port(),
+                  {"break greet", "continue", "info registers rip", "bt",
+                   "print (const char*)args[0].u.buf.ptr", "break hello.c:28", "continue",
+                   "print len", "print kGreeting", "next", "info line *$pc", "finish", "continue"});
   EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
   EXPECT_CONTAINS(out, "#0  greet (");
   EXPECT_CONTAINS(out, "#1  0x");
@@ -88,10 +89,10 @@ TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
 TEST_P(LiveGdb, SetVarChangesTheResult) {
   DebuggedHlrun hlrun(backend(), "buggy", "sample_count");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "buggy", hlrun.port(),
-      {"break sample_count", "continue", "set var g_stats.count = 42", "print g_stats.count",
-       "continue"});
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break sample_count", "continue", "set var g_stats.count = 42",
+                   "print g_stats.count", "continue"});
   EXPECT_CONTAINS(out, "$1 = 42\n");
   EXPECT_CONTAINS(out, "exited normally");
   EXPECT_CONTAINS(hlrun.finish(), "result: 42\n");
@@ -100,10 +101,9 @@ TEST_P(LiveGdb, SetVarChangesTheResult) {
 TEST_P(LiveGdb, WatchStopsAfterTheOffByOneStore) {
   DebuggedHlrun hlrun(backend(), "buggy", "add_sample 1000");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "buggy", hlrun.port(),
-      {"set var g_stats.count = 16", "watch g_stats.count", "continue", "continue",
-       "info line *($pc - 1)", "continue"});
+  const std::string out = gdb_session("buggy", hlrun.port(),
+                                      {"set var g_stats.count = 16", "watch g_stats.count",
+                                       "continue", "continue", "info line *($pc - 1)", "continue"});
   EXPECT_CONTAINS(out, "Hardware watchpoint 1: g_stats.count");
   EXPECT_CONTAINS(out, "Old value = 16\nNew value = 17\n");
   EXPECT_CONTAINS(out, "Old value = 17\nNew value = 1000\n");
@@ -119,8 +119,7 @@ TEST_P(LiveGdb, ReadAndAccessWatchpoints) {
   const std::string out = gdb_session(
       "buggy", hlrun.port(),
       {"break add_sample", "continue", "rwatch g_stats.count", "continue", "delete",
-       "awatch g_stats.samples[0]", "continue", "print g_stats.samples[0]", "delete",
-       "continue"});
+       "awatch g_stats.samples[0]", "continue", "print g_stats.samples[0]", "delete", "continue"});
   EXPECT_CONTAINS(out, "Hardware read watchpoint 2: g_stats.count\n\nValue = 0\n");
   EXPECT_CONTAINS(out, "Hardware access (read/write) watchpoint 3: g_stats.samples[0]\n");
   EXPECT_CONTAINS(out, "Old value = 0\nNew value = 7\n");
@@ -131,9 +130,8 @@ TEST_P(LiveGdb, ReadAndAccessWatchpoints) {
 TEST_P(LiveGdb, HardwareBreakpointAndDetach) {
   DebuggedHlrun hlrun(backend(), "hello", "greet world");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out =
-      gdb_session("hello", hlrun.port(), {"hbreak greet", "continue", "info registers rip",
-                                          "detach"});
+  const std::string out = gdb_session("hello", hlrun.port(),
+                                      {"hbreak greet", "continue", "info registers rip", "detach"});
   EXPECT_CONTAINS(out, "Hardware assisted breakpoint 1 at ");
   EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) detached]");
@@ -150,7 +148,7 @@ TEST_P(LiveGdb, InterruptsAGuestInALoopThenKills) {
   const std::string out = shell(
       "timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
       std::to_string(hlrun.port()) + "' -ex continue -ex 'info symbol \\$pc' -ex kill " +
-      guest_path("faults") + " & p=\\$!; sleep 1.5; kill -INT \\$p; wait \\$p\"");
+      guest_path("faults") + " & p=\\$!; sleep 2; kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
   EXPECT_CONTAINS(out, "infinite_loop + ");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
@@ -172,6 +170,20 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
 }
 
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveGdb);
+
+TEST(LiveHlrun, RejectsABadDebugAddress) {
+  for (const std::string option : {"-g", "--listen"}) {
+    const ProcessResult r = run_process(
+        {tool_path("hlrun"), option, "not-a-port", guest_path("hello")}, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err, "hlrun: " + option + ": expected PORT or ADDR:PORT, got 'not-a-port'\n");
+  }
+  const ProcessResult taken =
+      run_process({tool_path("hlrun"), "--listen", "203.0.113.1:1", guest_path("hello")},
+                  std::chrono::seconds(20));
+  EXPECT_EQ(taken.exit_code, 2);
+  EXPECT_NE(taken.err.find("hlrun: "), std::string::npos);
+}
 
 }  // namespace
 }  // namespace hlrr::testing

@@ -17,11 +17,11 @@ class LiveLldb : public BackendTest {
     ASSERT_NE(hlrun.port(), 0);
     char rip[64];
     std::snprintf(rip, sizeof rip, "rip = 0x%016llx", static_cast<unsigned long long>(greet));
-    const std::string out = lldb_session(
-        lldb, "hello", hlrun.port(),
-        {"breakpoint set -n greet", "continue", "register read rip", "frame variable argc",
-         "breakpoint set -l 28", "continue", "frame variable len", "memory read -s4 -c1 -fx 0x10000",
-         "step", "kill"});
+    const std::string out =
+        lldb_session(lldb, "hello", hlrun.port(),
+                     {"breakpoint set -n greet", "continue", "register read rip",
+                      "frame variable argc", "breakpoint set -l 28", "continue",
+                      "frame variable len", "memory read -s4 -c1 -fx 0x10000", "step", "kill"});
     EXPECT_CONTAINS(out, "Breakpoint 1: where = hello.elf`greet");
     EXPECT_CONTAINS(out, std::string(rip) + "  hello.elf`greet");
     EXPECT_CONTAINS(out, "(uint32_t) argc = 1");
