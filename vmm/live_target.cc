@@ -173,9 +173,14 @@ rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop)
   std::stop_callback kick(stop, [this] { sandbox_.vcpu().request_stop(); });
   const bool stepping = action == rsp::ResumeAction::kStep;
   for (;;) {
-    if (auto s = on_outcome(sandbox_.resume(RunOptions{.single_step = stepping}), stepping)) {
-      return *s;
+    RunOutcome outcome = sandbox_.resume(RunOptions{.single_step = stepping});
+    // A stop requested just as an earlier resume ended for another reason stays pending in
+    // the vCPU: it is not this resume's interrupt (tokens are per resume), so run on.
+    if (outcome.kind == RunOutcome::Kind::kPaused && outcome.exit.kind == ExitKind::kStopped &&
+        !stop.stop_requested()) {
+      continue;
     }
+    if (auto s = on_outcome(std::move(outcome), stepping)) return *s;
   }
 }
 

@@ -169,6 +169,32 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
   EXPECT_EQ(hlrun.exit_code(), 1);
 }
 
+TEST_P(LiveGdb, EachFaultKindIsItsSignal) {
+  struct Case {
+    const char* call;
+    const char* signal;
+    const char* line;  // where gdb stops: the faulting line
+    const char* hlrun;
+  };
+  const Case cases[] = {
+      {"undefined_instruction", "SIGILL, Illegal instruction.", "Line 40 of \"", "#UD at "},
+      {"divide_by_zero 0", "SIGFPE, Arithmetic exception.", "Line 48 of \"", "#DE at "},
+      {"panic", "SIGABRT, Aborted.", "", "something went wrong"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.call);
+    DebuggedHlrun hlrun(backend(), "faults", c.call);
+    ASSERT_NE(hlrun.port(), 0);
+    const std::string out =
+        gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "continue"});
+    EXPECT_CONTAINS(out, std::string("Program received signal ") + c.signal);
+    EXPECT_CONTAINS(out, c.line);
+    EXPECT_CONTAINS(out, std::string("Program terminated with signal ") + c.signal);
+    EXPECT_CONTAINS(hlrun.finish(), c.hlrun);
+    EXPECT_EQ(hlrun.exit_code(), 1);
+  }
+}
+
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveGdb);
 
 TEST(LiveHlrun, RejectsABadDebugAddress) {
