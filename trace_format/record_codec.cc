@@ -167,6 +167,7 @@ void write_value(const Value& v, s::Value::Builder b) {
   if (auto* i = std::get_if<int64_t>(&v)) b.setI64(*i);
   if (auto* t = std::get_if<std::string>(&v)) b.setText(*t);
   if (auto* d = std::get_if<std::vector<uint8_t>>(&v)) b.setBytes(data_of(*d));
+  if (std::holds_alternative<std::monostate>(v)) b.setNone();
 }
 
 base::Expected<Value> read_value(s::Value::Reader b) {
@@ -177,6 +178,8 @@ base::Expected<Value> read_value(s::Value::Reader b) {
       return Value{string_of(b.getText())};
     case s::Value::BYTES:
       return Value{bytes_of(b.getBytes())};
+    case s::Value::NONE:
+      return Value{std::monostate{}};
   }
   return base::fail("value of unknown kind " + std::to_string(static_cast<int>(b.which())));
 }
@@ -332,6 +335,14 @@ void write_record(const Record& record, const Registers* previous, s::Record::Bu
           c.setFunction(v.function);
           auto args = c.initArgs(static_cast<unsigned>(v.args.size()));
           for (unsigned i = 0; i < args.size(); ++i) write_value(v.args[i], args[i]);
+          if (v.registers) write_registers(*v.registers, c.initRegisters());
+          if (!v.host_writes.empty()) {
+            auto writes = c.initHostWrites(static_cast<unsigned>(v.host_writes.size()));
+            for (unsigned i = 0; i < writes.size(); ++i) {
+              writes[i].setAddress(v.host_writes[i].address);
+              writes[i].setBytes(data_of(v.host_writes[i].bytes));
+            }
+          }
         } else if constexpr (std::is_same_v<T, CallEnd>) {
           auto c = b.initCallEnd();
           if (v.outcome.index() == 0) {
@@ -354,6 +365,7 @@ void write_record(const Record& record, const Registers* previous, s::Record::Bu
         } else if constexpr (std::is_same_v<T, End>) {
           auto e = b.initEnd();
           e.setKind(static_cast<s::EndKind>(v.kind));
+          e.setEndTimeNs(v.end_time_ns);
           e.setMessage(v.message);
         }
       },
@@ -382,6 +394,13 @@ base::Expected<Record> read_record(s::Record::Reader b, const Registers* previou
         if (!value) return base::fail("call start: " + value.error().message);
         v.args.push_back(std::move(*value));
       }
+      if (b.getCallStart().hasRegisters()) {
+        auto registers = read_registers(b.getCallStart().getRegisters());
+        if (!registers) return base::fail("call start: " + registers.error().message);
+        v.registers = *registers;
+      }
+      for (auto w : b.getCallStart().getHostWrites())
+        v.host_writes.push_back(MemoryWrite{w.getAddress(), bytes_of(w.getBytes())});
       return Record{std::move(v)};
     }
     case s::Record::CALL_END: {
@@ -420,7 +439,7 @@ base::Expected<Record> read_record(s::Record::Reader b, const Registers* previou
       if (kind > static_cast<unsigned>(EndKind::kTimeout)) {
         return base::fail("end: unknown kind " + std::to_string(kind));
       }
-      return Record{End{static_cast<EndKind>(kind), string_of(e.getMessage())}};
+      return Record{End{static_cast<EndKind>(kind), string_of(e.getMessage()), e.getEndTimeNs()}};
     }
   }
   *known = false;

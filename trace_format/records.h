@@ -107,12 +107,16 @@ struct Exit {
   bool operator==(const Exit&) const = default;
 };
 
-// A guest function argument or result.
-using Value = std::variant<int64_t, std::string, std::vector<uint8_t>>;
+// A guest function argument or result; std::monostate (format 1.1) is no value (void).
+using Value = std::variant<int64_t, std::string, std::vector<uint8_t>, std::monostate>;
 
 struct CallStart {
   std::string function;
   std::vector<Value> args;
+  // Format 1.1: the registers the call starts with and the writes that placed it (nullopt/empty
+  // when the trace does not record them).
+  std::optional<Registers> registers;
+  std::vector<MemoryWrite> host_writes;
   bool operator==(const CallStart&) const = default;
 };
 
@@ -151,6 +155,7 @@ enum class EndKind : uint8_t { kUnknown, kCompleted, kGuestFault, kTimeout };
 struct End {
   EndKind kind = EndKind::kUnknown;
   std::string message;
+  int64_t end_time_ns = 0;  // format 1.1; 0 = not recorded
   bool operator==(const End&) const = default;
 };
 

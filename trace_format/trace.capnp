@@ -1,4 +1,4 @@
-# hlrr trace records (format 1.0). See docs/trace-format.md for the file layout around them.
+# hlrr trace records (format 1.1). See docs/trace-format.md for the file layout around them.
 #
 # Each chunk of a trace file is one zstd frame; decompressed it is a sequence of capnp messages in
 # the standard stream framing (`capnp decode trace.capnp Record` reads them), each with a `Record`
@@ -176,13 +176,20 @@ struct Value {
     i64 @0 :Int64;
     text @1 :Text;
     bytes @2 :Data;
+    none @3 :Void;  # added in 1.1: no value (a guest function returning void)
   }
 }
 
 # A guest function call starts (the host is about to run the guest's dispatcher).
+# The guest's initialisation is recorded as a call named "" with no arguments.
 struct CallStart {
   function @0 :Text;
   args @1 :List(Value);
+  # Added in 1.1 (null/empty in 1.0 traces = not recorded): the register file the vCPU starts the
+  # call with, and the host's writes into guest memory that placed the call (name, arguments),
+  # in order. Replay applies the writes, then sets the registers, then runs.
+  registers @2 :Registers;
+  hostWrites @3 :List(MemoryWrite);
 }
 
 # A guest function call ended.
@@ -226,6 +233,7 @@ enum EndKind {
 struct End {
   kind @0 :EndKind;
   message @1 :Text;  # the fault or timeout message; empty when completed
+  endTimeNs @2 :Int64;  # added in 1.1: when recording ended, ns since the Unix epoch; 0 = unknown
 }
 
 struct Record {

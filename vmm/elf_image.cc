@@ -8,14 +8,12 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/hex.h"
+
 namespace hlrr::vmm {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 // Reads a T at `offset` if the whole T lies inside `bytes`.
 template <class T>

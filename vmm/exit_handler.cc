@@ -2,17 +2,14 @@
 
 #include <cstdio>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 #include "vmm/guest_messages.h"
 
 namespace hlrr::vmm {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 Fault make_fault(FaultKind kind, std::string message = {}) {
   Fault f;
@@ -67,6 +64,7 @@ ExitAction ExitHandler::handle(const VcpuExit& exit, bool stop_is_timeout) {
     case ExitKind::kDebug:
     case ExitKind::kInstructionLimit:
     case ExitKind::kInternalError:
+    case ExitKind::kNondet:  // supplied by the exit loop (Sandbox), which owns the vCPU
       break;
   }
   return ExitAction::fail(make_fault(

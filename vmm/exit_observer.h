@@ -29,6 +29,11 @@ class ExitObserver {
   // The vCPU exited; `registers` as they were at the exit (before the host handled it).
   virtual void on_exit(const VcpuExit& exit, const RegisterFile& registers,
                        std::span<const HostWrite> writes) = 0;
+  // The vCPU stopped before a non-deterministic instruction at `rip` (software vCPU only) and the
+  // host supplied its result (`value`, `extra` as Vcpu::set_nondet_result() takes them). Not an
+  // exit of the call: no host writes, and on_exit() is not called for it.
+  virtual void on_nondet(NondetInstruction /*kind*/, uint64_t /*rip*/, uint64_t /*value*/,
+                         uint64_t /*extra*/) {}
   // The call ended with a value or a fault.
   virtual void on_call_end(const base::Expected<Value, Fault>& result) = 0;
 };

@@ -4,16 +4,13 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 
 namespace hlrr::vmm {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 }  // namespace
 

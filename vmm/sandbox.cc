@@ -7,6 +7,7 @@
 #include "vmm/exit_handler.h"
 #include "vmm/guest_messages.h"
 #include "vmm/long_mode.h"
+#include "vmm/nondet_source.h"
 #include "vmm/watchdog.h"
 
 namespace hlrr::vmm {
@@ -70,7 +71,8 @@ Sandbox::Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory)
     : image_(std::move(image)),
       config_(std::move(config)),
       memory_(std::move(memory)),
-      dirty_(memory_.page_count(), 0) {}
+      dirty_(memory_.page_count(), 0),
+      log_dirty_(memory_.page_count(), 0) {}
 
 Sandbox::~Sandbox() = default;
 
@@ -86,7 +88,6 @@ base::Status Sandbox::prepare() {
   vcpu_ = std::move(*vcpu);
   const RegisterFile regs = initial_registers(image_.entry());
   if (auto st = vcpu_->set_registers(regs); !st) return st;
-  vcpu_->set_dirty_tracking(true);
   watchdog_ = std::make_unique<Watchdog>([vcpu = vcpu_.get()] { vcpu->request_stop(); });
   // The initialisation is the first call: named "", no arguments. Its start is reported to
   // an observer by the first resume(), so that one attached after load() sees it.
@@ -150,6 +151,13 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
   RegisterFile regs_at_exit;
   for (;;) {
     const VcpuExit exit = vcpu_->run(options);
+    if (exit.kind == ExitKind::kNondet) {
+      supply_nondet(exit);
+      if (options.single_step) {
+        return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = VcpuExit{.kind = ExitKind::kDebug}};
+      }
+      continue;
+    }
     ++exit_count_;
     if (observer_) {
       auto regs = vcpu_->registers();
@@ -226,14 +234,41 @@ void Sandbox::collect_dirty_pages() {
   vcpu_->collect_dirty_pages(scratch_pages_);
   memory_.collect_host_dirty_pages(scratch_pages_);
   for (uint64_t page : scratch_pages_) {
-    if (page < dirty_.size() && !dirty_[page]) {
+    if (page >= dirty_.size()) continue;
+    if (!dirty_[page]) {
       dirty_[page] = 1;
       dirty_list_.push_back(page);
+    }
+    if (!log_dirty_[page]) {
+      log_dirty_[page] = 1;
+      log_dirty_list_.push_back(page);
     }
   }
 }
 
+void Sandbox::take_dirty_pages(std::vector<uint64_t>& pages) {
+  collect_dirty_pages();
+  for (uint64_t page : log_dirty_list_) log_dirty_[page] = 0;
+  pages.insert(pages.end(), log_dirty_list_.begin(), log_dirty_list_.end());
+  log_dirty_list_.clear();
+}
+
+void Sandbox::supply_nondet(const VcpuExit& exit) {
+  uint64_t rip = 0;
+  if (observer_) {
+    auto regs = vcpu_->registers();
+    HLRR_CHECK(regs.has_value());
+    rip = regs->rip;
+  }
+  const NondetValue v = vmm::supply_nondet(exit.nondet);
+  vcpu_->set_nondet_result(v.value, v.extra);
+  if (observer_) observer_->on_nondet(exit.nondet, rip, v.value, v.extra);
+}
+
 Snapshot Sandbox::snapshot() {
+  // Restoring needs every page written from now on. Tracking costs the software vCPU ~20% on
+  // store-heavy code, so it starts with the first snapshot, not before.
+  vcpu_->set_dirty_tracking(true);
   collect_dirty_pages();
   for (uint64_t page : dirty_list_) dirty_[page] = 0;
   dirty_list_.clear();
@@ -251,8 +286,16 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
   HLRR_CHECK(snapshot.memory_.size() == memory_.size());
   collect_dirty_pages();
   uint8_t* base = memory_.host_base();
+  // Restored pages change under the guest: take_dirty_pages() must report them again.
+  const auto log_page = [&](uint64_t page) {
+    if (!log_dirty_[page]) {
+      log_dirty_[page] = 1;
+      log_dirty_list_.push_back(page);
+    }
+  };
   const auto restore_page = [&](uint64_t page) {
     std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE, HL_PAGE_SIZE);
+    log_page(page);
   };
   // Restored code must not run from stale translations; data pages need nothing.
   const auto is_code = [&](uint64_t page) {
@@ -269,6 +312,7 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
     }
   } else {
     std::memcpy(base, snapshot.memory_.data(), memory_.size());
+    for (uint64_t page = 0; page < log_dirty_.size(); ++page) log_page(page);
     base_snapshot_id_ = snapshot.id_;
     for (const auto& seg : image_.segments()) {
       if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);

@@ -60,7 +60,9 @@ struct SandboxConfig {
 };
 
 // The sandbox's state at one moment: registers and memory. Restoring copies back only the
-// pages written since this snapshot when it is the sandbox's latest one.
+// pages written since this snapshot when it is the sandbox's latest one. Taking the first
+// snapshot turns on dirty-page tracking for good (on the software vCPU it costs ~20% on
+// store-heavy guest code).
 class Snapshot {
  public:
   const RegisterFile& registers() const { return registers_; }
@@ -123,8 +125,14 @@ class Sandbox {
   Vcpu& vcpu() { return *vcpu_; }
   // Where guest calls start: the runtime's dispatcher, reported by the guest at initialisation.
   uint64_t dispatch_address() const { return dispatch_address_; }
-  // Guest calls completed, and vCPU exits taken, since creation.
+  // Guest calls completed, and vCPU exits taken, since creation (stops for non-deterministic
+  // instructions are not counted: they are no exits of the call, see ExitObserver::on_nondet).
   uint64_t exit_count() const { return exit_count_; }
+
+  // A second dirty-page log beside the snapshot's, for a recorder: appends the pages (page
+  // numbers) the guest or the host wrote since the previous call of this function (or since the
+  // sandbox was created) and forgets them. Does not disturb snapshot()/restore().
+  void take_dirty_pages(std::vector<uint64_t>& pages);
 
  private:
   Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory);
@@ -132,6 +140,8 @@ class Sandbox {
   RunOutcome end_call(RunOutcome outcome);
   Fault locate(Fault fault);
   void collect_dirty_pages();
+  // Supplies and records a kNondet exit's result (rdtsc & co. on the software vCPU).
+  void supply_nondet(const VcpuExit& exit);
 
   ElfImage image_;
   SandboxConfig config_;
@@ -150,6 +160,8 @@ class Sandbox {
   std::vector<uint8_t> dirty_;
   std::vector<uint64_t> dirty_list_;
   std::vector<uint64_t> scratch_pages_;
+  std::vector<uint8_t> log_dirty_;  // take_dirty_pages()'s log: one byte per page and the list
+  std::vector<uint64_t> log_dirty_list_;
 };
 
 }  // namespace hlrr::vmm

@@ -3,6 +3,7 @@
 #include <unicorn/unicorn.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "hl_abi.h"
 #include "vmm/long_mode.h"
@@ -98,12 +99,13 @@ base::Status UnicornVcpu::init() {
                     0) == UC_ERR_OK;
   ok &= uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID,
                     reinterpret_cast<void*>(&on_invalid_instruction), this, 1, 0) == UC_ERR_OK;
-  // The write hook tracks dirty pages; with the never-matching read hook it also keeps RIP exact
-  // at every memory access (measured: ~10% on a store-heavy loop).
-  ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0) ==
-        UC_ERR_OK;
-  ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_write), this,
-                    kNeverAccessed, kNeverAccessed) == UC_ERR_OK;
+  // Memory hooks on a page no access touches: their only purpose is to make Unicorn keep RIP
+  // exact at every load and store, so that a fault reports the faulting instruction (~2% on a
+  // store-heavy guest). Dirty tracking adds a full-range write hook only while it is on.
+  for (int type : {UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE}) {
+    ok &= uc_hook_add(uc_, &h, type, reinterpret_cast<void*>(&on_write), this, kNeverAccessed,
+                      kNeverAccessed) == UC_ERR_OK;
+  }
   if (!ok) return base::fail("unicorn: cannot install hooks");
   return {};
 }
@@ -191,6 +193,11 @@ VcpuExit UnicornVcpu::io_exit(const InstructionSite& site) {
                       .size = site.size,
                       .data = static_cast<uint32_t>(read_reg(UC_X86_REG_RAX)) & mask};
     }
+    case SiteKind::kRdtsc:
+    case SiteKind::kRdtscp:
+    case SiteKind::kRdrand:
+    case SiteKind::kRdseed:
+      return nondet_exit(site);
     default:
       return VcpuExit{.kind = ExitKind::kUnsupported,
                       .detail = "`" + site.text + "` at " + hex(site.address) +
@@ -218,8 +225,8 @@ void UnicornVcpu::on_site(uc_struct* uc, uint64_t address, uint32_t, void* self)
   auto* v = static_cast<UnicornVcpu*>(self);
   auto it = v->site_at_.find(address);
   if (it == v->site_at_.end()) return;
-  // Rdtsc & co. run natively until the recorder takes them over.
-  if (it->second->kind >= SiteKind::kRdtsc) return;
+  // cpuid runs natively: the CPU model answers it identically everywhere.
+  if (it->second->kind == SiteKind::kCpuid) return;
   v->pending_site_ = it->second;
   uc_emu_stop(uc);
 }
@@ -251,7 +258,6 @@ bool UnicornVcpu::on_unmapped(uc_struct*, int type, uint64_t address, int, int64
 
 void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
-  if (!v->dirty_tracking_) return;
   for (uint64_t page = address >> 12; page <= (address + size - 1) >> 12; ++page) {
     if (page < v->dirty_.size() && !v->dirty_[page]) {
       v->dirty_[page] = 1;
@@ -322,6 +328,8 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   // Adding or removing the every-instruction hook changes every translation. Not uc_ctl_flush_tb:
   // a tb_flush costs seconds in 2.0.1 (docs/vcpu-facts.md); invalidating by range does not.
   if (watch != had_watch) uc_ctl_remove_cache(uc_, 0, memory_.size());
+  // Memory hooks are consulted on the TLB's slow path: refill it so the watchpoints apply now.
+  uc_ctl_flush_tlb(uc_);
   if (!ok) return base::fail("unicorn: cannot install a breakpoint or watchpoint hook");
   return {};
 }
@@ -373,6 +381,20 @@ VcpuExit UnicornVcpu::debug_point_exit() {
                   .address = p.address,
                   .has_debug_point = true,
                   .debug_point = p.kind};
+
+void UnicornVcpu::set_dirty_tracking(bool enabled) {
+  if (enabled == (dirty_hook_ != 0)) return;
+  if (enabled) {
+    uc_hook h = 0;
+    HLRR_CHECK(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0) ==
+               UC_ERR_OK);
+    dirty_hook_ = h;
+  } else {
+    uc_hook_del(uc_, dirty_hook_);
+    dirty_hook_ = 0;
+  }
+  // Memory hooks are consulted on the TLB's slow path: refill it so the change applies now.
+  uc_ctl_flush_tlb(uc_);
 }
 
 void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
@@ -467,6 +489,79 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
     uc_reg_write(uc_, UC_X86_REG_FP0 + i, st);
   }
   return {};
+}
+
+}  // namespace hlrr::vmm
+
+namespace hlrr::vmm {
+namespace {
+
+// The 64-bit register and operand size of rdrand/rdseed's destination, from the scan's Intel
+// syntax text ("rdrand eax", "rdseed r10w").
+std::pair<int, uint8_t> nondet_destination(const std::string& text) {
+  static const std::pair<const char*, int> kLegacy[] = {
+      {"ax", UC_X86_REG_RAX}, {"cx", UC_X86_REG_RCX}, {"dx", UC_X86_REG_RDX},
+      {"bx", UC_X86_REG_RBX}, {"sp", UC_X86_REG_RSP}, {"bp", UC_X86_REG_RBP},
+      {"si", UC_X86_REG_RSI}, {"di", UC_X86_REG_RDI}};
+  static const int kNumbered[] = {UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+                                  UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
+  const auto space = text.rfind(' ');
+  std::string name = space == std::string::npos ? "" : text.substr(space + 1);
+  if (name.size() >= 2 && name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
+    uint8_t size = 8;
+    if (name.back() == 'd') size = 4, name.pop_back();
+    else if (name.back() == 'w') size = 2, name.pop_back();
+    const int n = std::atoi(name.c_str() + 1);
+    if (n >= 8 && n <= 15) return {kNumbered[n - 8], size};
+  } else if (name.size() == 3 || name.size() == 2) {
+    const uint8_t size = name.size() == 2 ? 2 : name[0] == 'r' ? 8 : 4;
+    for (auto [suffix, reg] : kLegacy) {
+      if (name.compare(name.size() - 2, 2, suffix) == 0) return {reg, size};
+    }
+  }
+  return {UC_X86_REG_RAX, 0};
+}
+
+}  // namespace
+
+VcpuExit UnicornVcpu::nondet_exit(const InstructionSite& site) {
+  // RIP stays at the instruction: it has not executed, and its result is the caller's to give.
+  pending_nondet_ = &site;
+  static constexpr NondetInstruction kKinds[] = {NondetInstruction::kRdtsc, NondetInstruction::kRdtscp,
+                                                 NondetInstruction::kRdrand, NondetInstruction::kRdseed};
+  const auto index = static_cast<size_t>(site.kind) - static_cast<size_t>(SiteKind::kRdtsc);
+  return VcpuExit{.kind = ExitKind::kNondet, .size = site.size, .nondet = kKinds[index]};
+}
+
+void UnicornVcpu::set_nondet_result(uint64_t value, uint64_t extra) {
+  const InstructionSite* site = pending_nondet_;
+  if (!site) return;
+  pending_nondet_ = nullptr;
+  switch (site->kind) {
+    case SiteKind::kRdtscp:
+      write_reg(UC_X86_REG_RCX, extra & 0xFFFFFFFFu);  // IA32_TSC_AUX
+      [[fallthrough]];
+    case SiteKind::kRdtsc:
+      write_reg(UC_X86_REG_RAX, value & 0xFFFFFFFFu);
+      write_reg(UC_X86_REG_RDX, value >> 32);
+      break;
+    case SiteKind::kRdrand:
+    case SiteKind::kRdseed: {
+      auto [reg, size] = nondet_destination(site->text);
+      const uint64_t old = read_reg(reg);
+      uint64_t result = value;  // size 8; a 32-bit destination zero-extends
+      if (size == 4) result = value & 0xFFFFFFFFu;
+      if (size == 2) result = (old & ~0xFFFFull) | (value & 0xFFFF);
+      if (size != 0) write_reg(reg, result);
+      // CF = success; OF, SF, ZF, AF, PF cleared.
+      const uint64_t flags = read_reg(UC_X86_REG_EFLAGS) & ~kRflagsStatusBits;
+      write_reg(UC_X86_REG_EFLAGS, flags | (extra & 1));
+      break;
+    }
+    default:
+      return;
+  }
+  write_reg(UC_X86_REG_RIP, site->address + site->length);
 }
 
 }  // namespace hlrr::vmm

@@ -30,8 +30,9 @@ class UnicornVcpu final : public Vcpu {
   base::Expected<RegisterFile> registers() override;
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
+  void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
-  void set_dirty_tracking(bool enabled) override { dirty_tracking_ = enabled; }
+  void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Breakpoints are per-address code hooks; watchpoints are memory hooks on the watched range
@@ -45,6 +46,8 @@ class UnicornVcpu final : public Vcpu {
   VcpuExit translate_stop(int err, const RunOptions& options);
   VcpuExit memory_fault();
   VcpuExit io_exit(const InstructionSite& site);
+  // rdtsc & co.: stopped before the instruction; set_nondet_result() performs it.
+  VcpuExit nondet_exit(const InstructionSite& site);
   uint64_t read_reg(int reg);
   void write_reg(int reg, uint64_t value);
 
@@ -77,6 +80,7 @@ class UnicornVcpu final : public Vcpu {
   int unmapped_type_ = 0;
   uint64_t unmapped_address_ = 0;
   uint8_t pending_in_size_ = 0;
+  const InstructionSite* pending_nondet_ = nullptr;  // the kNondet exit to complete
 
   // Debug points (set_debug_points()) and what their hooks saw during the current run().
   std::vector<DebugPoint> debug_points_;
@@ -88,7 +92,7 @@ class UnicornVcpu final : public Vcpu {
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
-  bool dirty_tracking_ = false;
+  uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
   bool counting_ = false;  // the engine has run with an instruction count (see run())
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;

@@ -53,6 +53,11 @@ class Vcpu {
   // Completes the kIoIn exit just returned: the value lands in AL/AX/EAX as `in` defines.
   virtual void set_io_in_result(uint32_t value) = 0;
 
+  // Completes the kNondet exit just returned: the instruction's result, as it would have
+  // produced it (rdtsc: {tsc}; rdtscp: {tsc, tsc_aux}; rdrand/rdseed: {value, cf}), lands in its
+  // registers and RIP moves past it. Only backends that report kNondet implement it.
+  virtual void set_nondet_result(uint64_t /*value*/, uint64_t /*extra*/) {}
+
   // Makes a running (or the next) run() return kStopped soon. Thread-safe; idempotent.
   virtual void request_stop() = 0;
 

@@ -15,6 +15,17 @@ const char* to_string(ExitKind kind) {
     case ExitKind::kShutdown: return "shutdown";
     case ExitKind::kUnsupported: return "unsupported";
     case ExitKind::kInternalError: return "internal-error";
+    case ExitKind::kNondet: return "nondet";
+  }
+  return "?";
+}
+
+const char* to_string(NondetInstruction kind) {
+  switch (kind) {
+    case NondetInstruction::kRdtsc: return "rdtsc";
+    case NondetInstruction::kRdtscp: return "rdtscp";
+    case NondetInstruction::kRdrand: return "rdrand";
+    case NondetInstruction::kRdseed: return "rdseed";
   }
   return "?";
 }

@@ -20,7 +20,16 @@ enum class ExitKind : uint8_t {
   kShutdown,          // triple fault.
   kUnsupported,       // an instruction this backend cannot execute (detail names it).
   kInternalError,     // the backend failed (detail says how); the vCPU is unusable.
+  // A non-deterministic instruction (`nondet`) is about to execute; RIP is at it. Only the
+  // software vCPU stops for these: the host supplies the result with Vcpu::set_nondet_result(),
+  // which also advances RIP past the instruction (KVM runs them natively and never reports it).
+  kNondet,
 };
+
+// The non-deterministic instructions a vCPU may stop for (values match trace::NondetKind).
+enum class NondetInstruction : uint8_t { kRdtsc, kRdtscp, kRdrand, kRdseed };
+
+const char* to_string(NondetInstruction kind);
 
 const char* to_string(ExitKind kind);
 
@@ -56,6 +65,8 @@ struct VcpuExit {
   // kException (#PF: the faulting linear address), kOutOfBounds, kDebug (breakpoint address)
   bool has_address = false;
   uint64_t address = 0;
+  // kNondet: which instruction (its operand size, 2/4/8 bytes for rdrand/rdseed, is in `size`).
+  NondetInstruction nondet = NondetInstruction::kRdtsc;
   // kUnsupported / kInternalError: one line saying what happened.
   std::string detail;
   // kDebug: set when a debug point stopped the run (not a single step). `address` is then the

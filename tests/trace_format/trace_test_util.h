@@ -133,8 +133,12 @@ class RecordGenerator {
     while (next_sequence_ < exits) {
       uint64_t roll = rng_() % 100;
       if (roll < 2) {
-        out.push_back(
-            CallStart{"add", {int64_t{-5}, std::string("text"), std::vector<uint8_t>{1, 2, 3}}});
+        CallStart call{"add", {int64_t{-5}, std::string("text"), std::vector<uint8_t>{1, 2, 3}}};
+        if (roll == 1) {  // format 1.1: the call's start registers and argument writes
+          call.registers = registers_;
+          call.host_writes.push_back(MemoryWrite{0x10000, {0x31, 0x4d, 0x4c, 0x48}});
+        }
+        out.push_back(std::move(call));
       } else if (roll < 4) {
         out.push_back(roll == 2 ? CallEnd::result(int64_t{42}) : CallEnd::error("guest panicked"));
       } else if (roll < 6) {
