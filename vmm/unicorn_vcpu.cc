@@ -381,6 +381,7 @@ VcpuExit UnicornVcpu::debug_point_exit() {
                   .address = p.address,
                   .has_debug_point = true,
                   .debug_point = p.kind};
+}
 
 void UnicornVcpu::set_dirty_tracking(bool enabled) {
   if (enabled == (dirty_hook_ != 0)) return;
