@@ -147,11 +147,22 @@ base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
   return sandbox_.vcpu().set_registers(*regs);
 }
 
+// Page 0 and the stack guard page exist in host memory but are not mapped for the guest: a
+// debugger sees them as the guest does (`print *p` with p = NULL: cannot access memory).
+static bool unmapped_in_guest(uint64_t address, uint64_t size) {
+  const auto overlaps = [&](uint64_t page) {
+    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
+  };
+  return overlaps(0) || overlaps(HL_STACK_GUARD);
+}
+
 base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  if (unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
   return sandbox_.memory().read(address, out);
 }
 
 base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
+  if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
   if (auto st = sandbox_.memory().write(address, data); !st) return st;
   sandbox_.vcpu().code_modified(address, data.size());
   return {};
@@ -245,6 +256,9 @@ base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t ad
                                            uint64_t length) {
   if (is_watch(kind) && (length == 0 || length > 8)) {
     return base::fail("watchpoints cover 1 to 8 bytes");
+  }
+  if (!sandbox_.memory().contains(address, is_watch(kind) ? length : 1)) {
+    return base::fail("breakpoint or watchpoint outside guest memory");
   }
   const Point point{kind, address, length};
   if (std::find(points_.begin(), points_.end(), point) != points_.end()) return {};

@@ -77,12 +77,15 @@ TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
     commands.push_back("printf \"at %#lx\\n\", $pc");
   }
   commands.push_back("x/4gx 0x10000");
+  commands.push_back("break *0x7fff00000000");  // outside guest memory: refused
+  commands.push_back("continue");
   commands.push_back("kill");
   const std::string out = gdb_session("hello", hlrun.port(), commands);
   for (int i = 1; i <= 4; ++i) EXPECT_CONTAINS(out, "at " + hex_address(addresses[i]) + "\n");
   // The call area starts with the call message's magic ("HLM1") and type.
   EXPECT_CONTAINS(out, "0x10000:\t0x");
   EXPECT_CONTAINS(out, "484c4d31");
+  EXPECT_CONTAINS(out, "Cannot insert breakpoint 2.");
   hlrun.finish();
 }
 
@@ -160,8 +163,9 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
   DebuggedHlrun hlrun(backend(), "faults", "null_deref");
   ASSERT_NE(hlrun.port(), 0);
   const std::string out =
-      gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "continue"});
+      gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "print *p", "continue"});
   EXPECT_CONTAINS(out, "Program received signal SIGSEGV, Segmentation fault.");
+  EXPECT_CONTAINS(out, "Cannot access memory at address 0x0");
   EXPECT_CONTAINS(out, "null_deref (");
   EXPECT_CONTAINS(out, "Line 34 of \"");
   EXPECT_CONTAINS(out, "Program terminated with signal SIGSEGV, Segmentation fault.");
