@@ -34,9 +34,11 @@ inline std::string shell(const std::string& command) {
 // from its first line; finish() waits for it and returns the rest of its output.
 class DebuggedHlrun {
  public:
-  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call) {
-    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 --vcpu " + backend +
-                                " " + guest_path(guest) + " --call " + call + " 2>&1";
+  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call,
+                const std::string& options = "") {
+    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 " + options +
+                                " --vcpu " + backend + " " + guest_path(guest) + " --call " + call +
+                                " 2>&1";
     pipe_ = ::popen(command.c_str(), "r");
     char line[512] = {};
     if (pipe_ != nullptr && std::fgets(line, sizeof line, pipe_) != nullptr) {

@@ -173,6 +173,22 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
   EXPECT_EQ(hlrun.exit_code(), 1);
 }
 
+TEST_P(LiveGdb, RecordsTheDebuggedRun) {
+  const std::string trace = ::testing::TempDir() + "live_" + backend() + ".cap";
+  DebuggedHlrun hlrun(backend(), "hello", "greet world", "--record " + trace);
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("hello", hlrun.port(), {"break greet", "continue", "next", "continue"});
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 14\n");
+  const ProcessResult verify = run_process({tool_path("hltrace"), "verify", trace});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  const ProcessResult info = run_process({tool_path("hltrace"), "info", trace});
+  EXPECT_CONTAINS(info.out, "calls:         2\n");  // the initialisation and greet
+  EXPECT_CONTAINS(info.out, "end:           completed");
+  std::remove(trace.c_str());
+}
+
 TEST_P(LiveGdb, EachFaultKindIsItsSignal) {
   struct Case {
     const char* call;
