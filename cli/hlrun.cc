@@ -3,8 +3,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "cli/call_arguments.h"
+#include "cli/debug_session.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   std::string memory = "4M";
   bool verbose = false;
   std::string record_path;
+  std::string debug_port, listen;
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -45,6 +48,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path, "record the run (initialisation and call) into this trace file");
+  app.add_option("-g", debug_port, "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
+  app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address (full control of the guest!)");
   app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
   try {
     app.parse(argc, argv);
@@ -64,6 +69,14 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
+  std::optional<cli::DebugListen> debug;
+  if (!debug_port.empty() || !listen.empty()) {
+    auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
+    if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    debug = *where;
+    // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
+    if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
+  }
   auto image = vmm::ElfImage::read_file(guest_path);
   if (!image) return fail(kExitUsage, image.error().message);
   auto sandbox = vmm::Sandbox::load(std::move(*image), std::move(config));
@@ -76,6 +89,13 @@ int main(int argc, char** argv) {
     if (!started) return fail(kExitUsage, "--record: " + started.error().message);
     recording = std::move(*started);
     for (const auto& line : recording->warnings()) std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
+  }
+  if (debug) {
+    const int code = cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
+    if (recording) {
+      if (auto st = recording->finish(); !st) return fail(kExitUsage, "--record: " + st.error().message);
+    }
+    return code;
   }
   if (auto init = (*sandbox)->resume(); init.kind != vmm::RunOutcome::Kind::kReturned) {
     if (recording) (void)recording->finish();

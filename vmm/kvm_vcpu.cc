@@ -368,8 +368,13 @@ base::Status KvmVcpu::set_guest_debug(bool single_step) {
   if (single_step || !cpuid_sites_.empty()) debug.control = KVM_GUESTDBG_ENABLE;
   if (single_step) debug.control |= KVM_GUESTDBG_SINGLESTEP;
   if (!cpuid_sites_.empty()) debug.control |= KVM_GUESTDBG_USE_HW_BP;
-  for (size_t i = 0; i < cpuid_sites_.size(); ++i) {
-    debug.arch.debugreg[i] = cpuid_sites_[i];
+  std::vector<uint64_t> slots = cpuid_sites_;
+  // A single step never stops at a breakpoint (an instruction breakpoint at RIP would fire
+  // before the step executes anything).
+  if (!single_step) slots.insert(slots.end(), breakpoints_.begin(), breakpoints_.end());
+  if (!slots.empty()) debug.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+  for (size_t i = 0; i < slots.size() && i < 4; ++i) {
+    debug.arch.debugreg[i] = slots[i];
     debug.arch.debugreg[7] |= 1ull << (2 * i);  // Li; R/W 00 (execute), LEN 00
   }
   if (retry_ioctl(vcpu_fd_, KVM_SET_GUEST_DEBUG, &debug) < 0) {
@@ -460,6 +465,13 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
                     .detail =
                         "an instruction limit needs an instruction-counting vCPU; KVM "
                         "counts none (run with --vcpu unicorn)"};
+  }
+  if (use_software_) return run_on_software(options);
+  if (!options.single_step && at_breakpoint(regs().rip)) {
+    // Resuming from a breakpoint: execute its instruction first (a DR breakpoint re-fires
+    // until RIP moves past it).
+    VcpuExit step = run(RunOptions{.single_step = true});
+    if (step.kind != ExitKind::kDebug || step.has_debug_point) return step;
   }
   if (options.single_step || single_step_) {
     if (auto st = set_guest_debug(options.single_step); !st) {
@@ -554,7 +566,74 @@ VcpuExit KvmVcpu::debug_exit(const RunOptions& options, uint64_t start_rip) {
     return translate_exit(err, RunOptions{}, regs().rip);
   }
   if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
-  return VcpuExit{.kind = ExitKind::kDebug, .has_address = true, .address = run_->debug.arch.pc};
+  return VcpuExit{.kind = ExitKind::kDebug,
+                  .has_address = true,
+                  .address = run_->debug.arch.pc,
+                  .has_debug_point = at_breakpoint(run_->debug.arch.pc),
+                  .debug_point = DebugPointKind::kBreakpoint};
+}
+
+bool KvmVcpu::at_breakpoint(uint64_t rip) const {
+  return std::find(breakpoints_.begin(), breakpoints_.end(), rip) != breakpoints_.end();
+}
+
+base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
+  std::vector<uint64_t> breakpoints;
+  size_t watches = 0;
+  for (const DebugPoint& p : points) {
+    if (p.kind != DebugPointKind::kBreakpoint) {
+      ++watches;
+    } else if (std::find(breakpoints.begin(), breakpoints.end(), p.address) == breakpoints.end()) {
+      breakpoints.push_back(p.address);
+    }
+  }
+  if (watches > kMaxWatchpoints) {
+    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
+  }
+  const bool software = watches > 0 || cpuid_sites_.size() + breakpoints.size() > 4;
+  if (software && !software_) {
+    auto vcpu = UnicornVcpu::create(memory_, sites_);
+    if (!vcpu) return base::Unexpected(std::move(vcpu).error());
+    software_ = std::move(*vcpu);
+    software_->set_dirty_tracking(dirty_tracking_);
+  }
+  if (software_) {
+    if (auto st = software_->set_debug_points(software ? points : std::span<const DebugPoint>{});
+        !st) {
+      return st;
+    }
+  }
+  use_software_ = software;
+  breakpoints_ = software ? std::vector<uint64_t>{} : std::move(breakpoints);
+  return set_guest_debug(single_step_);
+}
+
+VcpuExit KvmVcpu::run_on_software(const RunOptions& options) {
+  auto regs = registers();
+  if (!regs) return VcpuExit{.kind = ExitKind::kInternalError, .detail = regs.error().message};
+  if (auto st = software_->set_registers(*regs); !st) {
+    return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
+  }
+  // request_stop() forwards to the software vCPU while it runs; one that came before is here.
+  software_running_.store(true);
+  if (stop_requested_.exchange(false)) {
+    software_running_.store(false);
+    return VcpuExit{.kind = ExitKind::kStopped};
+  }
+  VcpuExit exit = software_->run(options);
+  software_running_.store(false);
+  if (exit.kind == ExitKind::kStopped) stop_requested_.store(false);
+  auto after = software_->registers();
+  if (!after) return VcpuExit{.kind = ExitKind::kInternalError, .detail = after.error().message};
+  if (auto st = set_registers(*after); !st) {
+    return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
+  }
+  if (exit.kind == ExitKind::kIoIn) pending_in_size_ = exit.size;
+  return exit;
+}
+
+void KvmVcpu::code_modified(uint64_t gpa, uint64_t len) {
+  if (software_) software_->code_modified(gpa, len);
 }
 
 VcpuExit KvmVcpu::io_exit() {
@@ -712,6 +791,7 @@ VcpuExit KvmVcpu::emulation_failure() {
 
 void KvmVcpu::request_stop() {
   stop_requested_.store(true);
+  if (software_running_.load()) software_->request_stop();
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (running_.load()) pthread_kill(thread_, kick_signal());
 }
@@ -733,11 +813,13 @@ void KvmVcpu::set_io_in_result(uint32_t value) {
 }
 
 void KvmVcpu::set_dirty_tracking(bool enabled) {
+  if (software_) software_->set_dirty_tracking(enabled);
   if (enabled == dirty_tracking_) return;
   if (set_memory_slot(enabled)) dirty_tracking_ = enabled;
 }
 
 void KvmVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
+  if (software_) software_->collect_dirty_pages(pages);
   if (!dirty_tracking_) return;
   std::vector<uint64_t> bitmap((memory_.page_count() + 63) / 64, 0);
   kvm_dirty_log log{};

@@ -19,6 +19,7 @@
 #include "vmm/code_scan.h"
 #include "vmm/cpu_model.h"
 #include "vmm/guest_memory.h"
+#include "vmm/unicorn_vcpu.h"
 #include "vmm/vcpu.h"
 
 namespace hlrr::vmm {
@@ -57,12 +58,20 @@ class KvmVcpu final : public Vcpu {
   // only change through set_registers(), so the state set is reported rather than read back.
   // kvm_pvm here loses the guest FPU state across some KVM_RUNs (docs/kvm.md).
   void set_fpu_static(bool is_static) { fpu_static_ = is_static; }
-  // Nothing to do: KVM executes guest memory directly, there is no translation cache to drop.
-  void code_modified(uint64_t /*gpa*/, uint64_t /*len*/) override {}
+  // KVM executes guest memory directly: only the software vCPU below has translations to drop.
+  void code_modified(uint64_t gpa, uint64_t len) override;
+  // Breakpoints use the debug registers DR0-3 left free by the cpuid sites (KVM_SET_GUEST_DEBUG:
+  // int3 fails on kvm_pvm, DR instruction breakpoints work everywhere). With watchpoints (DR
+  // data breakpoints never fire on kvm_pvm) or more breakpoints than free DRs, the guest runs
+  // on a software vCPU over the same memory while they are set: run() moves the register file
+  // over and back, so callers see one vCPU.
+  base::Status set_debug_points(std::span<const DebugPoint> points) override;
 
  private:
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
   base::Status init();
+  bool at_breakpoint(uint64_t rip) const;
+  VcpuExit run_on_software(const RunOptions& options);
   base::Status set_memory_slot(bool log_dirty);
   // KVM_SET_GUEST_DEBUG for single-stepping and the cpuid breakpoints.
   base::Status set_guest_debug(bool single_step);
@@ -112,6 +121,12 @@ class KvmVcpu final : public Vcpu {
   bool single_step_ = false;
   bool dirty_tracking_ = false;
   uint8_t pending_in_size_ = 0;
+
+  // Debug points (set_debug_points()).
+  std::vector<uint64_t> breakpoints_;  // on the DRs after the cpuid sites
+  std::unique_ptr<UnicornVcpu> software_;
+  bool use_software_ = false;
+  std::atomic<bool> software_running_{false};
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};

@@ -181,6 +181,10 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
     }
     switch (action.kind) {
       case ExitAction::Kind::kContinue:
+        // A single step whose instruction exited (a host call's `out`) is complete once served.
+        if (options.single_step) {
+          return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = VcpuExit{.kind = ExitKind::kDebug}};
+        }
         continue;
       case ExitAction::Kind::kReturn:
         return end_call(RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});

@@ -119,6 +119,9 @@ uint64_t UnicornVcpu::read_reg(int reg) {
 void UnicornVcpu::write_reg(int reg, uint64_t value) { uc_reg_write(uc_, reg, &value); }
 
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
+  hit_ = nullptr;
+  stepping_ = options.single_step;
+  skip_breakpoint_at_ = read_reg(UC_X86_REG_RIP);
   pending_site_ = nullptr;
   unscanned_io_ = false;
   pending_vector_ = -1;
@@ -137,6 +140,9 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
 }
 
 VcpuExit UnicornVcpu::translate_stop(int err, const RunOptions& options) {
+  // A breakpoint stops before a site's instruction (not performed); a watchpoint's access
+  // completed before whatever ended the run.
+  if (hit_) return debug_point_exit();
   if (pending_site_) return io_exit(*pending_site_);
   if (unscanned_io_) {
     return VcpuExit{.kind = ExitKind::kUnsupported,
@@ -261,6 +267,122 @@ void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t,
 }
 
 bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) { return false; }
+
+base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
+  size_t watches = 0;
+  for (const DebugPoint& p : points) {
+    if (p.kind == DebugPointKind::kBreakpoint) continue;
+    if (p.length == 0 || p.length > 8) return base::fail("watchpoint length must be 1 to 8 bytes");
+    ++watches;
+  }
+  if (watches > kMaxWatchpoints) {
+    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
+  }
+  const auto has_watch = [](std::span<const DebugPoint> set) {
+    for (const DebugPoint& p : set) {
+      if (p.kind != DebugPointKind::kBreakpoint) return true;
+    }
+    return false;
+  };
+  const bool had_watch = has_watch(debug_points_);
+  for (size_t h : debug_hooks_) uc_hook_del(uc_, h);
+  debug_hooks_.clear();
+  // Translations made before (or with) a code hook keep (or lack) its call: drop them.
+  for (const DebugPoint& p : debug_points_) {
+    if (p.kind == DebugPointKind::kBreakpoint) uc_ctl_remove_cache(uc_, p.address, p.address + 1);
+  }
+  debug_points_.assign(points.begin(), points.end());
+  bool ok = true;
+  for (const DebugPoint& p : debug_points_) {
+    uc_hook h = 0;
+    const uint64_t last = p.address + p.length - 1;
+    switch (p.kind) {
+      case DebugPointKind::kBreakpoint:
+        ok &= uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&on_breakpoint), this,
+                          p.address, p.address) == UC_ERR_OK;
+        uc_ctl_remove_cache(uc_, p.address, p.address + 1);
+        break;
+      case DebugPointKind::kWriteWatch:
+        ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_watched_access),
+                          this, p.address, last) == UC_ERR_OK;
+        break;
+      case DebugPointKind::kReadWatch:
+        ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_watched_access),
+                          this, p.address, last) == UC_ERR_OK;
+        break;
+      case DebugPointKind::kAccessWatch:
+        ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+                          reinterpret_cast<void*>(&on_watched_access), this, p.address,
+                          last) == UC_ERR_OK;
+        break;
+    }
+    if (h) debug_hooks_.push_back(h);
+  }
+  const bool watch = has_watch(debug_points_);
+  if (watch) {
+    uc_hook h = 0;
+    ok &= uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&on_instruction_after_access),
+                      this, 1, 0) == UC_ERR_OK;
+    if (h) debug_hooks_.push_back(h);
+  }
+  // Adding or removing the every-instruction hook changes every translation. Not uc_ctl_flush_tb:
+  // a tb_flush costs seconds in 2.0.1 (docs/vcpu-facts.md); invalidating by range does not.
+  if (watch != had_watch) uc_ctl_remove_cache(uc_, 0, memory_.size());
+  // No uc_ctl_flush_tlb(): it is a tb_flush in 2.0.1 (seconds). Not needed either: the
+  // never-matching read and write hooks of init() keep every access on the TLB's slow path,
+  // where the watch hooks are consulted.
+  if (!ok) return base::fail("unicorn: cannot install a breakpoint or watchpoint hook");
+  return {};
+}
+
+void UnicornVcpu::on_breakpoint(uc_struct* uc, uint64_t address, uint32_t, void* self) {
+  auto* v = static_cast<UnicornVcpu*>(self);
+  if (v->stepping_ || v->hit_) return;
+  if (address == v->skip_breakpoint_at_) {
+    v->skip_breakpoint_at_ = ~0ull;
+    return;
+  }
+  for (const DebugPoint& p : v->debug_points_) {
+    if (p.kind == DebugPointKind::kBreakpoint && p.address == address) {
+      v->hit_ = &p;
+      v->hit_rip_ = address;
+      uc_emu_stop(uc);
+      return;
+    }
+  }
+}
+
+void UnicornVcpu::on_watched_access(uc_struct*, int type, uint64_t address, int size, int64_t,
+                                    void* self) {
+  auto* v = static_cast<UnicornVcpu*>(self);
+  if (v->hit_) return;
+  const bool write = type == UC_MEM_WRITE;
+  for (const DebugPoint& p : v->debug_points_) {
+    const bool kind_matches =
+        p.kind == DebugPointKind::kAccessWatch ||
+        (write ? p.kind == DebugPointKind::kWriteWatch : p.kind == DebugPointKind::kReadWatch);
+    if (kind_matches && address < p.address + p.length &&
+        p.address < address + static_cast<uint64_t>(size)) {
+      v->hit_ = &p;  // stop before the next instruction: on_instruction_after_access
+      return;
+    }
+  }
+}
+
+void UnicornVcpu::on_instruction_after_access(uc_struct* uc, uint64_t, uint32_t, void* self) {
+  auto* v = static_cast<UnicornVcpu*>(self);
+  if (v->hit_ && v->hit_->kind != DebugPointKind::kBreakpoint) uc_emu_stop(uc);
+}
+
+VcpuExit UnicornVcpu::debug_point_exit() {
+  const DebugPoint& p = *hit_;
+  hit_ = nullptr;
+  return VcpuExit{.kind = ExitKind::kDebug,
+                  .has_address = true,
+                  .address = p.address,
+                  .has_debug_point = true,
+                  .debug_point = p.kind};
+}
 
 void UnicornVcpu::set_dirty_tracking(bool enabled) {
   if (enabled == (dirty_hook_ != 0)) return;

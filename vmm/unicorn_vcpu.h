@@ -35,6 +35,10 @@ class UnicornVcpu final : public Vcpu {
   void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
+  // Breakpoints are per-address code hooks; watchpoints are memory hooks on the watched range
+  // plus, while any is set, a code hook on every instruction that stops before the instruction
+  // after the access (Unicorn stops only at block ends from a memory hook).
+  base::Status set_debug_points(std::span<const DebugPoint> points) override;
 
  private:
   UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
@@ -57,6 +61,12 @@ class UnicornVcpu final : public Vcpu {
   static void on_write(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
                        void* self);
   static bool on_invalid_instruction(uc_struct* uc, void* self);
+  static void on_breakpoint(uc_struct* uc, uint64_t address, uint32_t size, void* self);
+  static void on_watched_access(uc_struct* uc, int type, uint64_t address, int size,
+                                int64_t value, void* self);
+  static void on_instruction_after_access(uc_struct* uc, uint64_t address, uint32_t size,
+                                          void* self);
+  VcpuExit debug_point_exit();
 
   GuestMemory& memory_;
   uc_struct* uc_ = nullptr;
@@ -71,6 +81,14 @@ class UnicornVcpu final : public Vcpu {
   uint64_t unmapped_address_ = 0;
   uint8_t pending_in_size_ = 0;
   const InstructionSite* pending_nondet_ = nullptr;  // the kNondet exit to complete
+
+  // Debug points (set_debug_points()) and what their hooks saw during the current run().
+  std::vector<DebugPoint> debug_points_;
+  std::vector<size_t> debug_hooks_;  // uc_hook handles
+  uint64_t skip_breakpoint_at_ = ~0ull;  // the run started here: execute it once
+  bool stepping_ = false;
+  const DebugPoint* hit_ = nullptr;
+  uint64_t hit_rip_ = 0;
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};

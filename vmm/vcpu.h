@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct RunOptions {
   uint64_t max_instructions = 0;
   // Execute exactly one instruction, then exit with kDebug.
   bool single_step = false;
+};
+
+// A breakpoint or watchpoint set on a vCPU by a debugger.
+struct DebugPoint {
+  DebugPointKind kind = DebugPointKind::kBreakpoint;
+  uint64_t address = 0;
+  uint64_t length = 1;  // watchpoints: bytes watched, 1..8
+
+  bool operator==(const DebugPoint&) const = default;
 };
 
 class Vcpu {
@@ -64,6 +74,17 @@ class Vcpu {
 
   // The host changed code bytes in [gpa, gpa + len): drop any translation of them.
   virtual void code_modified(uint64_t gpa, uint64_t len) = 0;
+
+  // Debugging: replaces the vCPU's breakpoints and watchpoints (at most kMaxWatchpoints
+  // watchpoints; breakpoints are not limited). Neither changes guest memory, so memory reads
+  // never see them. From then on run() stops with kDebug (has_debug_point, address):
+  //  * before executing an instruction at a breakpoint, RIP at it; a run that starts at a
+  //    breakpoint executes that instruction first (resuming from it), and a single step never
+  //    stops at one;
+  //  * after the instruction that accessed a watched byte, RIP at the next instruction.
+  // Fails (and keeps the previous set) where the backend cannot honour the set.
+  static constexpr size_t kMaxWatchpoints = 4;
+  virtual base::Status set_debug_points(std::span<const DebugPoint> points) = 0;
 
  protected:
   Vcpu() = default;

@@ -45,6 +45,14 @@ enum Vector : uint8_t {
   kPageFault = 14,
 };
 
+// What a breakpoint or watchpoint watches (Vcpu::set_debug_points()).
+enum class DebugPointKind : uint8_t {
+  kBreakpoint,   // execution of the instruction at `address`
+  kWriteWatch,   // a store into [address, address + length)
+  kReadWatch,    // a load from it
+  kAccessWatch,  // either
+};
+
 struct VcpuExit {
   ExitKind kind = ExitKind::kInternalError;
   // kIoOut / kIoIn
@@ -61,6 +69,10 @@ struct VcpuExit {
   NondetInstruction nondet = NondetInstruction::kRdtsc;
   // kUnsupported / kInternalError: one line saying what happened.
   std::string detail;
+  // kDebug: set when a debug point stopped the run (not a single step). `address` is then the
+  // breakpoint's address or the watchpoint's first watched byte.
+  bool has_debug_point = false;
+  DebugPointKind debug_point = DebugPointKind::kBreakpoint;
 };
 
 }  // namespace hlrr::vmm

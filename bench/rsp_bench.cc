@@ -1,0 +1,168 @@
+// Benchmarks of live debugging: a raw RSP client on loopback (no gdb) against hlrun's stack
+// (rsp::Server + vmm::LiveTarget + Sandbox) on each backend: the `s` (stepi) round trip, beside
+// a single step through Sandbox::resume() without the protocol, and reading 64 KiB with `m`.
+//
+//   rsp_bench GUEST_DIR [--json] [--runs N]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "bench/bench_table.h"
+#include "rsp/server.h"
+#include "vmm/kvm_vcpu.h"
+#include "vmm/live_target.h"
+#include "vmm/sandbox.h"
+
+using namespace hlrr;
+
+namespace {
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "rsp_bench: %s\n", message.c_str());
+  std::exit(2);
+}
+
+// A sandbox of faults.elf stopped inside infinite_loop: it can be stepped forever.
+std::unique_ptr<vmm::Sandbox> looping_sandbox(const std::string& guest, vmm::VcpuKind kind) {
+  vmm::SandboxConfig config;
+  config.vcpu = kind;
+  config.timeout = std::chrono::milliseconds(0);
+  auto image = vmm::ElfImage::read_file(guest);
+  if (!image) die(image.error().message);
+  auto s = vmm::Sandbox::create(std::move(*image), std::move(config));
+  if (!s) die(s.error().message);
+  if (auto st = (*s)->begin_call("infinite_loop"); !st) die(st.error().message);
+  return std::move(*s);
+}
+
+// A minimal no-ack RSP client: one packet out, one reply in.
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    send("QStartNoAckMode");
+    receive();  // "+" then $OK
+  }
+  ~Client() { ::close(fd_); }
+  void send(const std::string& payload) {
+    unsigned sum = 0;
+    for (char c : payload) sum += static_cast<unsigned char>(c);
+    char tail[4];
+    std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
+    const std::string packet = "$" + payload + tail;
+    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size()))
+      die("write");
+  }
+  // Reads one reply packet; returns its payload.
+  std::string receive() {
+    std::string payload;
+    bool in_packet = false;
+    for (;;) {
+      if (pos_ == len_) {
+        const ssize_t n = ::read(fd_, buf_, sizeof buf_);
+        if (n <= 0) die("connection closed");
+        pos_ = 0, len_ = static_cast<size_t>(n);
+      }
+      const char c = buf_[pos_++];
+      if (!in_packet) {
+        in_packet = c == '$';
+        continue;
+      }
+      if (c == '#') {
+        checksum_left_ = 2;
+        while (checksum_left_ > 0) {
+          if (pos_ == len_) {
+            const ssize_t n = ::read(fd_, buf_, sizeof buf_);
+            if (n <= 0) die("connection closed");
+            pos_ = 0, len_ = static_cast<size_t>(n);
+          }
+          ++pos_, --checksum_left_;
+        }
+        return payload;
+      }
+      payload.push_back(c);
+    }
+  }
+  std::string request(const std::string& payload) {
+    send(payload);
+    return receive();
+  }
+
+ private:
+  int fd_ = -1;
+  char buf_[1 << 16];
+  size_t pos_ = 0, len_ = 0;
+  int checksum_left_ = 0;
+};
+
+void bench_backend(const std::string& guest, vmm::VcpuKind kind, size_t runs, bench::Table& table) {
+  const std::string name = vmm::to_string(kind);
+  // Floor: the same single step without the protocol.
+  auto plain = looping_sandbox(guest, kind);
+  const bench::Sample floor = bench::time_runs(runs, [&] {
+    if (plain->resume({.single_step = true}).kind != vmm::RunOutcome::Kind::kPaused) die("step");
+  });
+
+  auto sandbox = looping_sandbox(guest, kind);
+  vmm::LiveTarget target(*sandbox, "infinite_loop", {}, guest);
+  auto server = rsp::Server::create(target, {});
+  if (!server) die(server.error().message);
+  std::thread serving([&] { (void)(*server)->run(); });
+  {
+    Client client((*server)->port());
+    const bench::Sample step = bench::time_runs(runs, [&] {
+      if (client.request("s")[0] != 'T') die("unexpected stop reply");
+    });
+    table.add({"rsp stepi round trip (" + name + ")", "us", step,
+               "Sandbox single step (" + name + ")", floor, "<= 1000 us"});
+    // 64 KiB as gdb reads it: `m` packets of at most 0x1ff0 bytes (the server's cap).
+    const bench::Sample read = bench::time_runs(std::max<size_t>(runs / 10, 20), [&] {
+      for (uint64_t a = 0x100000, end = a + 0x10000; a < end; a += 0x1ff0) {
+        char packet[48];
+        std::snprintf(packet, sizeof packet, "m%llx,%llx", static_cast<unsigned long long>(a),
+                      static_cast<unsigned long long>(std::min<uint64_t>(0x1ff0, end - a)));
+        if (client.request(packet).size() < 2) die("short m reply");
+      }
+    });
+    char goal[64];
+    std::snprintf(goal, sizeof goal, "%.0f MiB/s", 64.0 / 1024 / (read.median / 1e6));
+    table.add({"rsp m 64 KiB (9 packets, " + name + ")", "us", read, "", {}, goal});
+    client.send("k");
+  }
+  serving.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) die("usage: rsp_bench GUEST_DIR [--json] [--runs N]");
+  const std::string guest = std::string(argv[1]) + "/faults.elf";
+  bool json = false;
+  size_t runs = 2000;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) json = true;
+    if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = std::stoul(argv[++i]);
+  }
+  bench::Table table;
+  bench_backend(guest, vmm::VcpuKind::kUnicorn, runs, table);
+  if (auto kvm = vmm::KvmVcpu::available(); kvm) {
+    bench_backend(guest, vmm::VcpuKind::kKvm, runs, table);
+  } else {
+    std::fprintf(stderr, "rsp_bench: KVM skipped: %s\n", kvm.error().message.c_str());
+  }
+  table.print(json);
+  return 0;
+}

@@ -1,0 +1,64 @@
+#include "cli/debug_session.h"
+
+#include <cstdio>
+#include <string>
+
+#include "rsp/server.h"
+#include "vmm/live_target.h"
+
+namespace hlrr::cli {
+
+base::Expected<DebugListen> parse_listen(const std::string& text) {
+  DebugListen listen;
+  std::string port = text;
+  if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+    listen.address = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (listen.address.size() >= 2 && listen.address.front() == '[') {
+      listen.address = listen.address.substr(1, listen.address.size() - 2);  // [::1]:1234
+    }
+  }
+  char* end = nullptr;
+  const unsigned long value = std::strtoul(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || value > 65535 || listen.address.empty()) {
+    return base::fail("expected PORT or ADDR:PORT, got '" + text + "'");
+  }
+  listen.port = static_cast<uint16_t>(value);
+  return listen;
+}
+
+int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
+                       const std::string& function, std::vector<vmm::Value> args,
+                       const DebugListen& listen, bool verbose) {
+  vmm::LiveTarget target(sandbox, function, std::move(args), guest_path);
+  rsp::ServerOptions options{.address = listen.address, .port = listen.port};
+  if (verbose)
+    options.log = [](std::string_view line) {
+      std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
+  auto server = rsp::Server::create(target, options);
+  if (!server) return std::fprintf(stderr, "hlrun: %s\n", server.error().message.c_str()), 2;
+  const std::string where = listen.address + ":" + std::to_string((*server)->port());
+  std::fprintf(stderr,
+               "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s "
+               "(gdb: target remote %s)\n",
+               std::string(sandbox.vcpu().backend_name()).c_str(), where.c_str(), where.c_str());
+  std::fflush(stderr);
+  if (auto end = (*server)->run(); !end) {
+    return std::fprintf(stderr, "hlrun: debug server: %s\n", end.error().message.c_str()), 1;
+  }
+  if (target.killed()) {
+    std::fflush(stdout);
+    return std::fprintf(stderr, "hlrun: killed by the debugger\n"), 1;
+  }
+  target.run_to_end();  // after a detach; at once when the program already ended
+  std::fflush(stdout);
+  const auto& result = *target.result();
+  if (!result) {
+    return std::fprintf(stderr, "hlrun: guest fault: %s\n", result.error().to_string().c_str()), 1;
+  }
+  std::printf("result: %s\n", vmm::to_string(*result).c_str());
+  return 0;
+}
+
+}  // namespace hlrr::cli

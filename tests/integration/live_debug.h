@@ -1,0 +1,100 @@
+// Helpers for the live-debugging tests: hlrun -g 0 in the background, real gdb and lldb
+// against it. Every process runs under `timeout`, so a hang fails a test instead of blocking.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "tests/integration/guests.h"
+
+namespace hlrr::testing {
+
+inline bool have_tool(const std::string& tool) {
+  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Runs a shell command; returns its stdout and stderr.
+inline std::string shell(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  ::pclose(pipe);
+  return out;
+}
+
+// `hlrun -g 0 guest.elf --call ...` waiting for a debugger: the constructor reads the port
+// from its first line; finish() waits for it and returns the rest of its output.
+class DebuggedHlrun {
+ public:
+  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call,
+                const std::string& options = "") {
+    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 " + options +
+                                " --vcpu " + backend + " " + guest_path(guest) + " --call " + call +
+                                " 2>&1";
+    pipe_ = ::popen(command.c_str(), "r");
+    char line[512] = {};
+    if (pipe_ != nullptr && std::fgets(line, sizeof line, pipe_) != nullptr) {
+      const std::string text = line;
+      if (auto at = text.rfind("127.0.0.1:"); at != std::string::npos) {
+        port_ = std::atoi(text.c_str() + at + 10);
+      }
+    }
+  }
+  ~DebuggedHlrun() { finish(); }
+  int port() const { return port_; }
+  int exit_code() const { return exit_code_; }
+  std::string finish() {
+    if (pipe_ == nullptr) return rest_;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe_)) > 0) rest_.append(buf, n);
+    const int status = ::pclose(pipe_);
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    pipe_ = nullptr;
+    return rest_;
+  }
+
+ private:
+  FILE* pipe_ = nullptr;
+  int port_ = 0;
+  int exit_code_ = -1;
+  std::string rest_;
+};
+
+inline std::string quote_all(const std::string& flag, const std::vector<std::string>& commands) {
+  std::string out;
+  for (const std::string& c : commands) out += " " + flag + " '" + c + "'";
+  return out;
+}
+
+inline std::string gdb_session(const std::string& guest, int port,
+                               const std::vector<std::string>& commands) {
+  return shell("timeout 60 gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
+               std::to_string(port) + "'" + quote_all("-ex", commands) + " " + guest_path(guest));
+}
+
+inline std::string lldb_session(const std::string& lldb, const std::string& guest, int port,
+                                const std::vector<std::string>& commands) {
+  return shell("timeout 60 " + lldb + " -b " + guest_path(guest) + " -o 'gdb-remote " +
+               std::to_string(port) + "'" + quote_all("-o", commands));
+}
+
+inline std::string hex_address(uint64_t a) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(a));
+  return buf;
+}
+
+#define EXPECT_CONTAINS(haystack, needle)                                                       \
+  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin:\n" \
+                                                        << (haystack)
+
+}  // namespace hlrr::testing

@@ -1,0 +1,56 @@
+// Live debugging end to end with lldb (Debian's lldb 14; lldb-22 where installed) against
+// `hlrun -g 0`, on both vCPU backends.
+#include "tests/integration/live_debug.h"
+#include "vmm/elf_image.h"
+
+namespace hlrr::testing {
+namespace {
+
+class LiveLldb : public BackendTest {
+ protected:
+  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
+  void session(const std::string& lldb) {
+    auto image = vmm::ElfImage::read_file(guest_path("hello"));
+    ASSERT_TRUE(image.has_value());
+    const uint64_t greet = *image->symbols().address_of("greet");
+    DebuggedHlrun hlrun(backend(), "hello", "greet world");
+    ASSERT_NE(hlrun.port(), 0);
+    char rip[64];
+    std::snprintf(rip, sizeof rip, "rip = 0x%016llx", static_cast<unsigned long long>(greet));
+    const std::string out = lldb_session(
+        lldb, "hello", hlrun.port(),
+        {"breakpoint set -n greet", "continue", "register read rip", "frame variable argc",
+         "breakpoint set -l 28", "continue", "frame variable len",
+         "memory read -s4 -c1 -fx 0x10000", "step", "memory region 0x100000",
+         "memory region 0x31000", "memory region 0", "kill"});
+    EXPECT_CONTAINS(out, "Breakpoint 1: where = hello.elf`greet");
+    EXPECT_CONTAINS(out, std::string(rip) + "  hello.elf`greet");
+    EXPECT_CONTAINS(out, "(uint32_t) argc = 1");
+    EXPECT_CONTAINS(out, "(const int) len = 14");
+    EXPECT_CONTAINS(out, "0x00010000: 0x484c4d31");  // the call message's magic, "HLM1"
+    EXPECT_CONTAINS(out, "stop reason = step in");
+    // The memory map from hl_abi.h's layout and the ELF's segments.
+    EXPECT_CONTAINS(out, "[0x0000000000100000-0x");
+    EXPECT_CONTAINS(out, ") r-x text");
+    EXPECT_CONTAINS(out, "[0x0000000000031000-0x0000000000100000) rw- stack");
+    EXPECT_CONTAINS(out, "[0x0000000000000000-0x0000000000001000) ---");
+    EXPECT_CONTAINS(hlrun.finish(), "hlrun: killed by the debugger\n");
+    EXPECT_EQ(hlrun.exit_code(), 1);
+  }
+};
+
+TEST_P(LiveLldb, BreakRegistersVariablesMemoryStep) {
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
+  session("lldb");
+}
+
+TEST_P(LiveLldb, NewerLldb) {
+  // Debian's lldb-22 conflicts with its lldb 14 package: CI covers lldb 14.
+  if (!have_tool("lldb-22")) GTEST_SKIP() << "lldb-22 is not installed (it conflicts with lldb 14)";
+  session("lldb-22");
+}
+
+HLRR_INSTANTIATE_FOR_BACKENDS(LiveLldb);
+
+}  // namespace
+}  // namespace hlrr::testing

@@ -1,0 +1,329 @@
+#include "vmm/live_target.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "hl_abi.h"
+
+namespace hlrr::vmm {
+namespace {
+
+constexpr uint8_t kSigAbrt = 6;
+constexpr uint8_t kSigAlrm = 14;
+
+// gdb register number -> RegisterFile field, for the registers of up to 8 bytes.
+struct IntSlot {
+  int regno;
+  uint64_t RegisterFile::*u64 = nullptr;
+  uint16_t RegisterFile::*u16 = nullptr;
+  uint32_t RegisterFile::*u32 = nullptr;
+};
+
+const IntSlot kIntSlots[] = {
+    {rsp::kRax, &RegisterFile::rax},
+    {rsp::kRbx, &RegisterFile::rbx},
+    {rsp::kRcx, &RegisterFile::rcx},
+    {rsp::kRdx, &RegisterFile::rdx},
+    {rsp::kRsi, &RegisterFile::rsi},
+    {rsp::kRdi, &RegisterFile::rdi},
+    {rsp::kRbp, &RegisterFile::rbp},
+    {rsp::kRsp, &RegisterFile::rsp},
+    {rsp::kR8, &RegisterFile::r8},
+    {rsp::kR9, &RegisterFile::r9},
+    {rsp::kR10, &RegisterFile::r10},
+    {rsp::kR11, &RegisterFile::r11},
+    {rsp::kR12, &RegisterFile::r12},
+    {rsp::kR13, &RegisterFile::r13},
+    {rsp::kR14, &RegisterFile::r14},
+    {rsp::kR15, &RegisterFile::r15},
+    {rsp::kRip, &RegisterFile::rip},
+    {rsp::kEflags, &RegisterFile::rflags},
+    {rsp::kFsBase, &RegisterFile::fs_base},
+    {rsp::kGsBase, &RegisterFile::gs_base},
+    {rsp::kCs, nullptr, &RegisterFile::cs},
+    {rsp::kSs, nullptr, &RegisterFile::ss},
+    {rsp::kDs, nullptr, &RegisterFile::ds},
+    {rsp::kEs, nullptr, &RegisterFile::es},
+    {rsp::kFs, nullptr, &RegisterFile::fs},
+    {rsp::kGs, nullptr, &RegisterFile::gs},
+    {rsp::kFctrl, nullptr, &RegisterFile::fcw},
+    {rsp::kFstat, nullptr, &RegisterFile::fsw},
+    {rsp::kFtag, nullptr, &RegisterFile::ftw},
+    {rsp::kMxcsr, nullptr, nullptr, &RegisterFile::mxcsr},
+};
+
+void to_gdb(const RegisterFile& r, rsp::RegisterFile& out) {
+  out.fill(0);
+  for (const IntSlot& s : kIntSlots) {
+    const uint64_t v = s.u64 ? r.*s.u64 : s.u16 ? r.*s.u16 : r.*s.u32;
+    rsp::set_register(out, s.regno, v);
+  }
+  const auto descs = rsp::registers();
+  for (int i = 0; i < 8; ++i) {
+    std::memcpy(out.data() + descs[rsp::kSt0 + i].offset, r.st[i].data(), 10);
+  }
+  for (int i = 0; i < 16; ++i) {
+    std::memcpy(out.data() + descs[rsp::kXmm0 + i].offset, r.xmm[i].data(), 16);
+  }
+}
+
+void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
+  for (const IntSlot& s : kIntSlots) {
+    const uint64_t v = rsp::get_register(in, s.regno);
+    if (s.u64)
+      r.*s.u64 = v;
+    else if (s.u16)
+      r.*s.u16 = static_cast<uint16_t>(v);
+    else
+      r.*s.u32 = static_cast<uint32_t>(v);
+  }
+  const auto descs = rsp::registers();
+  for (int i = 0; i < 8; ++i) {
+    std::memcpy(r.st[i].data(), in.data() + descs[rsp::kSt0 + i].offset, 10);
+  }
+  for (int i = 0; i < 16; ++i) {
+    std::memcpy(r.xmm[i].data(), in.data() + descs[rsp::kXmm0 + i].offset, 16);
+  }
+}
+
+DebugPointKind debug_kind(rsp::BreakpointKind kind) {
+  switch (kind) {
+    case rsp::BreakpointKind::kWriteWatch:
+      return DebugPointKind::kWriteWatch;
+    case rsp::BreakpointKind::kReadWatch:
+      return DebugPointKind::kReadWatch;
+    case rsp::BreakpointKind::kAccessWatch:
+      return DebugPointKind::kAccessWatch;
+    default:
+      return DebugPointKind::kBreakpoint;
+  }
+}
+
+bool is_watch(rsp::BreakpointKind kind) {
+  return kind != rsp::BreakpointKind::kSoftware && kind != rsp::BreakpointKind::kHardware;
+}
+
+}  // namespace
+
+uint8_t signal_for(const Fault& fault) {
+  switch (fault.kind) {
+    case FaultKind::kPageFault:
+    case FaultKind::kGeneralProtection:
+    case FaultKind::kOutOfBounds:
+    case FaultKind::kTripleFault:
+      return rsp::kSigSegv;
+    case FaultKind::kInvalidOpcode:
+    case FaultKind::kUnsupportedInstruction:
+      return rsp::kSigIll;
+    case FaultKind::kDivideError:
+      return rsp::kSigFpe;
+    case FaultKind::kOtherException:
+      return fault.vector == kStackSegmentFault ? rsp::kSigSegv : rsp::kSigTrap;
+    case FaultKind::kTimeout:
+      return kSigAlrm;
+    default:
+      return kSigAbrt;  // panic, bad host call or port, refused call, VMM error
+  }
+}
+
+LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
+                       std::string exec_path)
+    : sandbox_(sandbox),
+      function_(std::move(function)),
+      args_(std::move(args)),
+      exec_path_(std::move(exec_path)) {}
+
+base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
+  auto regs = sandbox_.vcpu().registers();
+  if (!regs) return base::Unexpected(std::move(regs).error());
+  to_gdb(*regs, out);
+  return {};
+}
+
+base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
+  auto regs = sandbox_.vcpu().registers();
+  if (!regs) return base::Unexpected(std::move(regs).error());
+  from_gdb(in, *regs);
+  return sandbox_.vcpu().set_registers(*regs);
+}
+
+// Page 0 and the stack guard page exist in host memory but are not mapped for the guest: a
+// debugger sees them as the guest does (`print *p` with p = NULL: cannot access memory).
+static bool unmapped_in_guest(uint64_t address, uint64_t size) {
+  const auto overlaps = [&](uint64_t page) {
+    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
+  };
+  return overlaps(0) || overlaps(HL_STACK_GUARD);
+}
+
+base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  if (unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
+  return sandbox_.memory().read(address, out);
+}
+
+base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
+  if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
+  if (auto st = sandbox_.memory().write(address, data); !st) return st;
+  sandbox_.vcpu().code_modified(address, data.size());
+  return {};
+}
+
+rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop) {
+  if (result_) {
+    return result_->has_value() ? rsp::StopInfo::exited(0)
+                                : rsp::StopInfo::terminated(signal_for(result_->error()));
+  }
+  if (pending_fault_) {
+    // Continuing from a fault: the guest cannot handle it, so the program ends here.
+    const uint8_t sig = signal_for(*pending_fault_);
+    result_ = base::Unexpected(std::move(*pending_fault_));
+    pending_fault_.reset();
+    return rsp::StopInfo::terminated(sig);
+  }
+  // Runs on the server's I/O thread; request_stop() is thread-safe and does not block.
+  std::stop_callback kick(stop, [this] { sandbox_.vcpu().request_stop(); });
+  const bool stepping = action == rsp::ResumeAction::kStep;
+  for (;;) {
+    RunOutcome outcome = sandbox_.resume(RunOptions{.single_step = stepping});
+    // A stop requested just as an earlier resume ended for another reason stays pending in
+    // the vCPU: it is not this resume's interrupt (tokens are per resume), so run on.
+    if (outcome.kind == RunOutcome::Kind::kPaused && outcome.exit.kind == ExitKind::kStopped &&
+        !stop.stop_requested()) {
+      continue;
+    }
+    if (auto s = on_outcome(std::move(outcome), stepping)) return *s;
+  }
+}
+
+std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool stepping) {
+  switch (outcome.kind) {
+    case RunOutcome::Kind::kPaused:
+      if (outcome.exit.kind == ExitKind::kStopped) return rsp::StopInfo::interrupted();
+      if (outcome.exit.has_debug_point) return debug_stop(outcome.exit);
+      return rsp::StopInfo::stopped(rsp::kSigTrap);
+    case RunOutcome::Kind::kFaulted:
+      pending_fault_ = std::move(outcome.fault);
+      return rsp::StopInfo::fault(signal_for(*pending_fault_));
+    case RunOutcome::Kind::kReturned:
+      break;
+  }
+  if (sandbox_.call_in_progress() || !sandbox_.initialized()) {
+    result_ = base::Unexpected(Fault{.kind = FaultKind::kInternal, .message = "lost the call"});
+    return rsp::StopInfo::terminated(kSigAbrt);
+  }
+  if (!in_call_) {
+    // The initialisation finished: the guest call follows as part of the same program.
+    in_call_ = true;
+    if (auto st = sandbox_.begin_call(function_, args_); !st) {
+      result_ =
+          base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
+      return rsp::StopInfo::terminated(kSigAbrt);
+    }
+    if (stepping) return rsp::StopInfo::stopped(rsp::kSigTrap);
+    return std::nullopt;
+  }
+  result_ = std::move(outcome.value);
+  return rsp::StopInfo::exited(0);
+}
+
+rsp::StopInfo LiveTarget::debug_stop(const VcpuExit& exit) const {
+  switch (exit.debug_point) {
+    case DebugPointKind::kBreakpoint: {
+      const bool hardware = std::any_of(points_.begin(), points_.end(), [&](const Point& p) {
+        return p.kind == rsp::BreakpointKind::kHardware && p.address == exit.address;
+      });
+      return hardware ? rsp::StopInfo::hw_break() : rsp::StopInfo::sw_break();
+    }
+    case DebugPointKind::kWriteWatch:
+      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kWatch, exit.address);
+    case DebugPointKind::kReadWatch:
+      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kRWatch, exit.address);
+    case DebugPointKind::kAccessWatch:
+      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kAWatch, exit.address);
+  }
+  return rsp::StopInfo::stopped(rsp::kSigTrap);
+}
+
+base::Status LiveTarget::apply_points() {
+  std::vector<DebugPoint> set;
+  for (const Point& p : points_) {
+    set.push_back(DebugPoint{debug_kind(p.kind), p.address, is_watch(p.kind) ? p.length : 1});
+  }
+  return sandbox_.vcpu().set_debug_points(set);
+}
+
+base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                           uint64_t length) {
+  if (is_watch(kind) && (length == 0 || length > 8)) {
+    return base::fail("watchpoints cover 1 to 8 bytes");
+  }
+  if (!sandbox_.memory().contains(address, is_watch(kind) ? length : 1)) {
+    return base::fail("breakpoint or watchpoint outside guest memory");
+  }
+  const Point point{kind, address, length};
+  if (std::find(points_.begin(), points_.end(), point) != points_.end()) return {};
+  points_.push_back(point);
+  if (auto st = apply_points(); !st) {
+    points_.pop_back();
+    return st;
+  }
+  return {};
+}
+
+base::Status LiveTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                           uint64_t length) {
+  const auto it = std::find(points_.begin(), points_.end(), Point{kind, address, length});
+  if (it == points_.end()) return {};
+  points_.erase(it);
+  return apply_points();
+}
+
+base::Status LiveTarget::kill() {
+  killed_ = true;
+  points_.clear();
+  return apply_points();
+}
+
+base::Status LiveTarget::detach() {
+  detached_ = true;
+  points_.clear();
+  return apply_points();
+}
+
+void LiveTarget::run_to_end() {
+  while (!result_) {
+    if (pending_fault_) {
+      result_ = base::Unexpected(std::move(*pending_fault_));
+      pending_fault_.reset();
+      return;
+    }
+    // A stray stop request (an interrupt that raced a stop) pauses once: run on.
+    on_outcome(sandbox_.resume(), /*stepping=*/false);
+  }
+}
+
+std::vector<rsp::MemoryRegion> LiveTarget::memory_regions() const {
+  // hl_abi.h's fixed layout, then the image's segments, then the heap up to the end of memory.
+  std::vector<rsp::MemoryRegion> regions = {
+      {HL_PAGE_SIZE, HL_STACK_GUARD - HL_PAGE_SIZE, true, true, false, "tables and message areas"},
+      {HL_STACK_GUARD + HL_PAGE_SIZE, HL_STACK_TOP - HL_STACK_GUARD - HL_PAGE_SIZE, true, true,
+       false, "stack"},
+  };
+  uint64_t end = HL_IMAGE_BASE;
+  std::vector<ElfSegment> segments = sandbox_.image().segments();
+  std::sort(segments.begin(), segments.end(),
+            [](const ElfSegment& a, const ElfSegment& b) { return a.vaddr < b.vaddr; });
+  for (const ElfSegment& s : segments) {
+    const uint64_t start = s.vaddr & ~(HL_PAGE_SIZE - 1);
+    const uint64_t stop = (s.vaddr + s.memory_size + HL_PAGE_SIZE - 1) & ~(HL_PAGE_SIZE - 1);
+    if (start < end || stop <= start) continue;  // overlapping pages: keep the first
+    regions.push_back(
+        {start, stop - start, true, s.writable, s.executable, s.executable ? "text" : "data"});
+    end = stop;
+  }
+  const uint64_t size = sandbox_.memory().size();
+  if (end < size) regions.push_back({end, size - end, true, true, false, "heap"});
+  return regions;
+}
+
+}  // namespace hlrr::vmm

@@ -1,0 +1,91 @@
+// LiveTarget: the rsp::Target over a running Sandbox, on either vCPU backend: what `hlrun -g`
+// serves to gdb and lldb.
+//
+// Session model (as Hyperlight's): the sandbox comes from Sandbox::load(), stopped at the ELF
+// entry point before the guest's initialisation. The initialisation and then one guest call
+// run as one continuous program: host calls are served during continue/step as usual, and
+// when the call returns the target reports exited (`W00`); its value is in result().
+//
+// Stops: breakpoints (software and hardware alike are vCPU debug points, never bytes in guest
+// memory, so memory reads show the real code), up to 4 watchpoints, single steps, interrupts.
+// A guest fault is a signal stop at the faulting instruction (SIGSEGV for #PF/#GP/out of
+// bounds/triple fault, SIGILL for #UD or an unsupported instruction, SIGFPE for #DE, SIGABRT
+// for a panic, a bad host call or port, a refused call or a VMM error); resuming after it ends
+// the program (`X..`) with the fault as result().
+//
+// Threading: as rsp::Target (resume() on the server's worker thread, interrupts through its
+// stop token calling Vcpu::request_stop()). The sandbox is not owned and must outlive the
+// target; nothing else may drive it while the server runs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rsp/target.h"
+#include "vmm/fault.h"
+#include "vmm/sandbox.h"
+#include "vmm/value.h"
+
+namespace hlrr::vmm {
+
+class LiveTarget final : public rsp::Target {
+ public:
+  // `sandbox` must be fresh from Sandbox::load(). `exec_path` is the guest ELF's path (for
+  // gdb's qXfer:exec-file and lldb).
+  LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
+             std::string exec_path);
+
+  // How the program ended, once it has: the call's value or its fault. Empty while it can
+  // still run (also after kill()).
+  const std::optional<base::Expected<Value, Fault>>& result() const { return result_; }
+  bool killed() const { return killed_; }
+  bool detached() const { return detached_; }
+  // Runs the program to its end without stopping (after detach(), breakpoints are gone).
+  // Blocking, on the calling thread; the server must not be serving this target any more.
+  void run_to_end();
+
+  // rsp::Target
+  base::Status read_registers(rsp::RegisterFile& out) override;
+  base::Status write_registers(const rsp::RegisterFile& in) override;
+  base::Status read_memory(uint64_t address, std::span<uint8_t> out) override;
+  base::Status write_memory(uint64_t address, std::span<const uint8_t> data) override;
+  rsp::StopInfo resume(rsp::ResumeAction action, std::stop_token stop) override;
+  base::Status insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                 uint64_t length) override;
+  base::Status remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
+                                 uint64_t length) override;
+  base::Status kill() override;
+  base::Status detach() override;
+  bool supports_breakpoint(rsp::BreakpointKind) const override { return true; }
+  std::string exec_file_path() const override { return exec_path_; }
+  std::vector<rsp::MemoryRegion> memory_regions() const override;
+
+ private:
+  struct Point {
+    rsp::BreakpointKind kind;
+    uint64_t address;
+    uint64_t length;
+    bool operator==(const Point&) const = default;
+  };
+  // The stop or end for what the sandbox's resume() returned; nullopt: keep running.
+  std::optional<rsp::StopInfo> on_outcome(RunOutcome outcome, bool stepping);
+  rsp::StopInfo debug_stop(const VcpuExit& exit) const;
+  base::Status apply_points();
+
+  Sandbox& sandbox_;
+  std::string function_;
+  std::vector<Value> args_;
+  std::string exec_path_;
+  std::vector<Point> points_;
+  std::optional<Fault> pending_fault_;  // stopped at a fault: the next resume ends the program
+  std::optional<base::Expected<Value, Fault>> result_;
+  bool in_call_ = false;  // the initialisation is over and the guest call has begun
+  bool killed_ = false;
+  bool detached_ = false;
+};
+
+// The signal a fault is shown as (SIGSEGV, SIGILL, SIGFPE, SIGABRT, SIGALRM for a timeout).
+uint8_t signal_for(const Fault& fault);
+
+}  // namespace hlrr::vmm
