@@ -273,8 +273,9 @@ void UnicornVcpu::set_dirty_tracking(bool enabled) {
     uc_hook_del(uc_, dirty_hook_);
     dirty_hook_ = 0;
   }
-  // Memory hooks are consulted on the TLB's slow path: refill it so the change applies now.
-  uc_ctl_flush_tlb(uc_);
+  // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
+  // never-matching memory hooks already send every access through the helper that walks the
+  // hook list at run time.
 }
 
 void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
