@@ -98,7 +98,7 @@ TEST_P(HltraceTest, ChattyEveryHostCallShowsWithItsPortAndReply) {
   EXPECT_TRUE(exits.back().starts_with("exit " + std::to_string(host_calls + 1) + " halt "));
   const std::regex host_call(
       "exit [0-9]+ port-out port=0x6c00 size=1 data=0x0 rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ "
-      "rax=0x[0-9a-f]+ writes=1 \\(0x18000\\+[0-9]+\\)");
+      "rax=0x[0-9a-f]+ (icount=[0-9]+ )?writes=1 \\(0x18000\\+[0-9]+\\)");
   for (size_t i = 1; i + 1 < exits.size(); ++i) {
     ASSERT_TRUE(std::regex_match(exits[i], host_call)) << exits[i];
     ASSERT_TRUE(exits[i].starts_with("exit " + std::to_string(i) + " "));
