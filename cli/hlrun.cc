@@ -99,9 +99,10 @@ int main(int argc, char** argv) {
   }
   if (auto init = (*sandbox)->resume(); init.kind != vmm::RunOutcome::Kind::kReturned) {
     if (recording) (void)recording->finish();
-    return fail(kExitUsage, init.kind == vmm::RunOutcome::Kind::kFaulted
-                                ? "guest initialisation failed: " + init.fault.to_string()
-                                : "guest initialisation stopped unexpectedly");
+    if (init.kind != vmm::RunOutcome::Kind::kFaulted) return fail(kExitUsage, "guest initialisation stopped unexpectedly");
+    return fail(kExitUsage, init.fault.kind == vmm::FaultKind::kGuestError
+                                ? init.fault.message  // as Sandbox::create() words it
+                                : "guest initialisation failed: " + init.fault.to_string());
   }
   if (verbose) std::fprintf(stderr, "hlrun: vcpu backend: %s\n", std::string((*sandbox)->vcpu().backend_name()).c_str());
 

@@ -21,17 +21,16 @@ base::Expected<std::unique_ptr<Recorder>> record_to(vmm::Sandbox& sandbox, const
   if (sandbox.vcpu().backend_name() == "kvm") {
     recorder->warnings_ = kvm_nondet_warnings(sandbox.image(), recorder->options_.guest_name);
   }
-  // Setup holds every page as it is now: the first MemoryDelta starts from here.
-  recorder->scratch_pages_.clear();
-  sandbox.take_dirty_pages(recorder->scratch_pages_);
-  recorder->scratch_pages_.clear();
   sandbox.set_exit_observer(recorder.get());
   return recorder;
 }
 
 Recorder::Recorder(vmm::Sandbox& sandbox, std::unique_ptr<trace::TraceWriter> writer,
                    RecordOptions options)
-    : sandbox_(sandbox), writer_(std::move(writer)), options_(std::move(options)) {}
+    : sandbox_(sandbox),
+      writer_(std::move(writer)),
+      options_(std::move(options)),
+      pages_(sandbox) {}  // Setup holds every page as it is now: the first delta starts here
 
 Recorder::~Recorder() { (void)finish(); }
 
@@ -48,6 +47,7 @@ base::Status Recorder::finish(trace::End end) {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   end.end_time_ns = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  hand_over();
   active_ = false;
   sandbox_.set_exit_observer(nullptr);
   if (auto st = writer_->finish(std::move(end)); !st && error_) error_ = std::move(st);
@@ -56,7 +56,14 @@ base::Status Recorder::finish(trace::End end) {
 
 void Recorder::append(trace::Record record) {
   if (!active_ || !error_) return;
-  if (auto st = writer_->append(std::move(record)); !st) error_ = std::move(st);
+  batch_.push_back(std::move(record));
+  if (batch_.size() >= kBatch) hand_over();
+}
+
+void Recorder::hand_over() {
+  if (batch_.empty()) return;
+  if (auto st = writer_->append_batch(batch_); !st && error_) error_ = std::move(st);
+  batch_.clear();
 }
 
 uint64_t Recorder::instruction_count() {
@@ -110,7 +117,7 @@ void Recorder::write_exit(trace::Exit exit, const vmm::RegisterFile& registers,
 
 void Recorder::write_memory_delta() {
   scratch_pages_.clear();
-  sandbox_.take_dirty_pages(scratch_pages_);
+  pages_.take_changed_pages(scratch_pages_);
   trace::MemoryDelta delta;
   // Memory as it stands after the last exit's host writes: where the guest resumes from.
   delta.exit_sequence = next_exit_ == 0 ? 0 : next_exit_ - 1;
@@ -143,6 +150,7 @@ void Recorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result)
     pending_stop_.reset();
     append(trace::CallEnd::result(to_trace(*result)));
     if (!active_) return;
+    hand_over();
     if (auto st = writer_->flush(); !st && error_) error_ = std::move(st);
     return;
   }
