@@ -63,7 +63,8 @@ class Client {
     char tail[4];
     std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
     const std::string packet = "$" + payload + tail;
-    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size())) die("write");
+    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size()))
+      die("write");
   }
   // Reads one reply packet; returns its payload.
   std::string receive() {

@@ -27,26 +27,22 @@ base::Expected<DebugListen> parse_listen(const std::string& text) {
   return listen;
 }
 
-int run_under_debugger(const std::string& guest_path, vmm::SandboxConfig config,
+int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
                        const DebugListen& listen, bool verbose) {
-  auto image = vmm::ElfImage::read_file(guest_path);
-  if (!image) return std::fprintf(stderr, "hlrun: %s\n", image.error().message.c_str()), 2;
-  auto sandbox = vmm::Sandbox::load(std::move(*image), std::move(config));
-  if (!sandbox) return std::fprintf(stderr, "hlrun: %s\n", sandbox.error().message.c_str()), 2;
-  vmm::LiveTarget target(**sandbox, function, std::move(args), guest_path);
+  vmm::LiveTarget target(sandbox, function, std::move(args), guest_path);
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
-  if (verbose) options.log = [](std::string_view line) {
-    std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  if (verbose)
+    options.log = [](std::string_view line) {
+      std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
   auto server = rsp::Server::create(target, options);
   if (!server) return std::fprintf(stderr, "hlrun: %s\n", server.error().message.c_str()), 2;
   const std::string where = listen.address + ":" + std::to_string((*server)->port());
   std::fprintf(stderr,
                "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s "
                "(gdb: target remote %s)\n",
-               std::string((*sandbox)->vcpu().backend_name()).c_str(), where.c_str(),
-               where.c_str());
+               std::string(sandbox.vcpu().backend_name()).c_str(), where.c_str(), where.c_str());
   std::fflush(stderr);
   if (auto end = (*server)->run(); !end) {
     return std::fprintf(stderr, "hlrun: debug server: %s\n", end.error().message.c_str()), 1;

@@ -19,11 +19,11 @@ struct DebugListen {
 // "ADDR:PORT" or "PORT" (address 127.0.0.1): a debug port is full control of the guest.
 base::Expected<DebugListen> parse_listen(const std::string& text);
 
-// Loads the guest stopped at its entry point, prints where it listens (one line on stderr) and
-// serves one debug session; the initialisation and the call run as one program. Prints the
-// guest's output and `result: VALUE` as hlrun does, or the fault. Returns hlrun's exit code:
-// 0, 1 (guest fault, or killed by the debugger), 2 (unloadable guest, bad address).
-int run_under_debugger(const std::string& guest_path, vmm::SandboxConfig config,
+// Serves one debug session over `sandbox`, fresh from Sandbox::load() (stopped at the guest's
+// entry): prints where it listens (one line on stderr); the initialisation and the call run as
+// one program. Prints the guest's output and `result: VALUE` as hlrun does, or the fault.
+// Returns hlrun's exit code: 0, 1 (guest fault, or killed by the debugger), 2 (bad address).
+int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
                        const DebugListen& listen, bool verbose);
 

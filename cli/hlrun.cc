@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "cli/call_arguments.h"
 #include "cli/debug_session.h"
@@ -34,8 +35,8 @@ int main(int argc, char** argv) {
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
   bool verbose = false;
-  std::string debug_port, listen;
   std::string record_path;
+  std::string debug_port, listen;
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -46,9 +47,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
+  app.add_option("--record", record_path, "record the run (initialisation and call) into this trace file");
   app.add_option("-g", debug_port, "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
   app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address (full control of the guest!)");
-  app.add_option("--record", record_path, "record the run (initialisation and call) into this trace file");
   app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
   try {
     app.parse(argc, argv);
@@ -68,13 +69,13 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
+  std::optional<cli::DebugListen> debug;
   if (!debug_port.empty() || !listen.empty()) {
-    if (!record_path.empty()) return fail(kExitUsage, "--record cannot be combined with -g/--listen");
     auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
     if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    debug = *where;
     // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
     if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
-    return cli::run_under_debugger(guest_path, std::move(config), function, std::move(*args), *where, verbose);
   }
   auto image = vmm::ElfImage::read_file(guest_path);
   if (!image) return fail(kExitUsage, image.error().message);
@@ -89,11 +90,19 @@ int main(int argc, char** argv) {
     recording = std::move(*started);
     for (const auto& line : recording->warnings()) std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
   }
+  if (debug) {
+    const int code = cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
+    if (recording) {
+      if (auto st = recording->finish(); !st) return fail(kExitUsage, "--record: " + st.error().message);
+    }
+    return code;
+  }
   if (auto init = (*sandbox)->resume(); init.kind != vmm::RunOutcome::Kind::kReturned) {
     if (recording) (void)recording->finish();
-    return fail(kExitUsage, init.kind == vmm::RunOutcome::Kind::kFaulted
-                                ? "guest initialisation failed: " + init.fault.to_string()
-                                : "guest initialisation stopped unexpectedly");
+    if (init.kind != vmm::RunOutcome::Kind::kFaulted) return fail(kExitUsage, "guest initialisation stopped unexpectedly");
+    return fail(kExitUsage, init.fault.kind == vmm::FaultKind::kGuestError
+                                ? init.fault.message  // as Sandbox::create() words it
+                                : "guest initialisation failed: " + init.fault.to_string());
   }
   if (verbose) std::fprintf(stderr, "hlrun: vcpu backend: %s\n", std::string((*sandbox)->vcpu().backend_name()).c_str());
 

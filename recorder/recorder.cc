@@ -47,6 +47,7 @@ base::Status Recorder::finish(trace::End end) {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
   end.end_time_ns = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  hand_over();
   active_ = false;
   sandbox_.set_exit_observer(nullptr);
   if (auto st = writer_->finish(std::move(end)); !st && error_) error_ = std::move(st);
@@ -55,7 +56,14 @@ base::Status Recorder::finish(trace::End end) {
 
 void Recorder::append(trace::Record record) {
   if (!active_ || !error_) return;
-  if (auto st = writer_->append(std::move(record)); !st) error_ = std::move(st);
+  batch_.push_back(std::move(record));
+  if (batch_.size() >= kBatch) hand_over();
+}
+
+void Recorder::hand_over() {
+  if (batch_.empty()) return;
+  if (auto st = writer_->append_batch(batch_); !st && error_) error_ = std::move(st);
+  batch_.clear();
 }
 
 uint64_t Recorder::instruction_count() {
@@ -142,6 +150,7 @@ void Recorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result)
     pending_stop_.reset();
     append(trace::CallEnd::result(to_trace(*result)));
     if (!active_) return;
+    hand_over();
     if (auto st = writer_->flush(); !st && error_) error_ = std::move(st);
     return;
   }

@@ -76,6 +76,7 @@ class Recorder final : public vmm::ExitObserver {
   Recorder(vmm::Sandbox& sandbox, std::unique_ptr<trace::TraceWriter> writer,
            RecordOptions options);
   void append(trace::Record record);
+  void hand_over();  // moves batch_ to the writer
   void write_exit(trace::Exit exit, const vmm::RegisterFile& registers,
                   std::span<const vmm::HostWrite> writes);
   void write_memory_delta();
@@ -96,6 +97,9 @@ class Recorder final : public vmm::ExitObserver {
   // A kStopped exit is a timeout only if the call then ends with one; a debugger's pause is not
   // recorded. Held here until the next event decides.
   std::optional<trace::Exit> pending_stop_;
+  // Records go to the writer in batches (one lock per batch), and always before a flush or finish.
+  static constexpr size_t kBatch = 256;
+  std::vector<trace::Record> batch_;
   PageTracker pages_;
   std::vector<uint64_t> scratch_pages_;
 };

@@ -1,6 +1,8 @@
 #include "trace_format/trace_writer.h"
 
+#include <algorithm>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -49,7 +51,10 @@ base::Expected<std::unique_ptr<TraceWriter>> TraceWriter::open(const std::string
   writer->encode(Record{setup});
   writer->close_chunk();
   if (!writer->error_) return base::fail(writer->error_.error().message);
-  writer->thread_ = std::thread([w = writer.get()] { w->run(); });
+  writer->thread_ = std::thread([w = writer.get()] {
+    pthread_setname_np(pthread_self(), "hlrr-writer");  // tells it apart in perf and top
+    w->run();
+  });
   return writer;
 }
 
@@ -75,7 +80,35 @@ base::Status TraceWriter::append(Record record) {
     --appenders_waiting_;
   }
   queue_.push_back(std::move(record));
-  if (writer_sleeping_) work_ready_.notify_one();
+  if (writer_sleeping_ && queue_.size() >= std::min(options_.wake_batch, options_.queue_capacity)) {
+    work_ready_.notify_one();
+  }
+  return error_;
+}
+
+base::Status TraceWriter::append_batch(std::vector<Record>& records) {
+  HLRR_CHECK(!finished_);
+  for (const Record& record : records) {
+    HLRR_CHECK(!std::holds_alternative<Setup>(record) && !std::holds_alternative<End>(record));
+    if (const Exit* exit = std::get_if<Exit>(&record)) {
+      HLRR_CHECK(exit->sequence == next_exit_);
+      ++next_exit_;
+    }
+  }
+  std::unique_lock lock(mutex_);
+  for (Record& record : records) {
+    if (queue_.size() >= options_.queue_capacity) {
+      work_ready_.notify_one();
+      ++appenders_waiting_;
+      space_ready_.wait(lock, [&] { return queue_.size() < options_.queue_capacity; });
+      --appenders_waiting_;
+    }
+    queue_.push_back(std::move(record));
+  }
+  records.clear();
+  if (writer_sleeping_ && queue_.size() >= std::min(options_.wake_batch, options_.queue_capacity)) {
+    work_ready_.notify_one();
+  }
   return error_;
 }
 

@@ -2,6 +2,8 @@
 
 #include <capstone/capstone.h>
 
+#include <cstring>
+
 #include "base/check.h"
 
 namespace hlrr::vmm {
@@ -55,10 +57,19 @@ void decode_io(const cs_insn& insn, InstructionSite& site) {
   }
 }
 
+// From the decoded text, which Capstone formats anyway: x87 mnemonics all start with 'f'
+// (fld, fxsave, fnstcw ...); MMX/SSE/AVX operands are mm*, xmm*, ymm*; plus MXCSR accesses.
+bool touches_fpu(const cs_insn& insn) {
+  return insn.mnemonic[0] == 'f' || std::strstr(insn.op_str, "mm") != nullptr ||
+         std::strstr(insn.mnemonic, "mxcsr") != nullptr || std::strncmp(insn.mnemonic, "xsave", 5) == 0 ||
+         std::strncmp(insn.mnemonic, "xrstor", 6) == 0 || std::strcmp(insn.mnemonic, "emms") == 0;
+}
+
 }  // namespace
 
-std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges) {
+std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges, bool* uses_fpu) {
   std::vector<InstructionSite> sites;
+  if (uses_fpu) *uses_fpu = false;
   // The sweep decodes every instruction without operand details (several times faster); the
   // few instructions of interest are decoded again with details.
   csh sweep, detail;
@@ -83,6 +94,7 @@ std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges) {
         ++address;
         continue;
       }
+      if (uses_fpu && !*uses_fpu && touches_fpu(*insn)) *uses_fpu = true;
       SiteKind kind;
       if (!classify(insn->id, kind)) continue;
       const uint8_t* again = at;

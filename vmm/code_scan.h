@@ -41,6 +41,9 @@ struct CodeRange {
   std::span<const uint8_t> bytes;
 };
 
-std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges);
+// `uses_fpu`, when given, is set to whether any instruction touches x87, MMX or SSE state (an
+// x87 mnemonic, an mm/xmm/ymm operand, or MXCSR). A guest that doesn't cannot change that
+// state, so a backend may treat the state it set as authoritative.
+std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges, bool* uses_fpu = nullptr);
 
 }  // namespace hlrr::vmm

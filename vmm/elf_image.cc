@@ -128,7 +128,7 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
   for (const auto& seg : contents->segments) {
     if (seg.executable) code.push_back({seg.vaddr, file.subspan(seg.file_offset, seg.file_size)});
   }
-  contents->sites = scan_code(code);
+  contents->sites = scan_code(code, &contents->uses_fpu);
   contents->bytes = std::move(bytes);
   return ElfImage(std::move(contents));
 }

@@ -50,6 +50,8 @@ class ElfImage {
   std::span<const uint8_t> bytes() const { return contents_->bytes; }
   // The port-I/O, hlt and non-deterministic instructions of the executable segments.
   const std::vector<InstructionSite>& instruction_sites() const { return contents_->sites; }
+  // Whether the code touches x87/MMX/SSE state at all (the SDK builds guests without it).
+  bool uses_fpu() const { return contents_->uses_fpu; }
   // One past the highest loaded byte: where the guest heap may begin.
   uint64_t image_end() const;
 
@@ -60,6 +62,7 @@ class ElfImage {
     std::vector<ElfSegment> segments;
     SymbolTable symbols;
     std::vector<InstructionSite> sites;
+    bool uses_fpu = false;
   };
   explicit ElfImage(std::shared_ptr<const Contents> contents) : contents_(std::move(contents)) {}
 

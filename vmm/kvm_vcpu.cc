@@ -440,7 +440,7 @@ int KvmVcpu::enter() {
   } else if (auto st = flush_state(); !st) {
     return EIO;
   }
-  fpu_valid_ = false;
+  if (!fpu_static_) fpu_valid_ = false;
   const int r = ioctl(vcpu_fd_, KVM_RUN, 0);
   const int err = r < 0 ? errno : 0;
   if (!load_state()) return EIO;
@@ -914,6 +914,10 @@ base::Status KvmVcpu::set_registers(const RegisterFile& r) {
     fpu_valid_ = false;
     if (retry_ioctl(vcpu_fd_, KVM_SET_FPU, &fpu) < 0) {
       return base::fail(errno_text("KVM_SET_FPU", errno));
+    }
+    if (fpu_static_) {
+      fpu_ = fpu;
+      fpu_valid_ = true;
     }
   }
   mxcsr_shadow_ = r.mxcsr;

@@ -20,20 +20,34 @@ struct IntSlot {
 };
 
 const IntSlot kIntSlots[] = {
-    {rsp::kRax, &RegisterFile::rax},       {rsp::kRbx, &RegisterFile::rbx},
-    {rsp::kRcx, &RegisterFile::rcx},       {rsp::kRdx, &RegisterFile::rdx},
-    {rsp::kRsi, &RegisterFile::rsi},       {rsp::kRdi, &RegisterFile::rdi},
-    {rsp::kRbp, &RegisterFile::rbp},       {rsp::kRsp, &RegisterFile::rsp},
-    {rsp::kR8, &RegisterFile::r8},         {rsp::kR9, &RegisterFile::r9},
-    {rsp::kR10, &RegisterFile::r10},       {rsp::kR11, &RegisterFile::r11},
-    {rsp::kR12, &RegisterFile::r12},       {rsp::kR13, &RegisterFile::r13},
-    {rsp::kR14, &RegisterFile::r14},       {rsp::kR15, &RegisterFile::r15},
-    {rsp::kRip, &RegisterFile::rip},       {rsp::kEflags, &RegisterFile::rflags},
-    {rsp::kFsBase, &RegisterFile::fs_base}, {rsp::kGsBase, &RegisterFile::gs_base},
-    {rsp::kCs, nullptr, &RegisterFile::cs}, {rsp::kSs, nullptr, &RegisterFile::ss},
-    {rsp::kDs, nullptr, &RegisterFile::ds}, {rsp::kEs, nullptr, &RegisterFile::es},
-    {rsp::kFs, nullptr, &RegisterFile::fs}, {rsp::kGs, nullptr, &RegisterFile::gs},
-    {rsp::kFctrl, nullptr, &RegisterFile::fcw}, {rsp::kFstat, nullptr, &RegisterFile::fsw},
+    {rsp::kRax, &RegisterFile::rax},
+    {rsp::kRbx, &RegisterFile::rbx},
+    {rsp::kRcx, &RegisterFile::rcx},
+    {rsp::kRdx, &RegisterFile::rdx},
+    {rsp::kRsi, &RegisterFile::rsi},
+    {rsp::kRdi, &RegisterFile::rdi},
+    {rsp::kRbp, &RegisterFile::rbp},
+    {rsp::kRsp, &RegisterFile::rsp},
+    {rsp::kR8, &RegisterFile::r8},
+    {rsp::kR9, &RegisterFile::r9},
+    {rsp::kR10, &RegisterFile::r10},
+    {rsp::kR11, &RegisterFile::r11},
+    {rsp::kR12, &RegisterFile::r12},
+    {rsp::kR13, &RegisterFile::r13},
+    {rsp::kR14, &RegisterFile::r14},
+    {rsp::kR15, &RegisterFile::r15},
+    {rsp::kRip, &RegisterFile::rip},
+    {rsp::kEflags, &RegisterFile::rflags},
+    {rsp::kFsBase, &RegisterFile::fs_base},
+    {rsp::kGsBase, &RegisterFile::gs_base},
+    {rsp::kCs, nullptr, &RegisterFile::cs},
+    {rsp::kSs, nullptr, &RegisterFile::ss},
+    {rsp::kDs, nullptr, &RegisterFile::ds},
+    {rsp::kEs, nullptr, &RegisterFile::es},
+    {rsp::kFs, nullptr, &RegisterFile::fs},
+    {rsp::kGs, nullptr, &RegisterFile::gs},
+    {rsp::kFctrl, nullptr, &RegisterFile::fcw},
+    {rsp::kFstat, nullptr, &RegisterFile::fsw},
     {rsp::kFtag, nullptr, &RegisterFile::ftw},
     {rsp::kMxcsr, nullptr, nullptr, &RegisterFile::mxcsr},
 };
@@ -56,9 +70,12 @@ void to_gdb(const RegisterFile& r, rsp::RegisterFile& out) {
 void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
   for (const IntSlot& s : kIntSlots) {
     const uint64_t v = rsp::get_register(in, s.regno);
-    if (s.u64) r.*s.u64 = v;
-    else if (s.u16) r.*s.u16 = static_cast<uint16_t>(v);
-    else r.*s.u32 = static_cast<uint32_t>(v);
+    if (s.u64)
+      r.*s.u64 = v;
+    else if (s.u16)
+      r.*s.u16 = static_cast<uint16_t>(v);
+    else
+      r.*s.u32 = static_cast<uint32_t>(v);
   }
   const auto descs = rsp::registers();
   for (int i = 0; i < 8; ++i) {
@@ -71,10 +88,14 @@ void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
 
 DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   switch (kind) {
-    case rsp::BreakpointKind::kWriteWatch: return DebugPointKind::kWriteWatch;
-    case rsp::BreakpointKind::kReadWatch: return DebugPointKind::kReadWatch;
-    case rsp::BreakpointKind::kAccessWatch: return DebugPointKind::kAccessWatch;
-    default: return DebugPointKind::kBreakpoint;
+    case rsp::BreakpointKind::kWriteWatch:
+      return DebugPointKind::kWriteWatch;
+    case rsp::BreakpointKind::kReadWatch:
+      return DebugPointKind::kReadWatch;
+    case rsp::BreakpointKind::kAccessWatch:
+      return DebugPointKind::kAccessWatch;
+    default:
+      return DebugPointKind::kBreakpoint;
   }
 }
 
@@ -126,11 +147,22 @@ base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
   return sandbox_.vcpu().set_registers(*regs);
 }
 
+// Page 0 and the stack guard page exist in host memory but are not mapped for the guest: a
+// debugger sees them as the guest does (`print *p` with p = NULL: cannot access memory).
+static bool unmapped_in_guest(uint64_t address, uint64_t size) {
+  const auto overlaps = [&](uint64_t page) {
+    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
+  };
+  return overlaps(0) || overlaps(HL_STACK_GUARD);
+}
+
 base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  if (unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
   return sandbox_.memory().read(address, out);
 }
 
 base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
+  if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
   if (auto st = sandbox_.memory().write(address, data); !st) return st;
   sandbox_.vcpu().code_modified(address, data.size());
   return {};
@@ -152,9 +184,14 @@ rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop)
   std::stop_callback kick(stop, [this] { sandbox_.vcpu().request_stop(); });
   const bool stepping = action == rsp::ResumeAction::kStep;
   for (;;) {
-    if (auto s = on_outcome(sandbox_.resume(RunOptions{.single_step = stepping}), stepping)) {
-      return *s;
+    RunOutcome outcome = sandbox_.resume(RunOptions{.single_step = stepping});
+    // A stop requested just as an earlier resume ended for another reason stays pending in
+    // the vCPU: it is not this resume's interrupt (tokens are per resume), so run on.
+    if (outcome.kind == RunOutcome::Kind::kPaused && outcome.exit.kind == ExitKind::kStopped &&
+        !stop.stop_requested()) {
+      continue;
     }
+    if (auto s = on_outcome(std::move(outcome), stepping)) return *s;
   }
 }
 
@@ -178,7 +215,8 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
     // The initialisation finished: the guest call follows as part of the same program.
     in_call_ = true;
     if (auto st = sandbox_.begin_call(function_, args_); !st) {
-      result_ = base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
+      result_ =
+          base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
       return rsp::StopInfo::terminated(kSigAbrt);
     }
     if (stepping) return rsp::StopInfo::stopped(rsp::kSigTrap);
@@ -218,6 +256,9 @@ base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t ad
                                            uint64_t length) {
   if (is_watch(kind) && (length == 0 || length > 8)) {
     return base::fail("watchpoints cover 1 to 8 bytes");
+  }
+  if (!sandbox_.memory().contains(address, is_watch(kind) ? length : 1)) {
+    return base::fail("breakpoint or watchpoint outside guest memory");
   }
   const Point point{kind, address, length};
   if (std::find(points_.begin(), points_.end(), point) != points_.end()) return {};
@@ -276,8 +317,8 @@ std::vector<rsp::MemoryRegion> LiveTarget::memory_regions() const {
     const uint64_t start = s.vaddr & ~(HL_PAGE_SIZE - 1);
     const uint64_t stop = (s.vaddr + s.memory_size + HL_PAGE_SIZE - 1) & ~(HL_PAGE_SIZE - 1);
     if (start < end || stop <= start) continue;  // overlapping pages: keep the first
-    regions.push_back({start, stop - start, true, s.writable, s.executable,
-                       s.executable ? "text" : "data"});
+    regions.push_back(
+        {start, stop - start, true, s.writable, s.executable, s.executable ? "text" : "data"});
     end = stop;
   }
   const uint64_t size = sandbox_.memory().size();

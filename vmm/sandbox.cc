@@ -247,6 +247,7 @@ void Sandbox::collect_dirty_pages() {
 }
 
 void Sandbox::take_dirty_pages(std::vector<uint64_t>& pages) {
+  // The log needs the vCPU's tracking from its first use on (snapshot() turns it on too).
   vcpu_->set_dirty_tracking(true);
   collect_dirty_pages();
   for (uint64_t page : log_dirty_list_) log_dirty_[page] = 0;

@@ -429,6 +429,9 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   // Adding or removing the every-instruction hook changes every translation. Not uc_ctl_flush_tb:
   // a tb_flush costs seconds in 2.0.1 (docs/vcpu-facts.md); invalidating by range does not.
   if (watch != had_watch) uc_ctl_remove_cache(uc_, 0, memory_.size());
+  // No uc_ctl_flush_tlb(): it is a tb_flush in 2.0.1 (seconds). Not needed either: the
+  // never-matching read and write hooks of init() keep every access on the TLB's slow path,
+  // where the watch hooks are consulted.
   if (!ok) return base::fail("unicorn: cannot install a breakpoint or watchpoint hook");
   return {};
 }
@@ -493,8 +496,9 @@ void UnicornVcpu::set_dirty_tracking(bool enabled) {
     uc_hook_del(uc_, dirty_hook_);
     dirty_hook_ = 0;
   }
-  // Memory hooks are consulted on the TLB's slow path: refill it so the change applies now.
-  uc_ctl_flush_tlb(uc_);
+  // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
+  // never-matching memory hooks already send every access through the helper that walks the
+  // hook list at run time.
 }
 
 void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {

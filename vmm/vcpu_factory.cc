@@ -14,6 +14,7 @@ constexpr size_t kMaxEmulatedCpuid = 4;
 base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfImage& image) {
   auto kvm = KvmVcpu::create(memory, image.instruction_sites());
   if (!kvm) return base::Unexpected(std::move(kvm).error());
+  (*kvm)->set_fpu_static(!image.uses_fpu());
   if (!(*kvm)->cpuid_matches_model()) {
     std::vector<uint64_t> cpuid;
     for (const auto& site : image.instruction_sites()) {

@@ -57,9 +57,15 @@ if(NOT TARGET hlguest)
     "${HLGUEST_SDK_DIR}/runtime/format.c"
     "${HLGUEST_SDK_DIR}/runtime/memory.c")
   _hl_guest_flags(hlguest OFF)
-  # memcpy & co must not be compiled into calls to themselves.
+  # memcpy & co must not be compiled into calls to themselves (GCC's loop-to-memcpy pass; clang
+  # has no such flag and -fno-builtin does the same there).
+  if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
+    set(_hl_no_self_calls -fno-tree-loop-distribute-patterns)
+  else()
+    set(_hl_no_self_calls -fno-builtin)
+  endif()
   set_source_files_properties("${HLGUEST_SDK_DIR}/runtime/memory.c" PROPERTIES
-    COMPILE_OPTIONS -fno-tree-loop-distribute-patterns)
+    COMPILE_OPTIONS ${_hl_no_self_calls})
 endif()
 
 # hl_add_guest(<name> [HL_GUEST_SSE] <source>...)

@@ -86,3 +86,18 @@ TEST(Hlrun, VerboseNamesTheBackendAndCountsExits) {
 
 }  // namespace
 }  // namespace hlrr::testing
+
+namespace hlrr::testing {
+namespace {
+
+TEST(HostExample, ServesAPoolOfCallsFromTheCleanState) {
+  auto r = run_process({std::string(HLRR_BINARY_DIR) + "/examples/host_example", guest_path("hello")},
+                       std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "greet(Ada) = 12\ngreet(Grace) = 14\ngreet(Barbara) = 16\n"
+            "the guest printed:\nHello, Ada!\nHello, Grace!\nHello, Barbara!\n");
+}
+
+}  // namespace
+}  // namespace hlrr::testing

@@ -34,9 +34,11 @@ inline std::string shell(const std::string& command) {
 // from its first line; finish() waits for it and returns the rest of its output.
 class DebuggedHlrun {
  public:
-  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call) {
-    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 --vcpu " + backend +
-                                " " + guest_path(guest) + " --call " + call + " 2>&1";
+  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call,
+                const std::string& options = "") {
+    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 " + options +
+                                " --vcpu " + backend + " " + guest_path(guest) + " --call " + call +
+                                " 2>&1";
     pipe_ = ::popen(command.c_str(), "r");
     char line[512] = {};
     if (pipe_ != nullptr && std::fgets(line, sizeof line, pipe_) != nullptr) {
@@ -76,8 +78,7 @@ inline std::string quote_all(const std::string& flag, const std::vector<std::str
 inline std::string gdb_session(const std::string& guest, int port,
                                const std::vector<std::string>& commands) {
   return shell("timeout 60 gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
-               std::to_string(port) + "'" + quote_all("-ex", commands) + " " +
-               guest_path(guest));
+               std::to_string(port) + "'" + quote_all("-ex", commands) + " " + guest_path(guest));
 }
 
 inline std::string lldb_session(const std::string& lldb, const std::string& guest, int port,

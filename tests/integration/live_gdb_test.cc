@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "tests/integration/live_debug.h"
+#include "tests/support/subprocess.h"
 #include "vmm/elf_image.h"
 
 namespace hlrr::testing {
@@ -27,11 +28,11 @@ class LiveGdb : public BackendTest {
 TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
   DebuggedHlrun hlrun(backend(), "hello", "greet world");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "hello", hlrun.port(),
-      {"break greet", "continue", "info registers rip", "bt",
-       "print (const char*)args[0].u.buf.ptr", "break hello.c:28", "continue", "print len", "print kGreeting", "next", "info line *$pc", "finish",
-       "continue"});
+  const std::string out =
+      gdb_session("hello", hlrun.port(),
+                  {"break greet", "continue", "info registers rip", "bt",
+                   "print (const char*)args[0].u.buf.ptr", "break hello.c:28", "continue",
+                   "print len", "print kGreeting", "next", "info line *$pc", "finish", "continue"});
   EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
   EXPECT_CONTAINS(out, "#0  greet (");
   EXPECT_CONTAINS(out, "#1  0x");
@@ -76,22 +77,25 @@ TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
     commands.push_back("printf \"at %#lx\\n\", $pc");
   }
   commands.push_back("x/4gx 0x10000");
+  commands.push_back("break *0x7fff00000000");  // outside guest memory: refused
+  commands.push_back("continue");
   commands.push_back("kill");
   const std::string out = gdb_session("hello", hlrun.port(), commands);
   for (int i = 1; i <= 4; ++i) EXPECT_CONTAINS(out, "at " + hex_address(addresses[i]) + "\n");
   // The call area starts with the call message's magic ("HLM1") and type.
   EXPECT_CONTAINS(out, "0x10000:\t0x");
   EXPECT_CONTAINS(out, "484c4d31");
+  EXPECT_CONTAINS(out, "Cannot insert breakpoint 2.");
   hlrun.finish();
 }
 
 TEST_P(LiveGdb, SetVarChangesTheResult) {
   DebuggedHlrun hlrun(backend(), "buggy", "sample_count");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "buggy", hlrun.port(),
-      {"break sample_count", "continue", "set var g_stats.count = 42", "print g_stats.count",
-       "continue"});
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break sample_count", "continue", "set var g_stats.count = 42",
+                   "print g_stats.count", "continue"});
   EXPECT_CONTAINS(out, "$1 = 42\n");
   EXPECT_CONTAINS(out, "exited normally");
   EXPECT_CONTAINS(hlrun.finish(), "result: 42\n");
@@ -100,10 +104,9 @@ TEST_P(LiveGdb, SetVarChangesTheResult) {
 TEST_P(LiveGdb, WatchStopsAfterTheOffByOneStore) {
   DebuggedHlrun hlrun(backend(), "buggy", "add_sample 1000");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out = gdb_session(
-      "buggy", hlrun.port(),
-      {"set var g_stats.count = 16", "watch g_stats.count", "continue", "continue",
-       "info line *($pc - 1)", "continue"});
+  const std::string out = gdb_session("buggy", hlrun.port(),
+                                      {"set var g_stats.count = 16", "watch g_stats.count",
+                                       "continue", "continue", "info line *($pc - 1)", "continue"});
   EXPECT_CONTAINS(out, "Hardware watchpoint 1: g_stats.count");
   EXPECT_CONTAINS(out, "Old value = 16\nNew value = 17\n");
   EXPECT_CONTAINS(out, "Old value = 17\nNew value = 1000\n");
@@ -119,8 +122,7 @@ TEST_P(LiveGdb, ReadAndAccessWatchpoints) {
   const std::string out = gdb_session(
       "buggy", hlrun.port(),
       {"break add_sample", "continue", "rwatch g_stats.count", "continue", "delete",
-       "awatch g_stats.samples[0]", "continue", "print g_stats.samples[0]", "delete",
-       "continue"});
+       "awatch g_stats.samples[0]", "continue", "print g_stats.samples[0]", "delete", "continue"});
   EXPECT_CONTAINS(out, "Hardware read watchpoint 2: g_stats.count\n\nValue = 0\n");
   EXPECT_CONTAINS(out, "Hardware access (read/write) watchpoint 3: g_stats.samples[0]\n");
   EXPECT_CONTAINS(out, "Old value = 0\nNew value = 7\n");
@@ -131,9 +133,8 @@ TEST_P(LiveGdb, ReadAndAccessWatchpoints) {
 TEST_P(LiveGdb, HardwareBreakpointAndDetach) {
   DebuggedHlrun hlrun(backend(), "hello", "greet world");
   ASSERT_NE(hlrun.port(), 0);
-  const std::string out =
-      gdb_session("hello", hlrun.port(), {"hbreak greet", "continue", "info registers rip",
-                                          "detach"});
+  const std::string out = gdb_session("hello", hlrun.port(),
+                                      {"hbreak greet", "continue", "info registers rip", "detach"});
   EXPECT_CONTAINS(out, "Hardware assisted breakpoint 1 at ");
   EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) detached]");
@@ -150,7 +151,7 @@ TEST_P(LiveGdb, InterruptsAGuestInALoopThenKills) {
   const std::string out = shell(
       "timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
       std::to_string(hlrun.port()) + "' -ex continue -ex 'info symbol \\$pc' -ex kill " +
-      guest_path("faults") + " & p=\\$!; sleep 1.5; kill -INT \\$p; wait \\$p\"");
+      guest_path("faults") + " & p=\\$!; sleep 2; kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
   EXPECT_CONTAINS(out, "infinite_loop + ");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
@@ -162,8 +163,9 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
   DebuggedHlrun hlrun(backend(), "faults", "null_deref");
   ASSERT_NE(hlrun.port(), 0);
   const std::string out =
-      gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "continue"});
+      gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "print *p", "continue"});
   EXPECT_CONTAINS(out, "Program received signal SIGSEGV, Segmentation fault.");
+  EXPECT_CONTAINS(out, "Cannot access memory at address 0x0");
   EXPECT_CONTAINS(out, "null_deref (");
   EXPECT_CONTAINS(out, "Line 34 of \"");
   EXPECT_CONTAINS(out, "Program terminated with signal SIGSEGV, Segmentation fault.");
@@ -171,7 +173,63 @@ TEST_P(LiveGdb, FaultIsASignalAtTheFaultingLine) {
   EXPECT_EQ(hlrun.exit_code(), 1);
 }
 
+TEST_P(LiveGdb, RecordsTheDebuggedRun) {
+  const std::string trace = ::testing::TempDir() + "live_" + backend() + ".cap";
+  DebuggedHlrun hlrun(backend(), "hello", "greet world", "--record " + trace);
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("hello", hlrun.port(), {"break greet", "continue", "next", "continue"});
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 14\n");
+  const ProcessResult verify = run_process({tool_path("hltrace"), "verify", trace});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  const ProcessResult info = run_process({tool_path("hltrace"), "info", trace});
+  EXPECT_CONTAINS(info.out, "calls:         2\n");  // the initialisation and greet
+  EXPECT_CONTAINS(info.out, "end:           completed");
+  std::remove(trace.c_str());
+}
+
+TEST_P(LiveGdb, EachFaultKindIsItsSignal) {
+  struct Case {
+    const char* call;
+    const char* signal;
+    const char* line;  // where gdb stops: the faulting line
+    const char* hlrun;
+  };
+  const Case cases[] = {
+      {"undefined_instruction", "SIGILL, Illegal instruction.", "Line 40 of \"", "#UD at "},
+      {"divide_by_zero 0", "SIGFPE, Arithmetic exception.", "Line 48 of \"", "#DE at "},
+      {"panic", "SIGABRT, Aborted.", "", "something went wrong"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.call);
+    DebuggedHlrun hlrun(backend(), "faults", c.call);
+    ASSERT_NE(hlrun.port(), 0);
+    const std::string out =
+        gdb_session("faults", hlrun.port(), {"continue", "info line *$pc", "continue"});
+    EXPECT_CONTAINS(out, std::string("Program received signal ") + c.signal);
+    EXPECT_CONTAINS(out, c.line);
+    EXPECT_CONTAINS(out, std::string("Program terminated with signal ") + c.signal);
+    EXPECT_CONTAINS(hlrun.finish(), c.hlrun);
+    EXPECT_EQ(hlrun.exit_code(), 1);
+  }
+}
+
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveGdb);
+
+TEST(LiveHlrun, RejectsABadDebugAddress) {
+  for (const std::string option : {"-g", "--listen"}) {
+    const ProcessResult r = run_process(
+        {tool_path("hlrun"), option, "not-a-port", guest_path("hello")}, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_EQ(r.err, "hlrun: " + option + ": expected PORT or ADDR:PORT, got 'not-a-port'\n");
+  }
+  const ProcessResult taken =
+      run_process({tool_path("hlrun"), "--listen", "203.0.113.1:1", guest_path("hello")},
+                  std::chrono::seconds(20));
+  EXPECT_EQ(taken.exit_code, 2);
+  EXPECT_NE(taken.err.find("hlrun: "), std::string::npos);
+}
 
 }  // namespace
 }  // namespace hlrr::testing

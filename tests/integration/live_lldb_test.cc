@@ -20,14 +20,20 @@ class LiveLldb : public BackendTest {
     const std::string out = lldb_session(
         lldb, "hello", hlrun.port(),
         {"breakpoint set -n greet", "continue", "register read rip", "frame variable argc",
-         "breakpoint set -l 28", "continue", "frame variable len", "memory read -s4 -c1 -fx 0x10000",
-         "step", "kill"});
+         "breakpoint set -l 28", "continue", "frame variable len",
+         "memory read -s4 -c1 -fx 0x10000", "step", "memory region 0x100000",
+         "memory region 0x31000", "memory region 0", "kill"});
     EXPECT_CONTAINS(out, "Breakpoint 1: where = hello.elf`greet");
     EXPECT_CONTAINS(out, std::string(rip) + "  hello.elf`greet");
     EXPECT_CONTAINS(out, "(uint32_t) argc = 1");
     EXPECT_CONTAINS(out, "(const int) len = 14");
     EXPECT_CONTAINS(out, "0x00010000: 0x484c4d31");  // the call message's magic, "HLM1"
     EXPECT_CONTAINS(out, "stop reason = step in");
+    // The memory map from hl_abi.h's layout and the ELF's segments.
+    EXPECT_CONTAINS(out, "[0x0000000000100000-0x");
+    EXPECT_CONTAINS(out, ") r-x text");
+    EXPECT_CONTAINS(out, "[0x0000000000031000-0x0000000000100000) rw- stack");
+    EXPECT_CONTAINS(out, "[0x0000000000000000-0x0000000000001000) ---");
     EXPECT_CONTAINS(hlrun.finish(), "hlrun: killed by the debugger\n");
     EXPECT_EQ(hlrun.exit_code(), 1);
   }

@@ -2,6 +2,8 @@
 // the ExitObserver seam.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "hl_abi.h"
 #include "tests/integration/guests.h"
 #include "vmm/guest_messages.h"
@@ -129,6 +131,32 @@ TEST(SandboxApi, ObserverSeesAFaultEndTheCall) {
   EXPECT_EQ(observer.events[1].exit.kind, ExitKind::kException);
   EXPECT_EQ(observer.events[1].exit.vector, 14);
   EXPECT_EQ(observer.events[2].what.rfind("fault #PF at", 0), 0u) << observer.events[2].what;
+}
+
+}  // namespace
+}  // namespace hlrr::testing
+
+namespace hlrr::testing {
+namespace {
+
+class DirtyLog : public BackendTest {};
+HLRR_INSTANTIATE_FOR_BACKENDS(DirtyLog);
+
+TEST_P(DirtyLog, ReportsThePagesTheGuestWroteSinceTheLastTake) {
+  std::string out;
+  auto s = make_sandbox("buggy", &out, config());
+  ASSERT_TRUE(s);
+  std::vector<uint64_t> pages;
+  s->take_dirty_pages(pages);  // starts the log
+  pages.clear();
+  call_ok(*s, "add_sample", {int64_t{7}});
+  s->take_dirty_pages(pages);
+  const uint64_t stats_page = *s->image().symbols().address_of("g_stats") / HL_PAGE_SIZE;
+  EXPECT_NE(std::find(pages.begin(), pages.end(), stats_page), pages.end()) << "g_stats' page not reported";
+  EXPECT_NE(std::find(pages.begin(), pages.end(), HL_CALL_AREA / HL_PAGE_SIZE), pages.end());  // host's writes
+  pages.clear();
+  s->take_dirty_pages(pages);
+  EXPECT_TRUE(pages.empty());  // forgotten once taken
 }
 
 }  // namespace

@@ -372,6 +372,13 @@ TEST(HltraceUsage, AMissingFileAndNoCommand) {
   EXPECT_NE(r.out.find("/nonexistent.cap"), std::string::npos) << r.out;
   r = tool("hltrace", {});
   EXPECT_EQ(r.exit_code, 2);
+  // hlrun --record into a directory that does not exist: one line, exit 2, nothing run.
+  r = tool("hlrun", {guest_path("hello"), "--vcpu", "unicorn", "--record", "/nonexistent-dir/t.cap"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(r.err.starts_with("hlrun: --record: ")) << r.err;
+  EXPECT_NE(r.err.find("/nonexistent-dir/t.cap"), std::string::npos) << r.err;
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
 }
 
 }  // namespace

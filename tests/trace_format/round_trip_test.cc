@@ -186,6 +186,34 @@ TEST(RoundTrip, BackpressureBlocksInsteadOfDropping) {
   EXPECT_EQ(result.exits, 5000u);
 }
 
+TEST(RoundTrip, BatchesKeepOrderAndBlockWhenTheQueueIsFull) {
+  TempFile file;
+  WriterOptions options;
+  options.queue_capacity = 8;  // smaller than a batch: append_batch must wait, not overflow
+  options.chunk_bytes = 1024;
+  auto writer = TraceWriter::open(file.path(), make_setup(), options);
+  ASSERT_TRUE(writer);
+  RecordGenerator gen;
+  std::vector<Record> expected, batch;
+  for (int b = 0; b < 50; ++b) {
+    for (int i = 0; i < 37; ++i) {
+      expected.push_back(gen.next_exit());
+      batch.push_back(expected.back());
+    }
+    ASSERT_TRUE((*writer)->append_batch(batch));
+    EXPECT_TRUE(batch.empty());
+  }
+  ASSERT_TRUE((*writer)->finish(End{EndKind::kCompleted, ""}));
+  auto reader = TraceReader::open(file.path());
+  ASSERT_TRUE(reader);
+  std::vector<Record> got;
+  ASSERT_TRUE((*reader)->for_each_record([&](const Record& r) {
+    if (std::holds_alternative<Exit>(r)) got.push_back(r);
+    return true;
+  }));
+  EXPECT_EQ(got, expected);
+}
+
 TEST(RoundTrip, DiskFullIsAnErrorValue) {
   auto writer = TraceWriter::open("/dev/full", make_setup());
   ASSERT_FALSE(writer);

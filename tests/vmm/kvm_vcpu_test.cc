@@ -93,11 +93,13 @@ std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_
   EXPECT_TRUE(write_descriptor_tables(machine->memory).has_value());
   EXPECT_TRUE(machine->memory.write(kCode, code).has_value());
   const CodeRange range{kCode, code};
-  std::vector<InstructionSite> sites = scan_code(std::span(&range, 1));
+  bool uses_fpu = false;
+  std::vector<InstructionSite> sites = scan_code(std::span(&range, 1), &uses_fpu);
   if (backend == "kvm") {
     auto vcpu = KvmVcpu::create(machine->memory, std::move(sites));
     EXPECT_TRUE(vcpu.has_value()) << (vcpu ? "" : vcpu.error().message);
     if (!vcpu) return nullptr;
+    (*vcpu)->set_fpu_static(!uses_fpu);  // as the vCPU factory does for a guest image
     // Where KVM refuses the CPUID table, `cpuid` is emulated at its sites, as a sandbox would
     // do with the sites of its code scan (here: the 0F A2 byte pairs of these tiny programs).
     if (emulate_cpuid && !(*vcpu)->cpuid_matches_model()) {
@@ -683,6 +685,31 @@ TEST(CpuModelTest, CanonicalTableIsTheSoftwareVcpusQemu64) {
   EXPECT_EQ(leaf1->eax, 0x663u);
   EXPECT_TRUE(std::any_of(table->begin(), table->end(),
                           [](const CpuidEntry& e) { return e.function == 0x80000001u; }));
+}
+
+}  // namespace
+}  // namespace hlrr::vmm
+
+namespace hlrr::vmm {
+namespace {
+
+TEST(CodeScan, TellsWhetherCodeTouchesFpuState) {
+  const struct {
+    std::vector<uint8_t> code;
+    bool uses_fpu;
+  } cases[] = {
+      {{0x48, 0xFF, 0xC0, 0xF4}, false},        // inc rax; hlt
+      {{0x0F, 0x58, 0xC1}, true},               // addps xmm0, xmm1
+      {{0xD9, 0xEB}, true},                     // fldpi
+      {{0x0F, 0xAE, 0x5C, 0x24, 0xFC}, true},   // stmxcsr [rsp - 4]
+      {{0x66, 0x48, 0x0F, 0x6E, 0xC0}, true},   // movq xmm0, rax
+  };
+  for (const auto& c : cases) {
+    const CodeRange range{0x100000, c.code};
+    bool uses_fpu = !c.uses_fpu;
+    (void)scan_code(std::span(&range, 1), &uses_fpu);
+    EXPECT_EQ(uses_fpu, c.uses_fpu) << int(c.code[0]);
+  }
 }
 
 }  // namespace
