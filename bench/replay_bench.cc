@@ -65,7 +65,8 @@ class Client {
     char tail[4];
     std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
     const std::string packet = "$" + payload + tail;
-    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size())) die("write");
+    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size()))
+      die("write");
   }
   std::string receive() {
     for (;;) {
@@ -175,8 +176,11 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(total), plain_s, total / plain_s / 1e6, replay_s);
 
   bench::Table table;
-  table.add({"forward replay, " + std::to_string(total / 1'000'000) + "M instructions", "s",
-             {replay_s, replay_s, 1}, "plain software-vCPU run of the call", {plain_s, plain_s, 1},
+  table.add({"forward replay, " + std::to_string(total / 1'000'000) + "M instructions",
+             "s",
+             {replay_s, replay_s, 1},
+             "plain software-vCPU run of the call",
+             {plain_s, plain_s, 1},
              "<= 2x (replay >= 0.5x plain)"});
 
   // The debugger's view: a fresh session behind the RSP server.
@@ -203,7 +207,11 @@ int main(int argc, char** argv) {
     }
     std::sort(ms.begin(), ms.end());
     const double p50 = ms[ms.size() / 2], p99 = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-    table.add({"reverse-stepi at random points (p50/p99)", "ms", {p50, p99, ms.size()}, "", {},
+    table.add({"reverse-stepi at random points (p50/p99)",
+               "ms",
+               {p50, p99, ms.size()},
+               "",
+               {},
                "p50 <= 5 ms, p99 <= 20 ms (p90 column = p99)"});
 
     // Watch a global written only while the guest initialises (hl_register), from the end.
@@ -219,13 +227,18 @@ int main(int argc, char** argv) {
     if (stop.find("watch:") == std::string::npos) die("bc did not stop at the watchpoint: " + stop);
     std::fprintf(stderr, "replay_bench: reverse-continue stopped at instruction %llu\n",
                  static_cast<unsigned long long>(timeline.now()));
-    table.add({"reverse-continue, watchpoint, end to init", "s", {back, back, 1}, "", {},
-               "<= 1 s"});
-    table.add({"first forward pass under the debugger", "s", {first_pass, first_pass, 1}, "", {}, ""});
+    table.add(
+        {"reverse-continue, watchpoint, end to init", "s", {back, back, 1}, "", {}, "<= 1 s"});
+    table.add(
+        {"first forward pass under the debugger", "s", {first_pass, first_pass, 1}, "", {}, ""});
     const double mib = timeline.checkpoint_bytes() / 1048576.0;
     table.add({"checkpoint memory (" + std::to_string(timeline.checkpoint_count()) +
                    " checkpoints, every " + std::to_string(timeline.interval()) + ")",
-               "MiB", {mib, mib, 1}, "", {}, "<= 512 MiB cap"});
+               "MiB",
+               {mib, mib, 1},
+               "",
+               {},
+               "<= 512 MiB cap"});
     client.send("k");
   }
   serving.join();

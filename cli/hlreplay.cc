@@ -3,12 +3,10 @@
 //                                    or the first divergence (exit 1)
 //   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on 127.0.0.1:PORT
 //   hlreplay trace.cap --gdb         starts gdb connected to it, with the recording's symbols
-#include <CLI/CLI.hpp>
-
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <sys/wait.h>
-
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -67,16 +65,20 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
   replay::Timeline timeline(session);
   replay::ReplayTarget target(timeline);
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
-  if (verbose) options.log = [](std::string_view line) {
-    std::fprintf(stderr, "hlreplay: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
-  };
+  if (verbose)
+    options.log = [](std::string_view line) {
+      std::fprintf(stderr, "hlreplay: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
   auto server = rsp::Server::create(target, options);
   if (!server) return fail(kExitUsage, server.error().message);
   const std::string where = listen.address + ":" + std::to_string((*server)->port());
   if (!start_gdb) {
-    std::fprintf(stderr, "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s "
-                 "(gdb: target remote %s)\n", session.setup().guest_name.c_str(),
-                 static_cast<unsigned long long>(session.recorded_exits()), where.c_str(), where.c_str());
+    std::fprintf(stderr,
+                 "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s "
+                 "(gdb: target remote %s)\n",
+                 session.setup().guest_name.c_str(),
+                 static_cast<unsigned long long>(session.recorded_exits()), where.c_str(),
+                 where.c_str());
     std::fflush(stderr);
     auto end = (*server)->run();
     if (!end) return fail(1, "debug server: " + end.error().message);
@@ -85,7 +87,8 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
   // Like `rr replay`: the guest's symbols come from the ELF embedded in the recording.
   char dir[] = "/tmp/hlreplay-XXXXXX";
   if (!mkdtemp(dir)) return fail(1, "cannot create a temporary directory");
-  const std::string elf = std::string(dir) + "/" + std::filesystem::path(session.setup().guest_name).filename().string();
+  const std::string elf = std::string(dir) + "/" +
+                          std::filesystem::path(session.setup().guest_name).filename().string();
   std::ofstream(elf, std::ios::binary)
       .write(reinterpret_cast<const char*>(session.setup().elf.data()),
              static_cast<std::streamsize>(session.setup().elf.size()));
@@ -109,10 +112,11 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
 
 int main(int argc, char** argv) {
   using namespace hlrr;
-  CLI::App app{"hlreplay: replay a recording made with `hlrun --record` on the software vCPU.\n"
-               "--check replays to the end and prints `deterministic: N exits, M instructions`\n"
-               "(exit 0) or the first divergence (exit 1); an unreadable trace exits 2.",
-               "hlreplay"};
+  CLI::App app{
+      "hlreplay: replay a recording made with `hlrun --record` on the software vCPU.\n"
+      "--check replays to the end and prints `deterministic: N exits, M instructions`\n"
+      "(exit 0) or the first divergence (exit 1); an unreadable trace exits 2.",
+      "hlreplay"};
   std::string trace_path;
   bool check_only = false;
   bool start_gdb = false;
@@ -120,9 +124,11 @@ int main(int argc, char** argv) {
   std::string debug_port, listen;
   app.add_option("trace", trace_path, "trace file (hlrun --record)")->required();
   app.add_flag("--check", check_only, "replay to the end without a debugger");
-  app.add_option("-g", debug_port, "PORT: serve the replay to gdb/lldb on 127.0.0.1:PORT (0: any port)");
+  app.add_option("-g", debug_port,
+                 "PORT: serve the replay to gdb/lldb on 127.0.0.1:PORT (0: any port)");
   app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address");
-  app.add_flag("--gdb", start_gdb, "start gdb connected to the replay (symbols from the recording)");
+  app.add_flag("--gdb", start_gdb,
+               "start gdb connected to the replay (symbols from the recording)");
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
   try {
     app.parse(argc, argv);
@@ -133,8 +139,11 @@ int main(int argc, char** argv) {
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
   if (!debug_port.empty() || !listen.empty() || start_gdb) {
-    auto where = cli::parse_listen(!listen.empty() ? listen : !debug_port.empty() ? debug_port : "0");
-    if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    auto where = cli::parse_listen(!listen.empty()       ? listen
+                                   : !debug_port.empty() ? debug_port
+                                                         : "0");
+    if (!where)
+      return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
     return serve(**session, *where, start_gdb, verbose);
   }
   return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");

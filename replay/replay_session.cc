@@ -1,7 +1,7 @@
 #include "replay/replay_session.h"
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -20,15 +20,24 @@ std::string hex(uint64_t v) {
 
 const char* kind_name(trace::ExitKind kind) {
   switch (kind) {
-    case trace::ExitKind::kPortOut: return "port out";
-    case trace::ExitKind::kPortIn: return "port in";
-    case trace::ExitKind::kHalt: return "hlt";
-    case trace::ExitKind::kException: return "exception";
-    case trace::ExitKind::kOutOfBounds: return "out-of-bounds access";
-    case trace::ExitKind::kTimeout: return "timeout";
-    case trace::ExitKind::kDebug: return "debug";
-    case trace::ExitKind::kShutdown: return "shutdown";
-    case trace::ExitKind::kInternalError: return "internal error";
+    case trace::ExitKind::kPortOut:
+      return "port out";
+    case trace::ExitKind::kPortIn:
+      return "port in";
+    case trace::ExitKind::kHalt:
+      return "hlt";
+    case trace::ExitKind::kException:
+      return "exception";
+    case trace::ExitKind::kOutOfBounds:
+      return "out-of-bounds access";
+    case trace::ExitKind::kTimeout:
+      return "timeout";
+    case trace::ExitKind::kDebug:
+      return "debug";
+    case trace::ExitKind::kShutdown:
+      return "shutdown";
+    case trace::ExitKind::kInternalError:
+      return "internal error";
   }
   return "?";
 }
@@ -43,10 +52,14 @@ std::string describe(const trace::Exit& exit) {
 
 std::string end_text(const trace::End& end) {
   switch (end.kind) {
-    case trace::EndKind::kCompleted: return "completed";
-    case trace::EndKind::kGuestFault: return "guest fault: " + end.message;
-    case trace::EndKind::kTimeout: return "timeout: " + end.message;
-    case trace::EndKind::kUnknown: break;
+    case trace::EndKind::kCompleted:
+      return "completed";
+    case trace::EndKind::kGuestFault:
+      return "guest fault: " + end.message;
+    case trace::EndKind::kTimeout:
+      return "timeout: " + end.message;
+    case trace::EndKind::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -67,8 +80,8 @@ base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(
   if (!image) return base::fail("the trace's guest ELF: " + image.error().message);
   auto memory = vmm::GuestMemory::create(setup->config.memory_size);
   if (!memory) return base::Unexpected(std::move(memory).error());
-  std::unique_ptr<ReplaySession> session(new ReplaySession(
-      std::move(reader), std::move(*setup), std::move(*image), std::move(*memory)));
+  std::unique_ptr<ReplaySession> session(new ReplaySession(std::move(reader), std::move(*setup),
+                                                           std::move(*image), std::move(*memory)));
   if (auto st = session->load(); !st) return base::Unexpected(std::move(st).error());
   return session;
 }
@@ -111,7 +124,9 @@ base::Status ReplaySession::load() {
   return {};
 }
 
-uint64_t ReplaySession::instruction_count() const { return vcpu_->instruction_count(); }
+uint64_t ReplaySession::instruction_count() const {
+  return vcpu_->instruction_count();
+}
 
 StopKind ReplaySession::diverge(std::string message) {
   divergence_ = std::move(message);
@@ -154,7 +169,8 @@ bool ReplaySession::apply_passive_records() {
     const trace::Record& record = records_[cursor_];
     if (const auto* start = std::get_if<trace::CallStart>(&record)) {
       if (!start->registers) {
-        diverge("call " + start->function + ": the trace does not record the call's registers "
+        diverge("call " + start->function +
+                ": the trace does not record the call's registers "
                 "(format 1.0), so it cannot be replayed");
         return false;
       }
@@ -219,8 +235,9 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   if (recorded.kind == trace::ExitKind::kTimeout) {
     if (!counted) {
       at_end_ = true;
-      end_note_ = "the recording timed out on KVM, where instruction counts are unknown: replay "
-                  "ends at the last exit before the timeout";
+      end_note_ =
+          "the recording timed out on KVM, where instruction counts are unknown: replay "
+          "ends at the last exit before the timeout";
       return StopKind::kEnd;
     }
     if (recorded.instruction_count < instruction_count()) {
@@ -296,7 +313,8 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   }
   // What the host did at this exit.
   for (const auto& w : recorded.host_writes) {
-    if (auto st = memory_.write(w.address, w.bytes); !st) return diverge(where + ": " + st.error().message);
+    if (auto st = memory_.write(w.address, w.bytes); !st)
+      return diverge(where + ": " + st.error().message);
     for (const auto& seg : image_.segments()) {
       if (seg.executable && w.address < seg.vaddr + seg.memory_size &&
           seg.vaddr < w.address + w.bytes.size()) {
@@ -329,10 +347,10 @@ StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint6
   }
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);
-  const std::string where = "the recorded " + std::string(vmm::to_string(
-                                                  static_cast<vmm::NondetInstruction>(recorded.kind))) +
-                            " at " + hex(recorded.rip) + " (instruction " +
-                            std::to_string(instruction_count()) + ")";
+  const std::string where =
+      "the recorded " +
+      std::string(vmm::to_string(static_cast<vmm::NondetInstruction>(recorded.kind))) + " at " +
+      hex(recorded.rip) + " (instruction " + std::to_string(instruction_count()) + ")";
   if (exit.kind != vmm::ExitKind::kNondet) {
     return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) + " at " +
                    hex(regs->rip) + " instead");
@@ -375,7 +393,8 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
     vcpu_->collect_dirty_pages(dirty_scratch_);
     memory_.collect_host_dirty_pages(dirty_scratch_);
     std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
-    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()), dirty_scratch_.end());
+    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()),
+                         dirty_scratch_.end());
     for (uint64_t page : dirty_scratch_) {
       if (page < pages) c.pages[page] = copy(page);
     }
@@ -402,7 +421,8 @@ void ReplaySession::restore(const Checkpoint& c) {
     // Restored code must not run from stale translations (data pages need nothing: retranslating
     // all the code on every restore would dominate a reverse step).
     for (const auto& seg : image_.segments()) {
-      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + trace::kPageSize) {
+      if (seg.executable && gpa < seg.vaddr + seg.memory_size &&
+          seg.vaddr < gpa + trace::kPageSize) {
         vcpu_->code_modified(gpa, trace::kPageSize);
       }
     }

@@ -112,8 +112,8 @@ class ReplaySession {
   void restore(const Checkpoint& checkpoint);
 
  private:
-  ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup,
-                vmm::ElfImage image, vmm::GuestMemory memory);
+  ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup, vmm::ElfImage image,
+                vmm::GuestMemory memory);
   base::Status load();
   // Processes records until the next one needs the vCPU to run; false at the end.
   bool apply_passive_records();

@@ -20,14 +20,16 @@ std::string hex(uint64_t v) {
 void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
   out.fill(0);
   const std::pair<int, uint64_t> ints[] = {
-      {rsp::kRax, r.rax}, {rsp::kRbx, r.rbx}, {rsp::kRcx, r.rcx}, {rsp::kRdx, r.rdx},
-      {rsp::kRsi, r.rsi}, {rsp::kRdi, r.rdi}, {rsp::kRbp, r.rbp}, {rsp::kRsp, r.rsp},
-      {rsp::kR8, r.r8},   {rsp::kR9, r.r9},   {rsp::kR10, r.r10}, {rsp::kR11, r.r11},
-      {rsp::kR12, r.r12}, {rsp::kR13, r.r13}, {rsp::kR14, r.r14}, {rsp::kR15, r.r15},
-      {rsp::kRip, r.rip}, {rsp::kEflags, r.rflags}, {rsp::kCs, r.cs}, {rsp::kSs, r.ss},
-      {rsp::kDs, r.ds},   {rsp::kEs, r.es},   {rsp::kFs, r.fs},   {rsp::kGs, r.gs},
+      {rsp::kRax, r.rax},        {rsp::kRbx, r.rbx},        {rsp::kRcx, r.rcx},
+      {rsp::kRdx, r.rdx},        {rsp::kRsi, r.rsi},        {rsp::kRdi, r.rdi},
+      {rsp::kRbp, r.rbp},        {rsp::kRsp, r.rsp},        {rsp::kR8, r.r8},
+      {rsp::kR9, r.r9},          {rsp::kR10, r.r10},        {rsp::kR11, r.r11},
+      {rsp::kR12, r.r12},        {rsp::kR13, r.r13},        {rsp::kR14, r.r14},
+      {rsp::kR15, r.r15},        {rsp::kRip, r.rip},        {rsp::kEflags, r.rflags},
+      {rsp::kCs, r.cs},          {rsp::kSs, r.ss},          {rsp::kDs, r.ds},
+      {rsp::kEs, r.es},          {rsp::kFs, r.fs},          {rsp::kGs, r.gs},
       {rsp::kFsBase, r.fs_base}, {rsp::kGsBase, r.gs_base}, {rsp::kFctrl, r.fcw},
-      {rsp::kFstat, r.fsw}, {rsp::kFtag, r.ftw}, {rsp::kMxcsr, r.mxcsr}};
+      {rsp::kFstat, r.fsw},      {rsp::kFtag, r.ftw},       {rsp::kMxcsr, r.mxcsr}};
   for (auto [regno, v] : ints) rsp::set_register(out, regno, v);
   const auto descs = rsp::registers();
   for (int i = 0; i < 8; ++i) {
@@ -40,24 +42,37 @@ void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
 
 vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   switch (kind) {
-    case rsp::BreakpointKind::kWriteWatch: return vmm::DebugPointKind::kWriteWatch;
-    case rsp::BreakpointKind::kReadWatch: return vmm::DebugPointKind::kReadWatch;
-    case rsp::BreakpointKind::kAccessWatch: return vmm::DebugPointKind::kAccessWatch;
-    default: return vmm::DebugPointKind::kBreakpoint;
+    case rsp::BreakpointKind::kWriteWatch:
+      return vmm::DebugPointKind::kWriteWatch;
+    case rsp::BreakpointKind::kReadWatch:
+      return vmm::DebugPointKind::kReadWatch;
+    case rsp::BreakpointKind::kAccessWatch:
+      return vmm::DebugPointKind::kAccessWatch;
+    default:
+      return vmm::DebugPointKind::kBreakpoint;
   }
 }
 
 const char* kind_name(trace::ExitKind kind) {
   switch (kind) {
-    case trace::ExitKind::kPortOut: return "port-out";
-    case trace::ExitKind::kPortIn: return "port-in";
-    case trace::ExitKind::kHalt: return "halt";
-    case trace::ExitKind::kException: return "exception";
-    case trace::ExitKind::kOutOfBounds: return "out-of-bounds";
-    case trace::ExitKind::kTimeout: return "timeout";
-    case trace::ExitKind::kDebug: return "debug";
-    case trace::ExitKind::kShutdown: return "shutdown";
-    case trace::ExitKind::kInternalError: return "internal-error";
+    case trace::ExitKind::kPortOut:
+      return "port-out";
+    case trace::ExitKind::kPortIn:
+      return "port-in";
+    case trace::ExitKind::kHalt:
+      return "halt";
+    case trace::ExitKind::kException:
+      return "exception";
+    case trace::ExitKind::kOutOfBounds:
+      return "out-of-bounds";
+    case trace::ExitKind::kTimeout:
+      return "timeout";
+    case trace::ExitKind::kDebug:
+      return "debug";
+    case trace::ExitKind::kShutdown:
+      return "shutdown";
+    case trace::ExitKind::kInternalError:
+      return "internal-error";
   }
   return "?";
 }
@@ -81,7 +96,9 @@ base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   return {};
 }
 
-base::Status ReplayTarget::write_registers(const rsp::RegisterFile&) { return base::fail(kReadOnly); }
+base::Status ReplayTarget::write_registers(const rsp::RegisterFile&) {
+  return base::fail(kReadOnly);
+}
 
 base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
   return timeline_.session().memory().read(address, out);
@@ -93,8 +110,10 @@ base::Status ReplayTarget::write_memory(uint64_t, std::span<const uint8_t>) {
 
 rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
   switch (stop.kind) {
-    case TimelineStop::Kind::kStep: return rsp::StopInfo::stopped(rsp::kSigTrap);
-    case TimelineStop::Kind::kBreakpoint: return rsp::StopInfo::sw_break();
+    case TimelineStop::Kind::kStep:
+      return rsp::StopInfo::stopped(rsp::kSigTrap);
+    case TimelineStop::Kind::kBreakpoint:
+      return rsp::StopInfo::sw_break();
     case TimelineStop::Kind::kWatchpoint: {
       const auto kind = stop.point == vmm::DebugPointKind::kReadWatch ? rsp::StopInfo::Kind::kRWatch
                         : stop.point == vmm::DebugPointKind::kAccessWatch
@@ -102,10 +121,14 @@ rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
                             : rsp::StopInfo::Kind::kWatch;
       return rsp::StopInfo::watch(kind, stop.address);
     }
-    case TimelineStop::Kind::kBegin: return rsp::StopInfo::replay_begin();
-    case TimelineStop::Kind::kEnd: return rsp::StopInfo::replay_end();
-    case TimelineStop::Kind::kInterrupted: return rsp::StopInfo::interrupted();
-    case TimelineStop::Kind::kDivergence: return rsp::StopInfo::stopped(rsp::kSigKill);
+    case TimelineStop::Kind::kBegin:
+      return rsp::StopInfo::replay_begin();
+    case TimelineStop::Kind::kEnd:
+      return rsp::StopInfo::replay_end();
+    case TimelineStop::Kind::kInterrupted:
+      return rsp::StopInfo::interrupted();
+    case TimelineStop::Kind::kDivergence:
+      return rsp::StopInfo::stopped(rsp::kSigKill);
   }
   return rsp::StopInfo::stopped();
 }
@@ -144,7 +167,9 @@ base::Status ReplayTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t 
   return timeline_.set_debug_points(points_);
 }
 
-std::string ReplayTarget::exec_file_path() const { return timeline_.session().setup().guest_name; }
+std::string ReplayTarget::exec_file_path() const {
+  return timeline_.session().setup().guest_name;
+}
 
 std::span<const uint8_t> ReplayTarget::exec_file_bytes() const {
   return timeline_.session().setup().elf;

@@ -98,10 +98,14 @@ TimelineStop Timeline::continue_forward(std::stop_token stop) {
   for (;;) {
     const StopKind s = run_forward(UINT64_MAX, stop);
     switch (s) {
-      case StopKind::kDebugPoint: return hit_stop();
-      case StopKind::kEnd: return {TimelineStop::Kind::kEnd};
-      case StopKind::kDivergence: return {TimelineStop::Kind::kDivergence};
-      case StopKind::kReachedCount: return {TimelineStop::Kind::kInterrupted};
+      case StopKind::kDebugPoint:
+        return hit_stop();
+      case StopKind::kEnd:
+        return {TimelineStop::Kind::kEnd};
+      case StopKind::kDivergence:
+        return {TimelineStop::Kind::kDivergence};
+      case StopKind::kReachedCount:
+        return {TimelineStop::Kind::kInterrupted};
     }
   }
 }

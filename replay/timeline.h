@@ -26,8 +26,8 @@
 namespace hlrr::replay {
 
 struct TimelineOptions {
-  uint64_t interval = 100'000;          // instructions between checkpoints
-  uint64_t memory_cap = 512ull << 20;   // bytes of checkpoints kept
+  uint64_t interval = 100'000;         // instructions between checkpoints
+  uint64_t memory_cap = 512ull << 20;  // bytes of checkpoints kept
 };
 
 // Where a timeline operation stopped.

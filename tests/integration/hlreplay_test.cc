@@ -41,7 +41,8 @@ TEST_P(HlreplayCheck, ReplaysARecordingAndPrintsTheTracesCounts) {
   // chatter(n) makes n + 1 host calls (n < 1000); plus the two halts (initialisation, call).
   EXPECT_EQ(exits, std::to_string(std::stoi(n) + 1 + 2));
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(check.out, m, std::regex("^deterministic: ([0-9]+) exits, ([0-9]+) instructions\n")))
+  ASSERT_TRUE(std::regex_search(
+      check.out, m, std::regex("^deterministic: ([0-9]+) exits, ([0-9]+) instructions\n")))
       << check.out;
   EXPECT_EQ(m[1], exits);
   if (!on_kvm()) {
@@ -53,8 +54,9 @@ TEST_P(HlreplayCheck, ReplaysARecordingAndPrintsTheTracesCounts) {
 }
 
 TEST_P(HlreplayCheck, ACorruptTraceFailsWithOneLine) {
-  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu",
-                          vmm::to_string(GetParam()), "--call", "chatter", "300", "--record", trace()});
+  auto rec =
+      run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu", vmm::to_string(GetParam()),
+                   "--call", "chatter", "300", "--record", trace()});
   ASSERT_EQ(rec.exit_code, 0) << rec.err;
   const auto size = std::filesystem::file_size(trace());
   FILE* f = std::fopen(trace().c_str(), "r+b");
@@ -64,8 +66,26 @@ TEST_P(HlreplayCheck, ACorruptTraceFailsWithOneLine) {
   std::fclose(f);
   auto check = run_process({tool_path("hlreplay"), trace(), "--check"});
   EXPECT_EQ(check.exit_code, 2);
-  EXPECT_TRUE(std::regex_match(check.err, std::regex("hlreplay: .*: chunk [0-9]+ at offset [0-9]+: checksum mismatch\n")))
+  EXPECT_TRUE(std::regex_match(
+      check.err, std::regex("hlreplay: .*: chunk [0-9]+ at offset [0-9]+: checksum mismatch\n")))
       << check.err;
+}
+
+// --gdb: gdb started on the recording's embedded ELF (no path to the guest given), commands
+// from stdin.
+TEST_P(HlreplayCheck, GdbStartsConnectedWithTheRecordingsSymbols) {
+  if (std::system("command -v gdb >/dev/null 2>&1") != 0) GTEST_SKIP() << "gdb is not installed";
+  auto rec =
+      run_process({tool_path("hlrun"), guest_path("hello"), "--vcpu", vmm::to_string(GetParam()),
+                   "--call", "greet", "replay", "--record", trace()});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  auto gdb = run_process({tool_path("hlreplay"), trace(), "--gdb"}, std::chrono::seconds(60),
+                         "break greet\ncontinue\ninfo symbol $pc\nreverse-stepi\ninfo symbol $pc\n"
+                         "kill\nquit\n");
+  EXPECT_EQ(gdb.exit_code, 0) << gdb.out << gdb.err;
+  EXPECT_NE(gdb.out.find("Breakpoint 1, greet ("), std::string::npos) << gdb.out;
+  EXPECT_NE(gdb.out.find("greet in section .text"), std::string::npos) << gdb.out;
+  EXPECT_NE(gdb.out.find("hl_dispatch + "), std::string::npos) << gdb.out;
 }
 
 HLRR_INSTANTIATE_FOR_BACKENDS(HlreplayCheck);

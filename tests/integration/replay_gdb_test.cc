@@ -41,8 +41,9 @@ std::string gdb_script(const std::string& guest, int port, const std::string& sc
   FILE* f = fdopen(fd, "w");
   std::fputs(script.c_str(), f);
   std::fclose(f);
-  const std::string out = shell("timeout 120 gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
-                                std::to_string(port) + "' -x " + path + " " + guest_path(guest));
+  const std::string out =
+      shell("timeout 120 gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
+            std::to_string(port) + "' -x " + path + " " + guest_path(guest));
   std::remove(path);
   return out;
 }
@@ -69,21 +70,24 @@ class ReplayGdb : public ::testing::Test {
 // PCs come back in exactly the reverse order. From the start, and from deep in a sort.
 TEST_F(ReplayGdb, ReverseStepiRetracesStepiExactly) {
   const std::string trace = dir_.path("compute.cap");
-  ASSERT_TRUE(record_guest("compute", {{"sort_hash", {vmm::Value{int64_t{2000}}, vmm::Value{int64_t{3}}}}}, trace));
+  ASSERT_TRUE(record_guest(
+      "compute", {{"sort_hash", {vmm::Value{int64_t{2000}}, vmm::Value{int64_t{3}}}}}, trace));
   for (const char* start : {"0", "400000"}) {
     SCOPED_TRACE(start);
     ReplayServer server(trace);
     ASSERT_NE(server.port(), 0);
-    const std::string out = gdb_script("compute", server.port(),
-        std::string("monitor seek-icount ") + start + "\n"
-        // gdb caches registers; a monitor command moves the target behind its back.
-        "maintenance flush register-cache\n"
-        "set $i = 0\n"
-        "while $i < 1000\n  printf \"F %lx\\n\", $pc\n  stepi\n  set $i = $i + 1\nend\n"
-        "monitor when\n"
-        "set $i = 0\n"
-        "while $i < 1000\n  reverse-stepi\n  printf \"R %lx\\n\", $pc\n  set $i = $i + 1\nend\n"
-        "monitor when\n");
+    const std::string out = gdb_script(
+        "compute", server.port(),
+        std::string("monitor seek-icount ") + start +
+            "\n"
+            // gdb caches registers; a monitor command moves the target behind its back.
+            "maintenance flush register-cache\n"
+            "set $i = 0\n"
+            "while $i < 1000\n  printf \"F %lx\\n\", $pc\n  stepi\n  set $i = $i + 1\nend\n"
+            "monitor when\n"
+            "set $i = 0\n"
+            "while $i < 1000\n  reverse-stepi\n  printf \"R %lx\\n\", $pc\n  set $i = $i + 1\nend\n"
+            "monitor when\n");
     const auto forward = tagged(out, "F ");
     auto backward = tagged(out, "R ");
     ASSERT_EQ(forward.size(), 1000u) << out.substr(0, 2000);
@@ -109,22 +113,22 @@ TEST_F(ReplayGdb, WatchAndReverseContinueFindTheOffByOneStore) {
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("buggy", server.port(),
-      "break mean\n"
-      "continue\n"
-      "print g_stats.count\n"
-      "watch g_stats.count\n"
-      "reverse-continue\n"
-      "info line *$pc\n"
-      "print g_stats.count\n"
-      "print v\n"
-      "delete 2\n"
-      "reverse-finish\n"
-      "info line *$pc\n"
-      "delete\n"
-      "break add_sample\n"
-      "reverse-continue\n"
-      "print v\n"
-      "monitor when\n");
+                                     "break mean\n"
+                                     "continue\n"
+                                     "print g_stats.count\n"
+                                     "watch g_stats.count\n"
+                                     "reverse-continue\n"
+                                     "info line *$pc\n"
+                                     "print g_stats.count\n"
+                                     "print v\n"
+                                     "delete 2\n"
+                                     "reverse-finish\n"
+                                     "info line *$pc\n"
+                                     "delete\n"
+                                     "break add_sample\n"
+                                     "reverse-continue\n"
+                                     "print v\n"
+                                     "monitor when\n");
   EXPECT_CONTAINS(out, "$1 = 1000\n");
   // Stopped on the BUG line, the store about to happen: count still 17.
   EXPECT_CONTAINS(out, "Hardware watchpoint 2: g_stats.count");
@@ -147,18 +151,18 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("hello", server.port(),
-      "reverse-stepi\n"
-      "monitor when\n"
-      "break hello.c:29\n"
-      "continue\n"
-      "print len\n"
-      "reverse-next\n"
-      "info line *$pc\n"
-      "reverse-step\n"
-      "info line *$pc\n"
-      "set var $rax = 3\n"
-      "continue\n"
-      "continue\n");
+                                     "reverse-stepi\n"
+                                     "monitor when\n"
+                                     "break hello.c:29\n"
+                                     "continue\n"
+                                     "print len\n"
+                                     "reverse-next\n"
+                                     "info line *$pc\n"
+                                     "reverse-step\n"
+                                     "info line *$pc\n"
+                                     "set var $rax = 3\n"
+                                     "continue\n"
+                                     "continue\n");
   EXPECT_CONTAINS(out, "No more reverse-execution history.");
   EXPECT_CONTAINS(out, "instruction 0, before exit 0, in call (initialisation)");
   EXPECT_CONTAINS(out, "$1 = 14\n");
@@ -188,12 +192,14 @@ TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("chatty", server.port(),
-      "monitor seek 5\n"
-      "monitor seek 1\n"
-      "monitor exits\n"
-      "monitor seek-icount " + icount[9] + "\n"
-      "monitor seek 99\n"
-      "monitor help\n");
+                                     "monitor seek 5\n"
+                                     "monitor seek 1\n"
+                                     "monitor exits\n"
+                                     "monitor seek-icount " +
+                                         icount[9] +
+                                         "\n"
+                                         "monitor seek 99\n"
+                                         "monitor help\n");
   EXPECT_CONTAINS(out, "instruction " + icount[5] + ", after exit 5, in call chatter");
   EXPECT_CONTAINS(out, "instruction " + icount[1] + ", after exit 1, in call chatter");
   EXPECT_CONTAINS(out, "=> exit 1 port-out port=0x6c00 icount=" + icount[1]);

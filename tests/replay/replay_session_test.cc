@@ -125,7 +125,8 @@ void rewrite(const std::string& in, const std::string& out,
 
 TEST(ReplaySession, ATamperedRegisterIsADivergenceNamingExitCountAndRegister) {
   TempDir dir;
-  ASSERT_TRUE(testing::record_guest("chatty", {{"chatter", {Value{int64_t{8}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(
+      testing::record_guest("chatty", {{"chatter", {Value{int64_t{8}}}}}, dir.path("a.cap")));
   uint64_t count_at_3 = 0;
   rewrite(dir.path("a.cap"), dir.path("b.cap"), [&](trace::Record& r) {
     if (auto* e = std::get_if<trace::Exit>(&r); e && e->sequence == 3) {
@@ -146,7 +147,8 @@ TEST(ReplaySession, ATamperedRegisterIsADivergenceNamingExitCountAndRegister) {
 
 TEST(ReplaySession, ATamperedMemoryDeltaIsADivergenceNamingTheByte) {
   TempDir dir;
-  ASSERT_TRUE(testing::record_guest("buggy", {{"add_sample", {Value{int64_t{4}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(
+      testing::record_guest("buggy", {{"add_sample", {Value{int64_t{4}}}}}, dir.path("a.cap")));
   uint64_t address = 0;
   rewrite(dir.path("a.cap"), dir.path("b.cap"), [&](trace::Record& r) {
     if (auto* d = std::get_if<trace::MemoryDelta>(&r); d && !d->pages.empty() && !address) {
@@ -165,7 +167,8 @@ TEST(ReplaySession, ATamperedMemoryDeltaIsADivergenceNamingTheByte) {
 
 TEST(ReplaySession, ATruncatedTraceReplaysItsCompleteChunksThenReportsTheEnd) {
   TempDir dir;
-  ASSERT_TRUE(testing::record_guest("chatty", {{"chatter", {Value{int64_t{3000}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(
+      testing::record_guest("chatty", {{"chatter", {Value{int64_t{3000}}}}}, dir.path("a.cap")));
   std::ifstream in(dir.path("a.cap"), std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
   bytes.resize(bytes.size() * 6 / 10);
@@ -184,7 +187,8 @@ TEST(ReplaySession, ATruncatedTraceReplaysItsCompleteChunksThenReportsTheEnd) {
 
 TEST(ReplaySession, ACorruptTraceFailsToOpenWithItsOneLineError) {
   TempDir dir;
-  ASSERT_TRUE(testing::record_guest("chatty", {{"chatter", {Value{int64_t{3000}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(
+      testing::record_guest("chatty", {{"chatter", {Value{int64_t{3000}}}}}, dir.path("a.cap")));
   std::fstream f(dir.path("a.cap"), std::ios::binary | std::ios::in | std::ios::out);
   f.seekg(0, std::ios::end);
   const auto size = static_cast<std::streamoff>(f.tellg());
@@ -200,7 +204,8 @@ TEST(ReplaySession, ACorruptTraceFailsToOpenWithItsOneLineError) {
 
 TEST(ReplaySession, RunToACountThenRestoreACheckpointComesBackToTheSameState) {
   TempDir dir;
-  ASSERT_TRUE(testing::record_guest("chatty", {{"chatter", {Value{int64_t{40}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(
+      testing::record_guest("chatty", {{"chatter", {Value{int64_t{40}}}}}, dir.path("a.cap")));
   auto session = ReplaySession::open(dir.path("a.cap"));
   ASSERT_TRUE(session);
   ReplaySession& s = **session;

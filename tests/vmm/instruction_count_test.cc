@@ -13,7 +13,9 @@
 namespace hlrr::vmm {
 namespace {
 
-std::string guest(const char* name) { return std::string(HLRR_GUEST_DIR) + "/" + name + ".elf"; }
+std::string guest(const char* name) {
+  return std::string(HLRR_GUEST_DIR) + "/" + name + ".elf";
+}
 
 std::unique_ptr<Sandbox> unicorn_sandbox(const char* name) {
   SandboxConfig config;
@@ -46,7 +48,8 @@ CallRun run_call(Sandbox& sandbox, const Snapshot& snapshot, const char* fn,
                 options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit);
       // One step, plus each `out`/`hlt` that resume() served on the way (one instruction each).
       if (options.single_step) {
-        EXPECT_EQ(sandbox.vcpu().instruction_count(), before + (sandbox.exit_count() - exits_before));
+        EXPECT_EQ(sandbox.vcpu().instruction_count(),
+                  before + (sandbox.exit_count() - exits_before));
       }
       if (record_rips) run.rips.push_back(sandbox.vcpu().registers()->rip);
       continue;
