@@ -110,6 +110,27 @@ TimelineStop Timeline::continue_forward(std::stop_token stop) {
   }
 }
 
+bool Timeline::only_write_watches() const {
+  if (points_.empty()) return false;
+  for (const auto& p : points_) {
+    if (p.kind != vmm::DebugPointKind::kWriteWatch) return false;
+  }
+  return true;
+}
+
+bool Timeline::watched_pages_written(const ReplaySession::Checkpoint& a,
+                                     const ReplaySession::Checkpoint& b) const {
+  for (const auto& p : points_) {
+    for (uint64_t page = p.address / trace::kPageSize;
+         page <= (p.address + p.length - 1) / trace::kPageSize; ++page) {
+      if (page >= a.pages.size() || page >= b.pages.size() || a.pages[page] != b.pages[page]) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 TimelineStop Timeline::continue_backward(std::stop_token stop) {
   const uint64_t start = now();
   uint64_t high = start;
@@ -123,6 +144,14 @@ TimelineStop Timeline::continue_backward(std::stop_token stop) {
     HLRR_CHECK(it != checkpoints_.begin());
     --it;
     const uint64_t low = it->first;
+    // With only write watchpoints set, an interval between two checkpoints in which no watched
+    // page was written (the later checkpoint shares the earlier one's copy: the dirty log saw no
+    // write) cannot hold a hit: skip it without replaying.
+    if (auto next = checkpoints_.find(high); next != checkpoints_.end() && only_write_watches() &&
+                                             !watched_pages_written(it->second, next->second)) {
+      high = low;
+      continue;
+    }
     arm(false);
     session_.restore(it->second);
     std::optional<uint64_t> last;

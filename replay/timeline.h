@@ -76,6 +76,10 @@ class Timeline {
   void restore_before(uint64_t target);
   TimelineStop hit_stop() const;
   void arm(bool on);
+  bool only_write_watches() const;
+  // Whether a watched page differs between two checkpoints (was written in between).
+  bool watched_pages_written(const ReplaySession::Checkpoint& a,
+                             const ReplaySession::Checkpoint& b) const;
 
   ReplaySession& session_;
   TimelineOptions options_;

@@ -428,7 +428,9 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   }
   // Adding or removing the every-instruction hook changes every translation. Not uc_ctl_flush_tb:
   // a tb_flush costs seconds in 2.0.1 (docs/vcpu-facts.md); invalidating by range does not.
-  if (watch != had_watch) uc_ctl_remove_cache(uc_, 0, memory_.size());
+  // From the first mapped page: Unicorn 2.0.1 ignores a range whose start is unmapped (page 0),
+  // which left stale translations without the hook (replay's Timeline tests caught it).
+  if (watch != had_watch) uc_ctl_remove_cache(uc_, HL_PAGE_SIZE, memory_.size());
   // No uc_ctl_flush_tlb(): it is a tb_flush in 2.0.1 (seconds). Not needed either: the
   // never-matching read and write hooks of init() keep every access on the TLB's slow path,
   // where the watch hooks are consulted.
