@@ -33,6 +33,7 @@ class UnicornVcpu final : public Vcpu {
   void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
   void set_dirty_tracking(bool enabled) override;
+  void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Breakpoints are per-address code hooks; watchpoints are memory hooks on the watched range
@@ -92,7 +93,11 @@ class UnicornVcpu final : public Vcpu {
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
-  uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
+  uint64_t dirty_hook_ = 0;
+  // x87/SSE state as last set, reported by registers() when the FPU is static.
+  bool fpu_static_ = false;
+  bool fpu_known_ = false;
+  RegisterFile fpu_;  // the write hook that tracks dirty pages, while tracking is on
   bool counting_ = false;  // the engine has run with an instruction count (see run())
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
