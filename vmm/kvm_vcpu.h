@@ -54,10 +54,9 @@ class KvmVcpu final : public Vcpu {
   // the hardware breakpoints) from canonical_cpuid() in the VMM, as the software vCPU answers.
   // Replaces the previous list; an empty list turns it off. The addresses come from a code scan.
   base::Status emulate_cpuid_at(std::vector<uint64_t> addresses);
-  // For a guest whose code never touches x87/SSE state (ElfImage::uses_fpu()): that state can
-  // only change through set_registers(), so the state set is reported rather than read back.
-  // kvm_pvm here loses the guest FPU state across some KVM_RUNs (docs/kvm.md).
-  void set_fpu_static(bool is_static) { fpu_static_ = is_static; }
+  // kvm_pvm here loses the guest FPU state across some KVM_RUNs (docs/kvm.md): for a static
+  // FPU the state set is reported rather than read back.
+  void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
   // KVM executes guest memory directly: only the software vCPU below has translations to drop.
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Breakpoints use the debug registers DR0-3 left free by the cpuid sites (KVM_SET_GUEST_DEBUG:

@@ -33,6 +33,20 @@ uint64_t* gpr_slots(RegisterFile& r, uint64_t** out) {
   return out[0];
 }
 
+void copy_fpu_state(const RegisterFile& from, RegisterFile& to) {
+  to.fcw = from.fcw;
+  to.fsw = from.fsw;
+  to.ftw = from.ftw;
+  to.mxcsr = from.mxcsr;
+  to.xmm = from.xmm;
+  to.st = from.st;
+}
+
+bool same_fpu_state(const RegisterFile& a, const RegisterFile& b) {
+  return a.fcw == b.fcw && a.fsw == b.fsw && a.ftw == b.ftw && a.mxcsr == b.mxcsr && a.xmm == b.xmm &&
+         a.st == b.st;
+}
+
 bool is_canonical(uint64_t address) {
   const int64_t top = static_cast<int64_t>(address) >> 47;
   return top == 0 || top == -1;
@@ -541,17 +555,22 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
   if (uc_reg_read_batch(uc_, const_cast<int*>(kGprs), ptrs, std::size(kGprs)) != UC_ERR_OK) {
     return base::fail("unicorn: cannot read registers");
   }
-  const std::pair<int, uint16_t*> segments[] = {{UC_X86_REG_CS, &r.cs}, {UC_X86_REG_SS, &r.ss},
-                                                {UC_X86_REG_DS, &r.ds}, {UC_X86_REG_ES, &r.es},
-                                                {UC_X86_REG_FS, &r.fs}, {UC_X86_REG_GS, &r.gs}};
-  for (auto [reg, field] : segments) *field = static_cast<uint16_t>(read_reg(reg));
-  r.fs_base = read_reg(UC_X86_REG_FS_BASE);
-  r.gs_base = read_reg(UC_X86_REG_GS_BASE);
-  r.cr0 = read_reg(UC_X86_REG_CR0);
-  r.cr2 = read_reg(UC_X86_REG_CR2);
-  r.cr3 = read_reg(UC_X86_REG_CR3);
-  r.cr4 = read_reg(UC_X86_REG_CR4);
+  // The rest of the non-FPU state in one batch (segment selectors are read as 64-bit values).
+  uint64_t cs = 0, ss = 0, ds = 0, es = 0, fs = 0, gs = 0;
+  int regs[] = {UC_X86_REG_CS,      UC_X86_REG_SS,      UC_X86_REG_DS,  UC_X86_REG_ES,
+                UC_X86_REG_FS,      UC_X86_REG_GS,      UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
+                UC_X86_REG_CR0,     UC_X86_REG_CR2,     UC_X86_REG_CR3, UC_X86_REG_CR4};
+  void* values[] = {&cs, &ss, &ds, &es, &fs, &gs, &r.fs_base, &r.gs_base, &r.cr0, &r.cr2, &r.cr3, &r.cr4};
+  if (uc_reg_read_batch(uc_, regs, values, std::size(regs)) != UC_ERR_OK) {
+    return base::fail("unicorn: cannot read registers");
+  }
+  r.cs = static_cast<uint16_t>(cs), r.ss = static_cast<uint16_t>(ss), r.ds = static_cast<uint16_t>(ds);
+  r.es = static_cast<uint16_t>(es), r.fs = static_cast<uint16_t>(fs), r.gs = static_cast<uint16_t>(gs);
   r.efer = 0x500;  // Unicorn's UC_MODE_64 runs with LMA|LME and no EFER register to read
+  if (fpu_static_ && fpu_known_) {
+    copy_fpu_state(fpu_, r);
+    return r;
+  }
   r.fcw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPCW));
   r.fsw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPSW));
   r.ftw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPTAG));
@@ -586,6 +605,8 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
   write_reg(UC_X86_REG_GS_BASE, regs.gs_base);
   write_reg(UC_X86_REG_CR4, regs.cr4);
   write_reg(UC_X86_REG_CR2, regs.cr2);
+  // A static FPU changes only here: skip the 28 writes when it is what was set last.
+  if (fpu_static_ && fpu_known_ && same_fpu_state(fpu_, regs)) return {};
   write_reg(UC_X86_REG_FPCW, regs.fcw);
   write_reg(UC_X86_REG_FPSW, regs.fsw);
   write_reg(UC_X86_REG_FPTAG, regs.ftw);
@@ -596,6 +617,8 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
     std::copy(regs.st[i].begin(), regs.st[i].end(), st);
     uc_reg_write(uc_, UC_X86_REG_FP0 + i, st);
   }
+  copy_fpu_state(regs, fpu_);
+  fpu_known_ = true;
   return {};
 }
 

@@ -34,6 +34,7 @@ class UnicornVcpu final : public Vcpu {
   void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
   void set_dirty_tracking(bool enabled) override;
+  void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Exact counts from per-block counts (vmm/block_counter.h); see docs/replay.md.
@@ -103,7 +104,6 @@ class UnicornVcpu final : public Vcpu {
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
-  bool dirty_tracking_ = false;
   // Instruction counting (run_counted()): where the current run must stop, and why it did.
   enum class BlockStop : uint8_t { kNone, kTarget, kFinishInBlock, kRequested, kTargetHook };
   BlockCounter counter_;
@@ -113,6 +113,10 @@ class UnicornVcpu final : public Vcpu {
   bool finishing_ = false;
   BlockStop block_stop_ = BlockStop::kNone;
   uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
+  // x87/SSE state as last set, reported by registers() when the FPU is static.
+  bool fpu_static_ = false;
+  bool fpu_known_ = false;
+  RegisterFile fpu_;
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
 };

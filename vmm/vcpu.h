@@ -58,6 +58,11 @@ class Vcpu {
   // registers and RIP moves past it. Only backends that report kNondet implement it.
   virtual void set_nondet_result(uint64_t /*value*/, uint64_t /*extra*/) {}
 
+  // For a guest whose code never touches x87/MMX/SSE state (ElfImage::uses_fpu()): that state
+  // then changes only through set_registers(), so a backend may report what was set instead of
+  // reading it back (cheaper on Unicorn; on kvm_pvm, which loses it across some runs, correct).
+  virtual void set_fpu_static(bool /*is_static*/) {}
+
   // Makes a running (or the next) run() return kStopped soon. Thread-safe; idempotent.
   virtual void request_stop() = 0;
 

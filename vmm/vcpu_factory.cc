@@ -14,7 +14,6 @@ constexpr size_t kMaxEmulatedCpuid = 4;
 base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfImage& image) {
   auto kvm = KvmVcpu::create(memory, image.instruction_sites());
   if (!kvm) return base::Unexpected(std::move(kvm).error());
-  (*kvm)->set_fpu_static(!image.uses_fpu());
   if (!(*kvm)->cpuid_matches_model()) {
     std::vector<uint64_t> cpuid;
     for (const auto& site : image.instruction_sites()) {
@@ -52,15 +51,19 @@ base::Expected<VcpuKind> parse_vcpu_kind(std::string_view text) {
 base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& memory,
                                                   const ElfImage& image) {
   if (kind == VcpuKind::kAuto) kind = KvmVcpu::available() ? VcpuKind::kKvm : VcpuKind::kUnicorn;
+  base::Expected<std::unique_ptr<Vcpu>> vcpu = base::fail("");
   if (kind == VcpuKind::kKvm) {
     if (auto usable = KvmVcpu::available(); !usable) {
       return base::fail("KVM is not usable here: " + usable.error().message + " (use --vcpu unicorn)");
     }
-    return create_kvm(memory, image);
+    vcpu = create_kvm(memory, image);
+  } else if (auto soft = UnicornVcpu::create(memory, image.instruction_sites())) {
+    vcpu = std::unique_ptr<Vcpu>(std::move(*soft));
+  } else {
+    return base::Unexpected(std::move(soft).error());
   }
-  auto vcpu = UnicornVcpu::create(memory, image.instruction_sites());
-  if (!vcpu) return base::Unexpected(std::move(vcpu).error());
-  return std::unique_ptr<Vcpu>(std::move(*vcpu));
+  if (vcpu) (*vcpu)->set_fpu_static(!image.uses_fpu());
+  return vcpu;
 }
 
 }  // namespace hlrr::vmm
