@@ -261,10 +261,20 @@ TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {
     kill(pid, SIGKILL);
     if (still_running) waitpid(pid, nullptr, 0);
     if (!still_running) continue;  // it finished first: not a kill
+    if (file_size(path) < setup_end) continue;  // killed before its Setup was on disk (heavy load)
+    auto v = tool("hltrace", {"verify", path});
+    if (v.exit_code == 0) {
+      // Killed after the trace was finished (footer written) but before the process exited:
+      // then the trace is complete and holds every exit of the reference.
+      EXPECT_EQ(v.out.rfind("ok: ", 0), 0u) << v.out;
+      const auto complete = read_trace(path);
+      EXPECT_FALSE(complete.truncated);
+      ASSERT_EQ(complete.exits.size(), reference.exits.size());
+      continue;
+    }
     ++killed;
     SCOPED_TRACE("kill " + std::to_string(killed) + ", " + std::to_string(file_size(path)) + " bytes");
 
-    auto v = tool("hltrace", {"verify", path});
     EXPECT_EQ(v.exit_code, 3) << v.out << v.err;
     EXPECT_TRUE(std::regex_match(v.out, std::regex("truncated \\(footer [a-z ]+\\): [0-9]+ complete "
                                                    "chunks, [0-9]+ exits recovered\n")))
