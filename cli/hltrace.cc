@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "base/hex.h"
 #include "trace_format/trace_reader.h"
 #include "trace_format/verify.h"
 
@@ -24,11 +25,7 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
+using hlrr::base::hex;
 
 std::string hex_bytes(const std::vector<uint8_t>& bytes) {
   static const char kDigits[] = "0123456789abcdef";
@@ -53,23 +50,6 @@ std::string json_string(const std::string& text) {
     }
   }
   return s + "\"";
-}
-
-const char* exit_kind_name(ExitKind kind) {
-  static const char* kNames[] = {"port-out", "port-in", "halt", "exception", "out-of-bounds",
-                                 "timeout", "debug", "shutdown", "internal-error"};
-  const auto i = static_cast<size_t>(kind);
-  return i < std::size(kNames) ? kNames[i] : "?";
-}
-const char* nondet_kind_name(NondetKind kind) {
-  static const char* kNames[] = {"rdtsc", "rdtscp", "rdrand", "rdseed"};
-  const auto i = static_cast<size_t>(kind);
-  return i < std::size(kNames) ? kNames[i] : "?";
-}
-const char* end_kind_name(EndKind kind) {
-  static const char* kNames[] = {"unknown", "completed", "guest-fault", "timeout"};
-  const auto i = static_cast<size_t>(kind);
-  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::string value_text(const Value& v, bool json) {
@@ -99,7 +79,7 @@ std::string exit_line(const Exit& e, bool json) {
   const Registers& r = e.registers;
   if (json) {
     std::string s = "{\"type\":\"exit\",\"sequence\":" + std::to_string(e.sequence) +
-                    ",\"kind\":\"" + exit_kind_name(e.kind) + "\",\"port\":" + std::to_string(e.port) +
+                    ",\"kind\":\"" + to_string(e.kind) + "\",\"port\":" + std::to_string(e.port) +
                     ",\"size\":" + std::to_string(e.access_size) + ",\"data\":" + std::to_string(e.data) +
                     ",\"in_value\":" + std::to_string(e.in_value) +
                     ",\"instruction_count\":" + std::to_string(e.instruction_count) +
@@ -114,7 +94,7 @@ std::string exit_line(const Exit& e, bool json) {
     }
     return s + "}";
   }
-  std::string s = "exit " + std::to_string(e.sequence) + " " + exit_kind_name(e.kind);
+  std::string s = "exit " + std::to_string(e.sequence) + " " + to_string(e.kind);
   if (e.kind == ExitKind::kPortOut || e.kind == ExitKind::kPortIn) {
     s += " port=" + hex(e.port) + " size=" + std::to_string(e.access_size);
     s += e.kind == ExitKind::kPortOut ? " data=" + hex(e.data) : " in=" + hex(e.in_value);
@@ -158,11 +138,11 @@ std::string record_line(const Record& record, bool json) {
       values += (i ? json ? "," : " " : "") + (json ? std::to_string(n->values[i]) : hex(n->values[i]));
     }
     if (json) {
-      return "{\"type\":\"nondet\",\"kind\":\"" + std::string(nondet_kind_name(n->kind)) +
+      return "{\"type\":\"nondet\",\"kind\":\"" + std::string(to_string(n->kind)) +
              "\",\"rip\":" + std::to_string(n->rip) + ",\"instruction_count\":" +
              std::to_string(n->instruction_count) + ",\"values\":[" + values + "]}";
     }
-    return std::string("nondet ") + nondet_kind_name(n->kind) + " rip=" + hex(n->rip) +
+    return std::string("nondet ") + to_string(n->kind) + " rip=" + hex(n->rip) +
            (n->instruction_count ? " icount=" + std::to_string(n->instruction_count) : "") +
            " values=" + values;
   }
@@ -176,10 +156,10 @@ std::string record_line(const Record& record, bool json) {
   }
   if (auto* e = std::get_if<End>(&record)) {
     if (json) {
-      return "{\"type\":\"end\",\"kind\":\"" + std::string(end_kind_name(e->kind)) +
+      return "{\"type\":\"end\",\"kind\":\"" + std::string(to_string(e->kind)) +
              "\",\"message\":" + json_string(e->message) + "}";
     }
-    return std::string("end ") + end_kind_name(e->kind) + (e->message.empty() ? "" : ": " + e->message);
+    return std::string("end ") + to_string(e->kind) + (e->message.empty() ? "" : ": " + e->message);
   }
   const auto& s = std::get<Setup>(record);
   if (json) {
@@ -256,7 +236,7 @@ int info(const std::string& path) {
   if (reader->truncated()) {
     std::printf("end:           none: %s\n", reader->truncation_note().c_str());
   } else {
-    std::printf("end:           %s%s\n", end_kind_name(end.kind), end.message.empty() ? "" : (": " + end.message).c_str());
+    std::printf("end:           %s%s\n", to_string(end.kind), end.message.empty() ? "" : (": " + end.message).c_str());
   }
   return 0;
 }

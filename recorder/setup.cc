@@ -4,6 +4,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
 #include "vmm/cpu_model.h"
@@ -11,11 +12,7 @@
 namespace hlrr::recorder {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 base::Expected<trace::CpuModel> cpu_model() {
   auto table = vmm::canonical_cpuid();

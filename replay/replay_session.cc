@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
 #include "vmm/unicorn_vcpu.h"
@@ -12,38 +13,11 @@
 namespace hlrr::replay {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
-const char* kind_name(trace::ExitKind kind) {
-  switch (kind) {
-    case trace::ExitKind::kPortOut:
-      return "port out";
-    case trace::ExitKind::kPortIn:
-      return "port in";
-    case trace::ExitKind::kHalt:
-      return "hlt";
-    case trace::ExitKind::kException:
-      return "exception";
-    case trace::ExitKind::kOutOfBounds:
-      return "out-of-bounds access";
-    case trace::ExitKind::kTimeout:
-      return "timeout";
-    case trace::ExitKind::kDebug:
-      return "debug";
-    case trace::ExitKind::kShutdown:
-      return "shutdown";
-    case trace::ExitKind::kInternalError:
-      return "internal error";
-  }
-  return "?";
-}
 
 std::string describe(const trace::Exit& exit) {
-  std::string s = "exit " + std::to_string(exit.sequence) + " (" + kind_name(exit.kind);
+  std::string s = "exit " + std::to_string(exit.sequence) + " (" + trace::to_string(exit.kind);
   if (exit.kind == trace::ExitKind::kPortOut || exit.kind == trace::ExitKind::kPortIn) {
     s += " " + hex(exit.port);
   }

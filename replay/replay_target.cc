@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/hex.h"
 #include "rsp/registers.h"
 
 namespace hlrr::replay {
@@ -10,11 +11,7 @@ namespace {
 
 constexpr const char* kReadOnly = "a recording cannot be changed (replay is read-only)";
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 // Like vmm/live_target.cc's: the register file in gdb's numbering.
 void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
@@ -53,29 +50,6 @@ vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   }
 }
 
-const char* kind_name(trace::ExitKind kind) {
-  switch (kind) {
-    case trace::ExitKind::kPortOut:
-      return "port-out";
-    case trace::ExitKind::kPortIn:
-      return "port-in";
-    case trace::ExitKind::kHalt:
-      return "halt";
-    case trace::ExitKind::kException:
-      return "exception";
-    case trace::ExitKind::kOutOfBounds:
-      return "out-of-bounds";
-    case trace::ExitKind::kTimeout:
-      return "timeout";
-    case trace::ExitKind::kDebug:
-      return "debug";
-    case trace::ExitKind::kShutdown:
-      return "shutdown";
-    case trace::ExitKind::kInternalError:
-      return "internal-error";
-  }
-  return "?";
-}
 
 bool parse_u64(std::string_view text, uint64_t& out) {
   if (text.empty()) return false;
@@ -234,7 +208,7 @@ std::string ReplayTarget::list_exits() {
   for (uint64_t i = first; i < exits.size() && i < here + 5; ++i) {
     const ExitInfo& e = exits[i];
     text += (i + 1 == here ? "=> " : "   ") + std::string("exit ") + std::to_string(e.sequence) +
-            " " + kind_name(e.kind);
+            " " + trace::to_string(e.kind);
     if (e.kind == trace::ExitKind::kPortOut || e.kind == trace::ExitKind::kPortIn) {
       text += " port=" + hex(e.port);
     }

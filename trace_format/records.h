@@ -3,7 +3,9 @@
 // each field's on-disk form and constraints; the comments here only add what is C++-specific.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -85,6 +87,15 @@ enum class ExitKind : uint8_t {
   kInternalError,
 };
 
+// Names for people and tools ("port-out", "rdtsc", "guest-fault"): the one spelling that
+// hltrace, replay and their messages use.
+inline const char* to_string(ExitKind kind) {
+  static const char* kNames[] = {"port-out", "port-in",  "halt",     "exception",     "out-of-bounds",
+                                 "timeout",  "debug",    "shutdown", "internal-error"};
+  const auto i = static_cast<size_t>(kind);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
+
 struct Fault {
   uint8_t vector = 0;
   uint64_t error_code = 0;
@@ -135,6 +146,12 @@ struct CallEnd {
 
 enum class NondetKind : uint8_t { kRdtsc, kRdtscp, kRdrand, kRdseed };
 
+inline const char* to_string(NondetKind kind) {
+  static const char* kNames[] = {"rdtsc", "rdtscp", "rdrand", "rdseed"};
+  const auto i = static_cast<size_t>(kind);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
+
 struct NondetResult {
   uint64_t instruction_count = 0;
   uint64_t rip = 0;
@@ -151,6 +168,12 @@ struct MemoryDelta {
 };
 
 enum class EndKind : uint8_t { kUnknown, kCompleted, kGuestFault, kTimeout };
+
+inline const char* to_string(EndKind kind) {
+  static const char* kNames[] = {"unknown", "completed", "guest-fault", "timeout"};
+  const auto i = static_cast<size_t>(kind);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
 
 struct End {
   EndKind kind = EndKind::kUnknown;

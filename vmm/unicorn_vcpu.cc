@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/check.h"
+#include "base/hex.h"
 
 #include "hl_abi.h"
 #include "vmm/long_mode.h"
@@ -52,11 +53,7 @@ bool is_canonical(uint64_t address) {
   return top == 0 || top == -1;
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+using base::hex;
 
 }  // namespace
 

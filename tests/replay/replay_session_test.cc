@@ -139,7 +139,7 @@ TEST(ReplaySession, ATamperedRegisterIsADivergenceNamingExitCountAndRegister) {
   EXPECT_EQ((*session)->run_to_end(), StopKind::kDivergence);
   const std::string& line = (*session)->divergence();
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  EXPECT_NE(line.find("exit 3 (port out 0x6c00)"), std::string::npos) << line;
+  EXPECT_NE(line.find("exit 3 (port-out 0x6c00)"), std::string::npos) << line;
   EXPECT_NE(line.find("at instruction " + std::to_string(count_at_3)), std::string::npos) << line;
   EXPECT_NE(line.find("rbx: "), std::string::npos) << line;
   EXPECT_EQ((*session)->exits_replayed(), 3u);
