@@ -22,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/rsp_client.h"
 #include "bench/bench_table.h"
 #include "recorder/recorder.h"
 #include "replay/replay_session.h"
@@ -43,78 +44,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// A minimal no-ack RSP client: one packet out, one reply in (O packets skipped).
-class Client {
- public:
-  explicit Client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    send("QStartNoAckMode");
-    receive();
-  }
-  ~Client() { ::close(fd_); }
-  void send(const std::string& payload) {
-    unsigned sum = 0;
-    for (char c : payload) sum += static_cast<unsigned char>(c);
-    char tail[4];
-    std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
-    const std::string packet = "$" + payload + tail;
-    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size()))
-      die("write");
-  }
-  std::string receive() {
-    for (;;) {
-      std::string payload;
-      bool in_packet = false;
-      for (;;) {
-        const char c = next();
-        if (!in_packet) {
-          in_packet = c == '$';
-          continue;
-        }
-        if (c == '#') {
-          next(), next();
-          break;
-        }
-        payload.push_back(c);
-      }
-      if (payload.size() > 1 && payload[0] == 'O' && payload != "OK") continue;  // console output
-      return payload;
-    }
-  }
-  std::string request(const std::string& payload) {
-    send(payload);
-    return receive();
-  }
-  std::string monitor(const std::string& command) {
-    std::string hex;
-    for (unsigned char c : command) {
-      char b[3];
-      std::snprintf(b, sizeof b, "%02x", c);
-      hex += b;
-    }
-    return request("qRcmd," + hex);
-  }
-
- private:
-  char next() {
-    if (pos_ == len_) {
-      const ssize_t n = ::read(fd_, buf_, sizeof buf_);
-      if (n <= 0) die("connection closed");
-      pos_ = 0, len_ = static_cast<size_t>(n);
-    }
-    return buf_[pos_++];
-  }
-  int fd_ = -1;
-  char buf_[1 << 16];
-  size_t pos_ = 0, len_ = 0;
-};
+using hlrr::bench::RspClient;
 
 vmm::SandboxConfig config() {
   vmm::SandboxConfig c;
@@ -192,7 +122,7 @@ int main(int argc, char** argv) {
   if (!server) die(server.error().message);
   std::thread serving([&] { (void)(*server)->run(); });
   {
-    Client client((*server)->port());
+    RspClient client((*server)->port());
     t0 = std::chrono::steady_clock::now();
     if (client.request("c").find("replaylog:end") == std::string::npos) die("forward to the end");
     const double first_pass = seconds_since(t0);

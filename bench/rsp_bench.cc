@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/rsp_client.h"
 #include "bench/bench_table.h"
 #include "rsp/server.h"
 #include "vmm/kvm_vcpu.h"
@@ -41,72 +42,7 @@ std::unique_ptr<vmm::Sandbox> looping_sandbox(const std::string& guest, vmm::Vcp
   return std::move(*s);
 }
 
-// A minimal no-ack RSP client: one packet out, one reply in.
-class Client {
- public:
-  explicit Client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("connect");
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    send("QStartNoAckMode");
-    receive();  // "+" then $OK
-  }
-  ~Client() { ::close(fd_); }
-  void send(const std::string& payload) {
-    unsigned sum = 0;
-    for (char c : payload) sum += static_cast<unsigned char>(c);
-    char tail[4];
-    std::snprintf(tail, sizeof tail, "#%02x", sum & 0xff);
-    const std::string packet = "$" + payload + tail;
-    if (::write(fd_, packet.data(), packet.size()) != static_cast<ssize_t>(packet.size()))
-      die("write");
-  }
-  // Reads one reply packet; returns its payload.
-  std::string receive() {
-    std::string payload;
-    bool in_packet = false;
-    for (;;) {
-      if (pos_ == len_) {
-        const ssize_t n = ::read(fd_, buf_, sizeof buf_);
-        if (n <= 0) die("connection closed");
-        pos_ = 0, len_ = static_cast<size_t>(n);
-      }
-      const char c = buf_[pos_++];
-      if (!in_packet) {
-        in_packet = c == '$';
-        continue;
-      }
-      if (c == '#') {
-        checksum_left_ = 2;
-        while (checksum_left_ > 0) {
-          if (pos_ == len_) {
-            const ssize_t n = ::read(fd_, buf_, sizeof buf_);
-            if (n <= 0) die("connection closed");
-            pos_ = 0, len_ = static_cast<size_t>(n);
-          }
-          ++pos_, --checksum_left_;
-        }
-        return payload;
-      }
-      payload.push_back(c);
-    }
-  }
-  std::string request(const std::string& payload) {
-    send(payload);
-    return receive();
-  }
-
- private:
-  int fd_ = -1;
-  char buf_[1 << 16];
-  size_t pos_ = 0, len_ = 0;
-  int checksum_left_ = 0;
-};
+using hlrr::bench::RspClient;
 
 void bench_backend(const std::string& guest, vmm::VcpuKind kind, size_t runs, bench::Table& table) {
   const std::string name = vmm::to_string(kind);
@@ -122,7 +58,7 @@ void bench_backend(const std::string& guest, vmm::VcpuKind kind, size_t runs, be
   if (!server) die(server.error().message);
   std::thread serving([&] { (void)(*server)->run(); });
   {
-    Client client((*server)->port());
+    RspClient client((*server)->port());
     const bench::Sample step = bench::time_runs(runs, [&] {
       if (client.request("s")[0] != 'T') die("unexpected stop reply");
     });
