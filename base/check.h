@@ -5,11 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define HLRR_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) [[unlikely]] {                                                           \
-      std::fprintf(stderr, "hlrr: internal error: %s:%d: check failed: %s\n", __FILE__, \
-                   __LINE__, #cond);                                                      \
-      std::abort();                                                                       \
-    }                                                                                     \
+#define HLRR_CHECK(cond)                                                                          \
+  do {                                                                                            \
+    if (!(cond)) [[unlikely]] {                                                                   \
+      std::fprintf(stderr, "hlrr: internal error: %s:%d: check failed: %s\n", __FILE__, __LINE__, \
+                   #cond);                                                                        \
+      std::abort();                                                                               \
+    }                                                                                             \
   } while (0)

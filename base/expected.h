@@ -30,7 +30,9 @@ class Unexpected {
 };
 
 // Shorthand for the common case: `return base::fail("bad magic");`.
-inline Unexpected<Error> fail(std::string message) { return Unexpected<Error>(Error{std::move(message)}); }
+inline Unexpected<Error> fail(std::string message) {
+  return Unexpected<Error>(Error{std::move(message)});
+}
 
 template <class T, class E = Error>
 class [[nodiscard]] Expected {
@@ -39,9 +41,9 @@ class [[nodiscard]] Expected {
   Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
   // Anything T can be built from, as std::expected allows: `Expected<Value> e = int64_t{1};`.
   template <class U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
-             !std::is_same_v<std::remove_cvref_t<U>, Expected>)
-  Expected(U&& value)  // NOLINT: implicit
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, T> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Expected>)
+      Expected(U&& value)  // NOLINT: implicit
       : state_(std::in_place_index<0>, std::forward<U>(value)) {}
   template <class U>
   Expected(Unexpected<U> error)  // NOLINT: implicit by design

@@ -30,7 +30,8 @@ inline Sample time_runs(size_t runs, const std::function<void()>& fn, size_t war
   for (size_t i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(us.begin(), us.end());
   return {us[us.size() / 2], us[us.size() * 9 / 10], runs};
@@ -54,26 +55,28 @@ class Table {
       std::printf("[\n");
       for (size_t i = 0; i < rows_.size(); ++i) {
         const Row& r = rows_[i];
-        std::printf("  {\"name\": \"%s\", \"unit\": \"%s\", \"median\": %.3f, \"p90\": %.3f, \"runs\": %zu",
-                    r.name.c_str(), r.unit.c_str(), r.value.median, r.value.p90, r.value.runs);
+        std::printf(
+            "  {\"name\": \"%s\", \"unit\": \"%s\", \"median\": %.3f, \"p90\": %.3f, \"runs\": %zu",
+            r.name.c_str(), r.unit.c_str(), r.value.median, r.value.p90, r.value.runs);
         if (!r.floor_name.empty()) {
-          std::printf(", \"floor\": \"%s\", \"floor_median\": %.3f, \"ratio\": %.3f", r.floor_name.c_str(),
-                      r.floor.median, r.value.median / r.floor.median);
+          std::printf(", \"floor\": \"%s\", \"floor_median\": %.3f, \"ratio\": %.3f",
+                      r.floor_name.c_str(), r.floor.median, r.value.median / r.floor.median);
         }
         std::printf(", \"goal\": \"%s\"}%s\n", r.goal.c_str(), i + 1 < rows_.size() ? "," : "");
       }
       std::printf("]\n");
       return;
     }
-    std::printf("%-40s %12s %12s  %-36s %12s %8s  %s\n", "benchmark", "median", "p90", "floor", "floor med",
-                "ratio", "goal");
+    std::printf("%-40s %12s %12s  %-36s %12s %8s  %s\n", "benchmark", "median", "p90", "floor",
+                "floor med", "ratio", "goal");
     for (const Row& r : rows_) {
-      std::printf("%-40s %9.2f %-2s %9.2f %-2s  %-36s", r.name.c_str(), r.value.median, r.unit.c_str(),
-                  r.value.p90, r.unit.c_str(), r.floor_name.c_str());
+      std::printf("%-40s %9.2f %-2s %9.2f %-2s  %-36s", r.name.c_str(), r.value.median,
+                  r.unit.c_str(), r.value.p90, r.unit.c_str(), r.floor_name.c_str());
       if (r.floor_name.empty()) {
         std::printf(" %12s %8s", "", "");
       } else {
-        std::printf(" %9.2f %-2s %7.2fx", r.floor.median, r.unit.c_str(), r.value.median / r.floor.median);
+        std::printf(" %9.2f %-2s %7.2fx", r.floor.median, r.unit.c_str(),
+                    r.value.median / r.floor.median);
       }
       std::printf("  %s\n", r.goal.c_str());
     }

@@ -67,8 +67,8 @@ Vm create(uint64_t size) {
   HLRR_CHECK(v.kvm >= 0);
   v.vm = ioctl(v.kvm, KVM_CREATE_VM, 0);
   HLRR_CHECK(v.vm >= 0);
-  v.memory = static_cast<uint8_t*>(
-      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+  v.memory = static_cast<uint8_t*>(mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
   HLRR_CHECK(v.memory != MAP_FAILED);
   const auto& bytes = image(size);
   // Only the pages that hold something: tables and code (a sandbox copies its image likewise).
@@ -79,7 +79,8 @@ Vm create(uint64_t size) {
   v.vcpu = ioctl(v.vm, KVM_CREATE_VCPU, 0);
   HLRR_CHECK(v.vcpu >= 0);
   v.run_size = static_cast<size_t>(ioctl(v.kvm, KVM_GET_VCPU_MMAP_SIZE, 0));
-  v.run = static_cast<kvm_run*>(mmap(nullptr, v.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v.vcpu, 0));
+  v.run = static_cast<kvm_run*>(
+      mmap(nullptr, v.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v.vcpu, 0));
   HLRR_CHECK(v.run != MAP_FAILED);
   kvm_sregs s{};
   HLRR_CHECK(ioctl(v.vcpu, KVM_GET_SREGS, &s) == 0);

@@ -73,7 +73,8 @@ Timing timed_call(const Workload& w, vmm::VcpuKind kind, const std::string& trac
   if (rec) {
     if (auto st = rec->finish(); !st) die(st.error().message);
   }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const double cpu = cpu_ms() - c0;
   if (!result) die("guest fault: " + result.error().to_string());
   return {ms, cpu};
@@ -101,8 +102,8 @@ void overhead(bench::Table& table, const Workload& w, vmm::VcpuKind kind, size_t
              sample(plain), goal + " (wall)"});
   // CPU time of both threads: steadier than wall time on a loaded machine, and it charges the
   // writer thread's encoding and compression to recording.
-  table.add({backend + ":   cpu time of the same", "ms", sample(recorded_cpu), "same call, not recorded",
-             sample(plain_cpu), "(cpu, both threads)"});
+  table.add({backend + ":   cpu time of the same", "ms", sample(recorded_cpu),
+             "same call, not recorded", sample(plain_cpu), "(cpu, both threads)"});
 }
 
 // Re-writes `trace`'s records into `out` (host writes' bytes dropped if `strip`), timing the
@@ -143,7 +144,8 @@ Rewrite rewrite(const std::string& trace, const std::string& out, bool strip) {
     if (auto s = (*writer)->append(std::move(r)); !s) die(s.error().message);
   }
   if (auto s = (*writer)->finish(end); !s) die(s.error().message);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   result.exits_per_s = static_cast<double>(result.exits) / seconds;
   auto check = trace::TraceReader::open(out);
   if (!check) die(check.error().message);
@@ -182,12 +184,14 @@ int main(int argc, char** argv) {
   constexpr int64_t kChattyKvm = 5'000;
   overhead(table, {"chatter(100000): 100102 exits", &*chatty, "chatter", {int64_t{kChattyUnicorn}}},
            vmm::VcpuKind::kUnicorn, runs, trace, "<= 1.10x");
-  overhead(table, {"sort_hash(200000, 7): 1 exit", &*compute, "sort_hash", {int64_t{200'000}, int64_t{7}}},
+  overhead(table,
+           {"sort_hash(200000, 7): 1 exit", &*compute, "sort_hash", {int64_t{200'000}, int64_t{7}}},
            vmm::VcpuKind::kUnicorn, runs, trace, "<= 1.10x");
   if (vmm::KvmVcpu::available()) {
     overhead(table, {"chatter(5000): 5006 exits", &*chatty, "chatter", {int64_t{kChattyKvm}}},
              vmm::VcpuKind::kKvm, runs, trace, "<= 1.05x");
-    overhead(table, {"sort_hash(300, 7): 1 exit", &*compute, "sort_hash", {int64_t{300}, int64_t{7}}},
+    overhead(table,
+             {"sort_hash(300, 7): 1 exit", &*compute, "sort_hash", {int64_t{300}, int64_t{7}}},
              vmm::VcpuKind::kKvm, runs, trace, "<= 1.05x");
   }
 
@@ -196,11 +200,24 @@ int main(int argc, char** argv) {
   const Rewrite full = rewrite(trace, tmpdir + "/full.cap", false);
   const Rewrite bare = rewrite(trace, tmpdir + "/bare.cap", true);
   const auto one = [](double v) { return bench::Sample{v, v, 1}; };
-  table.add({"trace bytes/exit (chatty, with host data)", "B",
-             one(static_cast<double>(full.chunk_bytes) / static_cast<double>(full.exits)), "", {}, ""});
-  table.add({"trace bytes/exit (chatty, no host data)", "B",
-             one(static_cast<double>(bare.chunk_bytes) / static_cast<double>(bare.exits)), "", {}, "<= 32 B"});
-  table.add({"trace writer throughput", "k/s", one(full.exits_per_s / 1000.0), "", {}, "exits/s, thousands"});
+  table.add({"trace bytes/exit (chatty, with host data)",
+             "B",
+             one(static_cast<double>(full.chunk_bytes) / static_cast<double>(full.exits)),
+             "",
+             {},
+             ""});
+  table.add({"trace bytes/exit (chatty, no host data)",
+             "B",
+             one(static_cast<double>(bare.chunk_bytes) / static_cast<double>(bare.exits)),
+             "",
+             {},
+             "<= 32 B"});
+  table.add({"trace writer throughput",
+             "k/s",
+             one(full.exits_per_s / 1000.0),
+             "",
+             {},
+             "exits/s, thousands"});
   table.print(json);
   std::remove(trace.c_str());
   std::remove((tmpdir + "/full.cap").c_str());

@@ -22,8 +22,8 @@
 #include <string>
 #include <thread>
 
-#include "bench/rsp_client.h"
 #include "bench/bench_table.h"
+#include "bench/rsp_client.h"
 #include "recorder/recorder.h"
 #include "replay/replay_session.h"
 #include "replay/replay_target.h"

@@ -13,8 +13,8 @@
 #include <string>
 #include <thread>
 
-#include "bench/rsp_client.h"
 #include "bench/bench_table.h"
+#include "bench/rsp_client.h"
 #include "rsp/server.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/live_target.h"

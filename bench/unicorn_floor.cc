@@ -17,14 +17,17 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 constexpr uint8_t kOutHlt[] = {0x66, 0xBA, 0x00, 0x6C, 0xEE, 0xF4};
 constexpr uint64_t kOutAddress = kCode + 4;
 
-void stop_hook(uc_engine* uc, uint64_t, uint32_t, void*) { uc_emu_stop(uc); }
+void stop_hook(uc_engine* uc, uint64_t, uint32_t, void*) {
+  uc_emu_stop(uc);
+}
 
 uc_engine* open_with(uint8_t* memory, uint64_t size) {
   uc_engine* uc = nullptr;
   HLRR_CHECK(uc_open(UC_ARCH_X86, UC_MODE_64, &uc) == UC_ERR_OK);
-  HLRR_CHECK(uc_mem_map_ptr(uc, HL_PAGE_SIZE, HL_STACK_GUARD - HL_PAGE_SIZE, UC_PROT_ALL, memory + HL_PAGE_SIZE) == UC_ERR_OK);
-  HLRR_CHECK(uc_mem_map_ptr(uc, HL_STACK_GUARD + HL_PAGE_SIZE, size - HL_STACK_GUARD - HL_PAGE_SIZE, UC_PROT_ALL,
-                            memory + HL_STACK_GUARD + HL_PAGE_SIZE) == UC_ERR_OK);
+  HLRR_CHECK(uc_mem_map_ptr(uc, HL_PAGE_SIZE, HL_STACK_GUARD - HL_PAGE_SIZE, UC_PROT_ALL,
+                            memory + HL_PAGE_SIZE) == UC_ERR_OK);
+  HLRR_CHECK(uc_mem_map_ptr(uc, HL_STACK_GUARD + HL_PAGE_SIZE, size - HL_STACK_GUARD - HL_PAGE_SIZE,
+                            UC_PROT_ALL, memory + HL_STACK_GUARD + HL_PAGE_SIZE) == UC_ERR_OK);
   return uc;
 }
 
@@ -35,7 +38,8 @@ void unicorn_lifecycle(uint64_t memory_size) {
   std::memcpy(memory.data() + kCode, kOutHlt, sizeof kOutHlt);
   uc_engine* uc = open_with(memory.data(), memory_size);
   uc_hook h;
-  uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&stop_hook), nullptr, kOutAddress, kOutAddress);
+  uc_hook_add(uc, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&stop_hook), nullptr, kOutAddress,
+              kOutAddress);
   HLRR_CHECK(uc_emu_start(uc, kCode, kNoUntil, 0, 0) == UC_ERR_OK);
   HLRR_CHECK(uc_emu_start(uc, kOutAddress + 1, kNoUntil, 0, 0) == UC_ERR_OK);
   uc_close(uc);
@@ -45,22 +49,29 @@ UnicornWarmEngine::UnicornWarmEngine() : memory_(HL_MIN_MEMORY) {
   std::memcpy(memory_.data() + kCode, kOutHlt, sizeof kOutHlt);
   uc_ = open_with(memory_.data(), memory_.size());
   uc_hook h;
-  uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&stop_hook), nullptr, kOutAddress, kOutAddress);
+  uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&stop_hook), nullptr, kOutAddress,
+              kOutAddress);
 }
 
-UnicornWarmEngine::~UnicornWarmEngine() { uc_close(uc_); }
+UnicornWarmEngine::~UnicornWarmEngine() {
+  uc_close(uc_);
+}
 
 void UnicornWarmEngine::call() {
   uc_emu_start(uc_, kCode, kNoUntil, 0, 0);
   uc_emu_start(uc_, kOutAddress + 1, kNoUntil, 0, 0);
 }
 
-void UnicornWarmEngine::exit_round_trip() { uc_emu_start(uc_, kOutAddress, kNoUntil, 0, 0); }
+void UnicornWarmEngine::exit_round_trip() {
+  uc_emu_start(uc_, kOutAddress, kNoUntil, 0, 0);
+}
 
 namespace {
 
 uint64_t g_count = 0;
-void count_hook(uc_engine*, uint64_t, uint32_t, void*) { ++g_count; }
+void count_hook(uc_engine*, uint64_t, uint32_t, void*) {
+  ++g_count;
+}
 
 uc_engine* prepare(std::vector<uint8_t>& copy, uint64_t rip, uint64_t rsp) {
   uc_engine* uc = open_with(copy.data(), copy.size());

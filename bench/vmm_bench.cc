@@ -26,7 +26,8 @@ vmm::ElfImage load(const std::string& path) {
   return std::move(*image);
 }
 
-std::unique_ptr<vmm::Sandbox> make(const vmm::ElfImage& image, vmm::VcpuKind kind = vmm::VcpuKind::kUnicorn) {
+std::unique_ptr<vmm::Sandbox> make(const vmm::ElfImage& image,
+                                   vmm::VcpuKind kind = vmm::VcpuKind::kUnicorn) {
   vmm::SandboxConfig config;
   config.vcpu = kind;
   config.output = [](std::string_view) {};
@@ -48,10 +49,12 @@ vmm::Value must(base::Expected<vmm::Value, vmm::Fault> r) {
 }
 
 // The sandbox's memory with a call of `name(args)` written into it, for the raw-engine floor.
-std::vector<uint8_t> memory_with_call(vmm::Sandbox& sandbox, const char* name, std::vector<vmm::Value> args) {
+std::vector<uint8_t> memory_with_call(vmm::Sandbox& sandbox, const char* name,
+                                      std::vector<vmm::Value> args) {
   auto copy = vmm::GuestMemory::create(sandbox.memory().size());
   std::memcpy(copy->host_base(), sandbox.memory().host_base(), copy->size());
-  HLRR_CHECK(vmm::write_message(*copy, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args).has_value());
+  HLRR_CHECK(
+      vmm::write_message(*copy, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args).has_value());
   return {copy->host_base(), copy->host_base() + copy->size()};
 }
 
@@ -82,8 +85,8 @@ int main(int argc, char** argv) {
     auto s = make(hello);
     must(s->call("hello"));
   });
-  table.add({"unicorn: create + first hello() call", "us", cold, "raw unicorn open+map+run+close", floor_life,
-             "<= 500 us and <= 2x floor"});
+  table.add({"unicorn: create + first hello() call", "us", cold, "raw unicorn open+map+run+close",
+             floor_life, "<= 500 us and <= 2x floor"});
 
   // Warm: a guest call with no host call, and one host call (exit) round trip.
   bench::UnicornWarmEngine warm_engine;
@@ -91,23 +94,26 @@ int main(int argc, char** argv) {
   auto compute = make(compute_image);
   const vmm::Value one[] = {int64_t{1}};
   const auto warm = bench::time_runs(runs, [&] { must(compute->call("fib", one)); });
-  table.add({"unicorn: warm guest call fib(1)", "us", warm, "raw unicorn run out;hlt", floor_call, ""});
+  table.add(
+      {"unicorn: warm guest call fib(1)", "us", warm, "raw unicorn run out;hlt", floor_call, ""});
 
   const auto floor_exit = bench::time_runs(runs * 10, [&] { warm_engine.exit_round_trip(); });
   auto chatty = make(chatty_image);
   constexpr int64_t kCalls = 1000;
   const vmm::Value n[] = {kCalls};
   const int64_t host_calls = std::get<int64_t>(must(chatty->call("chatter", n)));
-  auto per_call = bench::time_runs(std::max<size_t>(runs / 20, 10), [&] { must(chatty->call("chatter", n)); });
+  auto per_call =
+      bench::time_runs(std::max<size_t>(runs / 20, 10), [&] { must(chatty->call("chatter", n)); });
   per_call.median /= static_cast<double>(host_calls);
   per_call.p90 /= static_cast<double>(host_calls);
-  table.add({"unicorn: host call round trip (chatter)", "us", per_call, "raw unicorn stop+resume at out",
-             floor_exit, ""});
+  table.add({"unicorn: host call round trip (chatter)", "us", per_call,
+             "raw unicorn stop+resume at out", floor_exit, ""});
 
   // Compute: guest instructions per second, beside raw Unicorn (no hooks) on the same code.
   const vmm::Value sort_args[] = {int64_t{20000}, int64_t{1}};
   const auto memory = memory_with_call(*compute, "sort_hash", {sort_args[0], sort_args[1]});
-  const uint64_t instructions = bench::raw_unicorn_instructions(memory, compute->dispatch_address(), HL_STACK_TOP);
+  const uint64_t instructions =
+      bench::raw_unicorn_instructions(memory, compute->dispatch_address(), HL_STACK_TOP);
   const size_t compute_runs = 30;
   std::vector<double> sandbox_mips, raw_mips;
   for (size_t i = 0; i < compute_runs; ++i) {
@@ -115,13 +121,17 @@ int main(int argc, char** argv) {
     must(compute->call("sort_hash", sort_args));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     sandbox_mips.push_back(instructions / s / 1e6);
-    raw_mips.push_back(instructions / bench::raw_unicorn_seconds(memory, compute->dispatch_address(), HL_STACK_TOP) / 1e6);
+    raw_mips.push_back(
+        instructions /
+        bench::raw_unicorn_seconds(memory, compute->dispatch_address(), HL_STACK_TOP) / 1e6);
   }
   std::sort(sandbox_mips.begin(), sandbox_mips.end());
   std::sort(raw_mips.begin(), raw_mips.end());
-  table.add({"unicorn: compute sort_hash(20000) speed", "MIPS",
+  table.add({"unicorn: compute sort_hash(20000) speed",
+             "MIPS",
              {sandbox_mips[compute_runs / 2], sandbox_mips[compute_runs / 10], compute_runs},
-             "raw unicorn, no hooks, same code", {raw_mips[compute_runs / 2], raw_mips[compute_runs / 10], compute_runs},
+             "raw unicorn, no hooks, same code",
+             {raw_mips[compute_runs / 2], raw_mips[compute_runs / 10], compute_runs},
              ">= 0.8x floor (" + std::to_string(instructions) + " instructions)"});
   // Restore from a snapshot + call: how a pool serves one fresh guest per request.
   {
@@ -131,7 +141,8 @@ int main(int argc, char** argv) {
       HLRR_CHECK(pooled->restore(snap).has_value());
       must(pooled->call("hello"));
     });
-    table.add({"unicorn: restore + hello() call", "us", restore_call, "raw unicorn run out;hlt", floor_call, ""});
+    table.add({"unicorn: restore + hello() call", "us", restore_call, "raw unicorn run out;hlt",
+               floor_call, ""});
   }
 
   if (bench::kvm_present()) {
@@ -140,8 +151,8 @@ int main(int argc, char** argv) {
       auto s = make(hello, vmm::VcpuKind::kKvm);
       must(s->call("hello"));
     });
-    table.add({"kvm: create + first hello() call", "us", kvm_cold, "bare KVM create+slot+vcpu+run+destroy", kvm_life,
-               "<= 1.2x floor"});
+    table.add({"kvm: create + first hello() call", "us", kvm_cold,
+               "bare KVM create+slot+vcpu+run+destroy", kvm_life, "<= 1.2x floor"});
 
     bench::KvmWarmVm warm_vm(memory_size);
     const auto kvm_warm_floor = bench::time_runs(runs, [&] { warm_vm.call(); });
@@ -151,40 +162,50 @@ int main(int argc, char** argv) {
       HLRR_CHECK(pooled->restore(snap).has_value());
       must(pooled->call("hello"));
     });
-    table.add({"kvm: restore + hello() call", "us", kvm_restore, "bare KVM SET_REGS + run out;hlt", kvm_warm_floor,
-               "<= 2x floor"});
+    table.add({"kvm: restore + hello() call", "us", kvm_restore, "bare KVM SET_REGS + run out;hlt",
+               kvm_warm_floor, "<= 2x floor"});
 
     const auto kvm_exit_floor = bench::time_runs(runs * 5, [&] { warm_vm.exit_round_trip(); });
     auto kvm_chatty = make(chatty_image, vmm::VcpuKind::kKvm);
     const int64_t kvm_host_calls = std::get<int64_t>(must(kvm_chatty->call("chatter", n)));
-    auto kvm_per_call = bench::time_runs(std::max<size_t>(runs / 50, 10), [&] { must(kvm_chatty->call("chatter", n)); });
+    auto kvm_per_call = bench::time_runs(std::max<size_t>(runs / 50, 10),
+                                         [&] { must(kvm_chatty->call("chatter", n)); });
     kvm_per_call.median /= static_cast<double>(kvm_host_calls);
     kvm_per_call.p90 /= static_cast<double>(kvm_host_calls);
-    table.add({"kvm: host call round trip (chatter)", "us", kvm_per_call, "bare KVM out exit round trip",
-               kvm_exit_floor, "<= 1.2x floor"});
+    table.add({"kvm: host call round trip (chatter)", "us", kvm_per_call,
+               "bare KVM out exit round trip", kvm_exit_floor, "<= 1.2x floor"});
 
     // This KVM runs CPU-bound code slowly (nested, paravirtualized: docs/vcpu-facts.md): the
     // bare speed first, then a small sort.
     std::vector<double> loop_mips;
     for (int i = 0; i < 5; ++i) loop_mips.push_back(2.0 / warm_vm.register_loop_seconds());
     std::sort(loop_mips.begin(), loop_mips.end());
-    table.add({"bare kvm: dec/jnz loop speed", "MIPS", {loop_mips[2], loop_mips[0], 5}, "", {}, "what guest code costs here"});
+    table.add({"bare kvm: dec/jnz loop speed",
+               "MIPS",
+               {loop_mips[2], loop_mips[0], 5},
+               "",
+               {},
+               "what guest code costs here"});
     auto kvm_compute = make(compute_image, vmm::VcpuKind::kKvm);
     auto soft_compute = make(compute_image, vmm::VcpuKind::kUnicorn);
     const vmm::Value small[] = {int64_t{1000}, int64_t{1}};
     const uint64_t small_instructions = bench::raw_unicorn_instructions(
-        memory_with_call(*soft_compute, "sort_hash", {small[0], small[1]}), soft_compute->dispatch_address(),
-        HL_STACK_TOP);
+        memory_with_call(*soft_compute, "sort_hash", {small[0], small[1]}),
+        soft_compute->dispatch_address(), HL_STACK_TOP);
     auto mips = [&](vmm::Sandbox& s) {
       const auto clean_state = s.snapshot();
-      auto t = bench::time_runs(5, [&] {
-        HLRR_CHECK(s.restore(clean_state).has_value());
-        must(s.call("sort_hash", small));
-      }, 1);
+      auto t = bench::time_runs(
+          5,
+          [&] {
+            HLRR_CHECK(s.restore(clean_state).has_value());
+            must(s.call("sort_hash", small));
+          },
+          1);
       return bench::Sample{small_instructions / t.median, small_instructions / t.p90, t.runs};
     };
-    table.add({"kvm: compute sort_hash(1000) speed", "MIPS", mips(*kvm_compute), "software vCPU, same call",
-               mips(*soft_compute), "(" + std::to_string(small_instructions) + " instructions)"});
+    table.add({"kvm: compute sort_hash(1000) speed", "MIPS", mips(*kvm_compute),
+               "software vCPU, same call", mips(*soft_compute),
+               "(" + std::to_string(small_instructions) + " instructions)"});
   }
   table.print(json);
   return 0;

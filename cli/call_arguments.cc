@@ -29,7 +29,8 @@ base::Expected<vmm::Value> parse_call_argument(const std::string& text) {
   if (text.rfind("s:", 0) == 0) return vmm::Value{text.substr(2)};
   if (text.rfind("b:", 0) == 0) {
     const std::string hex = text.substr(2);
-    if (hex.size() % 2 != 0) return base::fail("byte argument '" + text + "' has an odd number of hex digits");
+    if (hex.size() % 2 != 0)
+      return base::fail("byte argument '" + text + "' has an odd number of hex digits");
     vmm::Bytes bytes;
     for (size_t i = 0; i < hex.size(); i += 2) {
       const int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
@@ -43,7 +44,8 @@ base::Expected<vmm::Value> parse_call_argument(const std::string& text) {
   return vmm::Value{text};
 }
 
-base::Expected<std::vector<vmm::Value>> parse_call_arguments(const std::vector<std::string>& texts) {
+base::Expected<std::vector<vmm::Value>> parse_call_arguments(
+    const std::vector<std::string>& texts) {
   std::vector<vmm::Value> out;
   for (const auto& t : texts) {
     auto v = parse_call_argument(t);
@@ -58,13 +60,27 @@ base::Expected<uint64_t> parse_size(const std::string& text) {
   uint64_t scale = 1;
   std::string digits = text;
   switch (text.back()) {
-    case 'K': case 'k': scale = 1ull << 10; digits.pop_back(); break;
-    case 'M': case 'm': scale = 1ull << 20; digits.pop_back(); break;
-    case 'G': case 'g': scale = 1ull << 30; digits.pop_back(); break;
-    default: break;
+    case 'K':
+    case 'k':
+      scale = 1ull << 10;
+      digits.pop_back();
+      break;
+    case 'M':
+    case 'm':
+      scale = 1ull << 20;
+      digits.pop_back();
+      break;
+    case 'G':
+    case 'g':
+      scale = 1ull << 30;
+      digits.pop_back();
+      break;
+    default:
+      break;
   }
   int64_t n;
-  if (!parse_int(digits, n) || n <= 0) return base::fail("invalid size '" + text + "' (e.g. 4M, 512K, 1G)");
+  if (!parse_int(digits, n) || n <= 0)
+    return base::fail("invalid size '" + text + "' (e.g. 4M, 512K, 1G)");
   return static_cast<uint64_t>(n) * scale;
 }
 

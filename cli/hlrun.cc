@@ -1,6 +1,5 @@
 // hlrun: run a guest function in a micro-VM. Wiring only: parsing (CLI11) and Sandbox calls.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -25,10 +24,11 @@ int fail(int code, const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace hlrr;
-  CLI::App app{"hlrun: run a function of a freestanding x86-64 guest ELF in an hlrr micro-VM.\n"
-               "Prints what the guest prints, then `result: VALUE`. A guest fault prints one line\n"
-               "and exits 1; bad arguments or an unloadable guest exit 2.",
-               "hlrun"};
+  CLI::App app{
+      "hlrun: run a function of a freestanding x86-64 guest ELF in an hlrr micro-VM.\n"
+      "Prints what the guest prints, then `result: VALUE`. A guest fault prints one line\n"
+      "and exits 1; bad arguments or an unloadable guest exit 2.",
+      "hlrun"};
   std::string guest_path;
   std::vector<std::string> call;
   std::string vcpu = "auto";
@@ -45,12 +45,17 @@ int main(int argc, char** argv) {
   app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
       ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
       ->capture_default_str();
-  app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")->capture_default_str();
+  app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")
+      ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
-  app.add_option("--record", record_path, "record the run (initialisation and call) into this trace file");
-  app.add_option("-g", debug_port, "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
-  app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address (full control of the guest!)");
-  app.add_flag("-v,--verbose", verbose, "say which backend runs the guest and how many exits it took");
+  app.add_option("--record", record_path,
+                 "record the run (initialisation and call) into this trace file");
+  app.add_option("-g", debug_port,
+                 "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
+  app.add_option("--listen", listen,
+                 "ADDR:PORT: as -g, on another address (full control of the guest!)");
+  app.add_flag("-v,--verbose", verbose,
+               "say which backend runs the guest and how many exits it took");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -72,7 +77,8 @@ int main(int argc, char** argv) {
   std::optional<cli::DebugListen> debug;
   if (!debug_port.empty() || !listen.empty()) {
     auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
-    if (!where) return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+    if (!where)
+      return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
     debug = *where;
     // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
     if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
@@ -88,29 +94,38 @@ int main(int argc, char** argv) {
     auto started = recorder::record_to(**sandbox, record_path, {.guest_name = name});
     if (!started) return fail(kExitUsage, "--record: " + started.error().message);
     recording = std::move(*started);
-    for (const auto& line : recording->warnings()) std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
+    for (const auto& line : recording->warnings())
+      std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
   }
   if (debug) {
-    const int code = cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
+    const int code =
+        cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
     if (recording) {
-      if (auto st = recording->finish(); !st) return fail(kExitUsage, "--record: " + st.error().message);
+      if (auto st = recording->finish(); !st)
+        return fail(kExitUsage, "--record: " + st.error().message);
     }
     return code;
   }
   if (auto init = (*sandbox)->resume(); init.kind != vmm::RunOutcome::Kind::kReturned) {
     if (recording) (void)recording->finish();
-    if (init.kind != vmm::RunOutcome::Kind::kFaulted) return fail(kExitUsage, "guest initialisation stopped unexpectedly");
+    if (init.kind != vmm::RunOutcome::Kind::kFaulted)
+      return fail(kExitUsage, "guest initialisation stopped unexpectedly");
     return fail(kExitUsage, init.fault.kind == vmm::FaultKind::kGuestError
                                 ? init.fault.message  // as Sandbox::create() words it
                                 : "guest initialisation failed: " + init.fault.to_string());
   }
-  if (verbose) std::fprintf(stderr, "hlrun: vcpu backend: %s\n", std::string((*sandbox)->vcpu().backend_name()).c_str());
+  if (verbose)
+    std::fprintf(stderr, "hlrun: vcpu backend: %s\n",
+                 std::string((*sandbox)->vcpu().backend_name()).c_str());
 
   auto result = (*sandbox)->call(function, *args);
   std::fflush(stdout);
-  if (verbose) std::fprintf(stderr, "hlrun: %llu exits\n", static_cast<unsigned long long>((*sandbox)->exit_count()));
+  if (verbose)
+    std::fprintf(stderr, "hlrun: %llu exits\n",
+                 static_cast<unsigned long long>((*sandbox)->exit_count()));
   if (recording) {
-    if (auto st = recording->finish(); !st) return fail(kExitUsage, "--record: " + st.error().message);
+    if (auto st = recording->finish(); !st)
+      return fail(kExitUsage, "--record: " + st.error().message);
   }
   if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   std::printf("result: %s\n", vmm::to_string(*result).c_str());

@@ -3,7 +3,6 @@
 //   hltrace dump trace.cap      one line per record (exits, calls, nondet results, deltas)
 //   hltrace verify trace.cap    exit 0 (ok), 3 (truncated) or 1 (corrupt) with one line
 #include <CLI/CLI.hpp>
-
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -56,7 +55,8 @@ std::string value_text(const Value& v, bool json) {
   if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
   if (auto* s = std::get_if<std::string>(&v)) return json_string(*s);
   if (auto* b = std::get_if<std::vector<uint8_t>>(&v)) {
-    return json ? json_string(hex_bytes(*b)) : "bytes[" + std::to_string(b->size()) + "] " + hex_bytes(*b);
+    return json ? json_string(hex_bytes(*b))
+                : "bytes[" + std::to_string(b->size()) + "] " + hex_bytes(*b);
   }
   return json ? "null" : "void";
 }
@@ -78,14 +78,15 @@ std::string writes_text(const std::vector<MemoryWrite>& writes, bool json) {
 std::string exit_line(const Exit& e, bool json) {
   const Registers& r = e.registers;
   if (json) {
-    std::string s = "{\"type\":\"exit\",\"sequence\":" + std::to_string(e.sequence) +
-                    ",\"kind\":\"" + to_string(e.kind) + "\",\"port\":" + std::to_string(e.port) +
-                    ",\"size\":" + std::to_string(e.access_size) + ",\"data\":" + std::to_string(e.data) +
-                    ",\"in_value\":" + std::to_string(e.in_value) +
-                    ",\"instruction_count\":" + std::to_string(e.instruction_count) +
-                    ",\"rip\":" + std::to_string(r.rip) + ",\"rsp\":" + std::to_string(r.rsp) +
-                    ",\"rax\":" + std::to_string(r.rax) + ",\"rflags\":" + std::to_string(r.rflags) +
-                    ",\"host_writes\":" + writes_text(e.host_writes, true);
+    std::string s =
+        "{\"type\":\"exit\",\"sequence\":" + std::to_string(e.sequence) + ",\"kind\":\"" +
+        to_string(e.kind) + "\",\"port\":" + std::to_string(e.port) +
+        ",\"size\":" + std::to_string(e.access_size) + ",\"data\":" + std::to_string(e.data) +
+        ",\"in_value\":" + std::to_string(e.in_value) +
+        ",\"instruction_count\":" + std::to_string(e.instruction_count) +
+        ",\"rip\":" + std::to_string(r.rip) + ",\"rsp\":" + std::to_string(r.rsp) +
+        ",\"rax\":" + std::to_string(r.rax) + ",\"rflags\":" + std::to_string(r.rflags) +
+        ",\"host_writes\":" + writes_text(e.host_writes, true);
     if (e.fault) {
       s += ",\"fault\":{\"vector\":" + std::to_string(e.fault->vector) +
            ",\"error_code\":" + std::to_string(e.fault->error_code) +
@@ -114,7 +115,8 @@ std::string record_line(const Record& record, bool json) {
   if (auto* e = std::get_if<Exit>(&record)) return exit_line(*e, json);
   if (auto* c = std::get_if<CallStart>(&record)) {
     std::string args;
-    for (size_t i = 0; i < c->args.size(); ++i) args += (i ? json ? "," : ", " : "") + value_text(c->args[i], json);
+    for (size_t i = 0; i < c->args.size(); ++i)
+      args += (i ? json ? "," : ", " : "") + value_text(c->args[i], json);
     if (json) {
       return "{\"type\":\"call\",\"function\":" + json_string(c->function) + ",\"args\":[" + args +
              "],\"rip\":" + std::to_string(c->registers ? c->registers->rip : 0) +
@@ -127,7 +129,8 @@ std::string record_line(const Record& record, bool json) {
   if (auto* c = std::get_if<CallEnd>(&record)) {
     if (c->is_error()) {
       const auto& message = std::get<1>(c->outcome);
-      return json ? "{\"type\":\"return\",\"error\":" + json_string(message) + "}" : "error " + message;
+      return json ? "{\"type\":\"return\",\"error\":" + json_string(message) + "}"
+                  : "error " + message;
     }
     const std::string v = value_text(std::get<0>(c->outcome), json);
     return json ? "{\"type\":\"return\",\"value\":" + v + "}" : "return " + v;
@@ -135,12 +138,14 @@ std::string record_line(const Record& record, bool json) {
   if (auto* n = std::get_if<NondetResult>(&record)) {
     std::string values;
     for (size_t i = 0; i < n->values.size(); ++i) {
-      values += (i ? json ? "," : " " : "") + (json ? std::to_string(n->values[i]) : hex(n->values[i]));
+      values +=
+          (i ? json ? "," : " " : "") + (json ? std::to_string(n->values[i]) : hex(n->values[i]));
     }
     if (json) {
       return "{\"type\":\"nondet\",\"kind\":\"" + std::string(to_string(n->kind)) +
-             "\",\"rip\":" + std::to_string(n->rip) + ",\"instruction_count\":" +
-             std::to_string(n->instruction_count) + ",\"values\":[" + values + "]}";
+             "\",\"rip\":" + std::to_string(n->rip) +
+             ",\"instruction_count\":" + std::to_string(n->instruction_count) + ",\"values\":[" +
+             values + "]}";
     }
     return std::string("nondet ") + to_string(n->kind) + " rip=" + hex(n->rip) +
            (n->instruction_count ? " icount=" + std::to_string(n->instruction_count) : "") +
@@ -163,8 +168,9 @@ std::string record_line(const Record& record, bool json) {
   }
   const auto& s = std::get<Setup>(record);
   if (json) {
-    return "{\"type\":\"setup\",\"guest\":" + json_string(s.guest_name) + ",\"backend\":" +
-           json_string(s.backend) + ",\"rip\":" + std::to_string(s.initial_registers.rip) +
+    return "{\"type\":\"setup\",\"guest\":" + json_string(s.guest_name) +
+           ",\"backend\":" + json_string(s.backend) +
+           ",\"rip\":" + std::to_string(s.initial_registers.rip) +
            ",\"pages\":" + std::to_string(s.initial_memory.size()) + "}";
   }
   return "setup " + s.guest_name + " on " + s.backend + " rip=" + hex(s.initial_registers.rip) +
@@ -177,7 +183,8 @@ std::unique_ptr<TraceReader> open_or_report(const std::string& path, int* code) 
     *code = fail(kExitCorrupt, path + ": " + reader.error().message);
     return nullptr;
   }
-  if ((*reader)->truncated()) std::fprintf(stderr, "hltrace: %s: %s\n", path.c_str(), (*reader)->truncation_note().c_str());
+  if ((*reader)->truncated())
+    std::fprintf(stderr, "hltrace: %s: %s\n", path.c_str(), (*reader)->truncation_note().c_str());
   return std::move(*reader);
 }
 
@@ -209,9 +216,11 @@ int info(const std::string& path) {
   }
   const auto& h = reader->header();
   std::printf("format:        %u.%u (%s)\n", h.major, h.minor, h.writer_version.c_str());
-  std::printf("guest:         %s (%zu bytes of ELF)\n", setup->guest_name.c_str(), setup->elf.size());
+  std::printf("guest:         %s (%zu bytes of ELF)\n", setup->guest_name.c_str(),
+              setup->elf.size());
   std::printf("backend:       %s\n", setup->backend.c_str());
-  std::printf("cpu model:     %s, %zu cpuid leaves\n", setup->cpu.vendor.c_str(), setup->cpu.cpuid.size());
+  std::printf("cpu model:     %s, %zu cpuid leaves\n", setup->cpu.vendor.c_str(),
+              setup->cpu.cpuid.size());
   std::printf("memory:        %" PRIu64 " bytes, %zu regions, %zu non-zero pages at start\n",
               setup->config.memory_size, setup->memory_layout.size(), setup->initial_memory.size());
   std::printf("calls:         %" PRIu64 "\n", calls);
@@ -224,19 +233,22 @@ int info(const std::string& path) {
   std::printf("nondet:        %" PRIu64 "\n", nondet);
   std::printf("memory deltas: %" PRIu64 " (%" PRIu64 " pages)\n", deltas, delta_pages);
   if (end.end_time_ns && setup->start_time_ns) {
-    std::printf("duration:      %.3f s\n", static_cast<double>(end.end_time_ns - setup->start_time_ns) / 1e9);
+    std::printf("duration:      %.3f s\n",
+                static_cast<double>(end.end_time_ns - setup->start_time_ns) / 1e9);
   } else {
     std::printf("duration:      unknown\n");
   }
   std::printf("size:          %" PRIu64 " bytes\n", reader->file_size());
-  std::printf("compression:   %.2fx (%" PRIu64 " -> %" PRIu64 " bytes)\n",
-              compressed ? static_cast<double>(uncompressed) / static_cast<double>(compressed) : 0.0,
-              uncompressed, compressed);
+  std::printf(
+      "compression:   %.2fx (%" PRIu64 " -> %" PRIu64 " bytes)\n",
+      compressed ? static_cast<double>(uncompressed) / static_cast<double>(compressed) : 0.0,
+      uncompressed, compressed);
   std::printf("chunks:        %zu\n", reader->chunks().size());
   if (reader->truncated()) {
     std::printf("end:           none: %s\n", reader->truncation_note().c_str());
   } else {
-    std::printf("end:           %s%s\n", to_string(end.kind), end.message.empty() ? "" : (": " + end.message).c_str());
+    std::printf("end:           %s%s\n", to_string(end.kind),
+                end.message.empty() ? "" : (": " + end.message).c_str());
   }
   return 0;
 }
@@ -273,19 +285,22 @@ int verify_trace(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"hltrace: inspect an hlrr trace file.\n"
-               "Exit codes: 0 ok, 1 corrupt or unreadable, 2 usage, 3 truncated (no footer: the\n"
-               "recorder was killed; every complete chunk is still read).",
-               "hltrace"};
+  CLI::App app{
+      "hltrace: inspect an hlrr trace file.\n"
+      "Exit codes: 0 ok, 1 corrupt or unreadable, 2 usage, 3 truncated (no footer: the\n"
+      "recorder was killed; every complete chunk is still read).",
+      "hltrace"};
   app.require_subcommand(1);
   std::string path;
   bool json = false;
   auto* info_cmd = app.add_subcommand("info", "what the trace holds: guest, backend, counts, size");
   info_cmd->add_option("trace", path, "trace file")->required();
-  auto* dump_cmd = app.add_subcommand("dump", "one line per record (exits, calls, nondet results, memory deltas)");
+  auto* dump_cmd = app.add_subcommand(
+      "dump", "one line per record (exits, calls, nondet results, memory deltas)");
   dump_cmd->add_option("trace", path, "trace file")->required();
   dump_cmd->add_flag("--json", json, "one JSON object per line");
-  auto* verify_cmd = app.add_subcommand("verify", "check every checksum, count and order; one line");
+  auto* verify_cmd =
+      app.add_subcommand("verify", "check every checksum, count and order; one line");
   verify_cmd->add_option("trace", path, "trace file")->required();
   try {
     app.parse(argc, argv);

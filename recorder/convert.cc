@@ -50,10 +50,14 @@ std::vector<trace::MemoryWrite> to_trace(std::span<const vmm::HostWrite> writes)
 
 trace::NondetKind to_trace(vmm::NondetInstruction kind) {
   switch (kind) {
-    case vmm::NondetInstruction::kRdtsc: return trace::NondetKind::kRdtsc;
-    case vmm::NondetInstruction::kRdtscp: return trace::NondetKind::kRdtscp;
-    case vmm::NondetInstruction::kRdrand: return trace::NondetKind::kRdrand;
-    case vmm::NondetInstruction::kRdseed: return trace::NondetKind::kRdseed;
+    case vmm::NondetInstruction::kRdtsc:
+      return trace::NondetKind::kRdtsc;
+    case vmm::NondetInstruction::kRdtscp:
+      return trace::NondetKind::kRdtscp;
+    case vmm::NondetInstruction::kRdrand:
+      return trace::NondetKind::kRdrand;
+    case vmm::NondetInstruction::kRdseed:
+      return trace::NondetKind::kRdseed;
   }
   return trace::NondetKind::kRdtsc;
 }

@@ -32,7 +32,9 @@ Recorder::Recorder(vmm::Sandbox& sandbox, std::unique_ptr<trace::TraceWriter> wr
       options_(std::move(options)),
       pages_(sandbox) {}  // Setup holds every page as it is now: the first delta starts here
 
-Recorder::~Recorder() { (void)finish(); }
+Recorder::~Recorder() {
+  (void)finish();
+}
 
 base::Status Recorder::finish() {
   if (!active_) return error_;
@@ -165,7 +167,8 @@ void Recorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result)
   }
   const std::string message = fault.to_string();
   append(trace::CallEnd::error(message));
-  (void)finish(trace::End{timeout ? trace::EndKind::kTimeout : trace::EndKind::kGuestFault, message});
+  (void)finish(
+      trace::End{timeout ? trace::EndKind::kTimeout : trace::EndKind::kGuestFault, message});
 }
 
 }  // namespace hlrr::recorder

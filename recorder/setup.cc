@@ -62,7 +62,8 @@ std::vector<trace::MemoryRegion> memory_layout(const vmm::ElfImage& image, uint6
     uint8_t perms = kPermRead;
     if (seg.writable) perms |= kPermWrite;
     if (seg.executable) perms |= kPermExecute;
-    regions.push_back({seg.vaddr, seg.memory_size, "image segment " + std::to_string(index++), perms});
+    regions.push_back(
+        {seg.vaddr, seg.memory_size, "image segment " + std::to_string(index++), perms});
   }
   const uint64_t heap = (image.image_end() + HL_PAGE_SIZE - 1) & ~(HL_PAGE_SIZE - 1);
   if (heap < memory_size) regions.push_back({heap, memory_size - heap, "heap", kRw});

@@ -15,7 +15,6 @@ namespace {
 
 using base::hex;
 
-
 std::string describe(const trace::Exit& exit) {
   std::string s = "exit " + std::to_string(exit.sequence) + " (" + trace::to_string(exit.kind);
   if (exit.kind == trace::ExitKind::kPortOut || exit.kind == trace::ExitKind::kPortIn) {

@@ -50,7 +50,6 @@ vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   }
 }
 
-
 bool parse_u64(std::string_view text, uint64_t& out) {
   if (text.empty()) return false;
   std::string s(text);

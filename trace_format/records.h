@@ -90,8 +90,9 @@ enum class ExitKind : uint8_t {
 // Names for people and tools ("port-out", "rdtsc", "guest-fault"): the one spelling that
 // hltrace, replay and their messages use.
 inline const char* to_string(ExitKind kind) {
-  static const char* kNames[] = {"port-out", "port-in",  "halt",     "exception",     "out-of-bounds",
-                                 "timeout",  "debug",    "shutdown", "internal-error"};
+  static const char* kNames[] = {"port-out",  "port-in",       "halt",
+                                 "exception", "out-of-bounds", "timeout",
+                                 "debug",     "shutdown",      "internal-error"};
   const auto i = static_cast<size_t>(kind);
   return i < std::size(kNames) ? kNames[i] : "?";
 }

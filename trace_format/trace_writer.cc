@@ -1,11 +1,11 @@
 #include "trace_format/trace_writer.h"
 
-#include <algorithm>
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 

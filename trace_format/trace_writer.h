@@ -30,7 +30,7 @@ struct WriterOptions {
   // which on a vCPU thread taking ~100k exits/s was most of the recording cost. A process killed
   // mid-call loses at most these records plus the open chunk.
   size_t wake_batch = 1024;
-  int zstd_level = 2;              // 1-3: fast enough for the writer thread to keep up
+  int zstd_level = 2;                         // 1-3: fast enough for the writer thread to keep up
   std::string writer_version = "hlrr 0.1.0";  // stored in the file header (<= 256 bytes)
 };
 

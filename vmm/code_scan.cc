@@ -10,15 +10,24 @@ namespace hlrr::vmm {
 
 const char* to_string(SiteKind kind) {
   switch (kind) {
-    case SiteKind::kOut: return "out";
-    case SiteKind::kIn: return "in";
-    case SiteKind::kStringIo: return "string I/O";
-    case SiteKind::kHlt: return "hlt";
-    case SiteKind::kRdtsc: return "rdtsc";
-    case SiteKind::kRdtscp: return "rdtscp";
-    case SiteKind::kRdrand: return "rdrand";
-    case SiteKind::kRdseed: return "rdseed";
-    case SiteKind::kCpuid: return "cpuid";
+    case SiteKind::kOut:
+      return "out";
+    case SiteKind::kIn:
+      return "in";
+    case SiteKind::kStringIo:
+      return "string I/O";
+    case SiteKind::kHlt:
+      return "hlt";
+    case SiteKind::kRdtsc:
+      return "rdtsc";
+    case SiteKind::kRdtscp:
+      return "rdtscp";
+    case SiteKind::kRdrand:
+      return "rdrand";
+    case SiteKind::kRdseed:
+      return "rdseed";
+    case SiteKind::kCpuid:
+      return "cpuid";
   }
   return "?";
 }
@@ -27,18 +36,40 @@ namespace {
 
 bool classify(unsigned id, SiteKind& kind) {
   switch (id) {
-    case X86_INS_OUT: kind = SiteKind::kOut; return true;
-    case X86_INS_IN: kind = SiteKind::kIn; return true;
-    case X86_INS_INSB: case X86_INS_INSW: case X86_INS_INSD:
-    case X86_INS_OUTSB: case X86_INS_OUTSW: case X86_INS_OUTSD:
-      kind = SiteKind::kStringIo; return true;
-    case X86_INS_HLT: kind = SiteKind::kHlt; return true;
-    case X86_INS_RDTSC: kind = SiteKind::kRdtsc; return true;
-    case X86_INS_RDTSCP: kind = SiteKind::kRdtscp; return true;
-    case X86_INS_RDRAND: kind = SiteKind::kRdrand; return true;
-    case X86_INS_RDSEED: kind = SiteKind::kRdseed; return true;
-    case X86_INS_CPUID: kind = SiteKind::kCpuid; return true;
-    default: return false;
+    case X86_INS_OUT:
+      kind = SiteKind::kOut;
+      return true;
+    case X86_INS_IN:
+      kind = SiteKind::kIn;
+      return true;
+    case X86_INS_INSB:
+    case X86_INS_INSW:
+    case X86_INS_INSD:
+    case X86_INS_OUTSB:
+    case X86_INS_OUTSW:
+    case X86_INS_OUTSD:
+      kind = SiteKind::kStringIo;
+      return true;
+    case X86_INS_HLT:
+      kind = SiteKind::kHlt;
+      return true;
+    case X86_INS_RDTSC:
+      kind = SiteKind::kRdtsc;
+      return true;
+    case X86_INS_RDTSCP:
+      kind = SiteKind::kRdtscp;
+      return true;
+    case X86_INS_RDRAND:
+      kind = SiteKind::kRdrand;
+      return true;
+    case X86_INS_RDSEED:
+      kind = SiteKind::kRdseed;
+      return true;
+    case X86_INS_CPUID:
+      kind = SiteKind::kCpuid;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -61,7 +92,8 @@ void decode_io(const cs_insn& insn, InstructionSite& site) {
 // (fld, fxsave, fnstcw ...); MMX/SSE/AVX operands are mm*, xmm*, ymm*; plus MXCSR accesses.
 bool touches_fpu(const cs_insn& insn) {
   return insn.mnemonic[0] == 'f' || std::strstr(insn.op_str, "mm") != nullptr ||
-         std::strstr(insn.mnemonic, "mxcsr") != nullptr || std::strncmp(insn.mnemonic, "xsave", 5) == 0 ||
+         std::strstr(insn.mnemonic, "mxcsr") != nullptr ||
+         std::strncmp(insn.mnemonic, "xsave", 5) == 0 ||
          std::strncmp(insn.mnemonic, "xrstor", 6) == 0 || std::strcmp(insn.mnemonic, "emms") == 0;
 }
 

@@ -17,9 +17,16 @@
 namespace hlrr::vmm {
 
 enum class SiteKind : uint8_t {
-  kOut, kIn, kStringIo, kHlt,
+  kOut,
+  kIn,
+  kStringIo,
+  kHlt,
   // Not stopped at by the software vCPU:
-  kRdtsc, kRdtscp, kRdrand, kRdseed, kCpuid,
+  kRdtsc,
+  kRdtscp,
+  kRdrand,
+  kRdseed,
+  kCpuid,
 };
 
 const char* to_string(SiteKind kind);

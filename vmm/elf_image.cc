@@ -46,7 +46,8 @@ SymbolTable read_symbols(std::span<const uint8_t> bytes, const Elf64_Ehdr& eh) {
           sym.st_shndx == SHN_UNDEF || sym.st_value == 0 || sym.st_name >= strtab.sh_size) {
         continue;
       }
-      const char* name = reinterpret_cast<const char*>(bytes.data() + strtab.sh_offset + sym.st_name);
+      const char* name =
+          reinterpret_cast<const char*>(bytes.data() + strtab.sh_offset + sym.st_name);
       const size_t max_len = strtab.sh_size - sym.st_name;
       std::string s(name, strnlen(name, max_len));
       if (s.empty() || s[0] == '.' || s[0] == '$') continue;
@@ -61,7 +62,8 @@ SymbolTable read_symbols(std::span<const uint8_t> bytes, const Elf64_Ehdr& eh) {
 base::Expected<ElfImage> ElfImage::read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return base::fail("cannot open " + path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   auto image = parse(std::move(bytes));
   if (!image) return base::fail(path + ": " + image.error().message);
   return image;
@@ -80,9 +82,9 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     return base::fail("not an x86-64 executable (e_machine " + std::to_string(eh.e_machine) + ")");
   }
   if (eh.e_type != ET_EXEC) {
-    return base::fail(eh.e_type == ET_DYN ? "not a static executable (ET_DYN: PIE or shared object)"
-                                          : "not an executable (e_type " +
-                                                std::to_string(eh.e_type) + ")");
+    return base::fail(eh.e_type == ET_DYN
+                          ? "not a static executable (ET_DYN: PIE or shared object)"
+                          : "not an executable (e_type " + std::to_string(eh.e_type) + ")");
   }
   if (eh.e_phentsize != sizeof(Elf64_Phdr)) return base::fail("bad program header entry size");
   if (eh.e_phnum == 0) return base::fail("no program headers");
@@ -106,7 +108,7 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     if (ph.p_filesz > ph.p_memsz) return base::fail(name + " has file size > memory size");
     if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) return base::fail(name + " wraps the address space");
     contents->segments.push_back({ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz,
-                               (ph.p_flags & PF_X) != 0, (ph.p_flags & PF_W) != 0});
+                                  (ph.p_flags & PF_X) != 0, (ph.p_flags & PF_W) != 0});
   }
   if (contents->segments.empty()) return base::fail("no loadable segments");
   auto sorted = contents->segments;
@@ -121,7 +123,8 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
   const bool entry_in_code = std::any_of(sorted.begin(), sorted.end(), [&](const ElfSegment& s) {
     return s.executable && eh.e_entry >= s.vaddr && eh.e_entry < s.vaddr + s.memory_size;
   });
-  if (!entry_in_code) return base::fail("entry point " + hex(eh.e_entry) + " is not in an executable segment");
+  if (!entry_in_code)
+    return base::fail("entry point " + hex(eh.e_entry) + " is not in an executable segment");
   contents->entry = eh.e_entry;
   contents->symbols = read_symbols(file, eh);
   std::vector<CodeRange> code;

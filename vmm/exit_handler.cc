@@ -24,12 +24,24 @@ Fault fault_for_exception(const VcpuExit& exit) {
   Fault f;
   f.vector = exit.vector;
   switch (exit.vector) {
-    case kPageFault: f.kind = FaultKind::kPageFault; break;
-    case kGeneralProtection: f.kind = FaultKind::kGeneralProtection; break;
-    case kInvalidOpcode: f.kind = FaultKind::kInvalidOpcode; break;
-    case kDivideError: f.kind = FaultKind::kDivideError; break;
-    case kDoubleFault: f.kind = FaultKind::kTripleFault; break;
-    default: f.kind = FaultKind::kOtherException; break;
+    case kPageFault:
+      f.kind = FaultKind::kPageFault;
+      break;
+    case kGeneralProtection:
+      f.kind = FaultKind::kGeneralProtection;
+      break;
+    case kInvalidOpcode:
+      f.kind = FaultKind::kInvalidOpcode;
+      break;
+    case kDivideError:
+      f.kind = FaultKind::kDivideError;
+      break;
+    case kDoubleFault:
+      f.kind = FaultKind::kTripleFault;
+      break;
+    default:
+      f.kind = FaultKind::kOtherException;
+      break;
   }
   f.has_address = exit.has_address;
   f.address = exit.address;
@@ -41,9 +53,11 @@ ExitAction ExitHandler::handle(const VcpuExit& exit, bool stop_is_timeout) {
     case ExitKind::kIoOut:
       if (exit.port == HL_PORT_HOST_CALL) return host_call();
       if (exit.port == HL_PORT_PANIC) return panic();
-      return ExitAction::fail(make_fault(FaultKind::kBadIo, "out to unknown port " + hex(exit.port)));
+      return ExitAction::fail(
+          make_fault(FaultKind::kBadIo, "out to unknown port " + hex(exit.port)));
     case ExitKind::kIoIn:
-      return ExitAction::fail(make_fault(FaultKind::kBadIo, "in from unknown port " + hex(exit.port)));
+      return ExitAction::fail(
+          make_fault(FaultKind::kBadIo, "in from unknown port " + hex(exit.port)));
     case ExitKind::kHalt:
       return halted();
     case ExitKind::kException:
@@ -55,8 +69,9 @@ ExitAction ExitHandler::handle(const VcpuExit& exit, bool stop_is_timeout) {
       return ExitAction::fail(std::move(f));
     }
     case ExitKind::kStopped:
-      return ExitAction::fail(make_fault(stop_is_timeout ? FaultKind::kTimeout : FaultKind::kInternal,
-                                         stop_is_timeout ? "" : "stopped"));
+      return ExitAction::fail(
+          make_fault(stop_is_timeout ? FaultKind::kTimeout : FaultKind::kInternal,
+                     stop_is_timeout ? "" : "stopped"));
     case ExitKind::kShutdown:
       return ExitAction::fail(make_fault(FaultKind::kTripleFault));
     case ExitKind::kUnsupported:
@@ -68,14 +83,15 @@ ExitAction ExitHandler::handle(const VcpuExit& exit, bool stop_is_timeout) {
       break;
   }
   return ExitAction::fail(make_fault(
-      FaultKind::kInternal, exit.detail.empty() ? std::string("unexpected exit: ") + to_string(exit.kind)
-                                                : exit.detail));
+      FaultKind::kInternal,
+      exit.detail.empty() ? std::string("unexpected exit: ") + to_string(exit.kind) : exit.detail));
 }
 
 ExitAction ExitHandler::host_call() {
   auto request = read_message(memory_, HL_OUT_AREA);
   if (!request) {
-    return ExitAction::fail(make_fault(FaultKind::kBadHostCall, "host call: " + request.error().message));
+    return ExitAction::fail(
+        make_fault(FaultKind::kBadHostCall, "host call: " + request.error().message));
   }
   if (request->kind != HL_MSG_CALL) {
     return ExitAction::fail(make_fault(FaultKind::kBadHostCall, "host call: not a call message"));
@@ -83,9 +99,10 @@ ExitAction ExitHandler::host_call() {
   auto result = host_functions_.call(request->name, request->args);
   if (!result) return ExitAction::fail(make_fault(FaultKind::kBadHostCall, result.error().message));
   const Value values[] = {std::move(*result)};
-  if (auto st = write_message(memory_, HL_REPLY_AREA, HL_AREA_SIZE, HL_MSG_RESULT, "", values); !st) {
-    return ExitAction::fail(make_fault(FaultKind::kBadHostCall,
-                                       "host function '" + request->name + "': " + st.error().message));
+  if (auto st = write_message(memory_, HL_REPLY_AREA, HL_AREA_SIZE, HL_MSG_RESULT, "", values);
+      !st) {
+    return ExitAction::fail(make_fault(
+        FaultKind::kBadHostCall, "host function '" + request->name + "': " + st.error().message));
   }
   return ExitAction::resume();
 }
@@ -103,7 +120,9 @@ ExitAction ExitHandler::panic() {
 
 ExitAction ExitHandler::halted() {
   auto msg = read_message(memory_, HL_OUT_AREA);
-  if (!msg) return ExitAction::fail(make_fault(FaultKind::kGuestError, "guest halted without a result: " + msg.error().message));
+  if (!msg)
+    return ExitAction::fail(make_fault(FaultKind::kGuestError,
+                                       "guest halted without a result: " + msg.error().message));
   switch (msg->kind) {
     case HL_MSG_RESULT:
     case HL_MSG_READY:

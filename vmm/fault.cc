@@ -6,20 +6,34 @@ namespace hlrr::vmm {
 
 const char* to_string(FaultKind kind) {
   switch (kind) {
-    case FaultKind::kPageFault: return "#PF";
-    case FaultKind::kGeneralProtection: return "#GP";
-    case FaultKind::kInvalidOpcode: return "#UD";
-    case FaultKind::kDivideError: return "#DE";
-    case FaultKind::kOtherException: return "exception";
-    case FaultKind::kTripleFault: return "triple fault";
-    case FaultKind::kOutOfBounds: return "out-of-bounds access";
-    case FaultKind::kPanic: return "panic";
-    case FaultKind::kTimeout: return "timeout";
-    case FaultKind::kBadHostCall: return "bad host call";
-    case FaultKind::kGuestError: return "guest error";
-    case FaultKind::kBadIo: return "bad port I/O";
-    case FaultKind::kUnsupportedInstruction: return "unsupported instruction";
-    case FaultKind::kInternal: return "internal error";
+    case FaultKind::kPageFault:
+      return "#PF";
+    case FaultKind::kGeneralProtection:
+      return "#GP";
+    case FaultKind::kInvalidOpcode:
+      return "#UD";
+    case FaultKind::kDivideError:
+      return "#DE";
+    case FaultKind::kOtherException:
+      return "exception";
+    case FaultKind::kTripleFault:
+      return "triple fault";
+    case FaultKind::kOutOfBounds:
+      return "out-of-bounds access";
+    case FaultKind::kPanic:
+      return "panic";
+    case FaultKind::kTimeout:
+      return "timeout";
+    case FaultKind::kBadHostCall:
+      return "bad host call";
+    case FaultKind::kGuestError:
+      return "guest error";
+    case FaultKind::kBadIo:
+      return "bad port I/O";
+    case FaultKind::kUnsupportedInstruction:
+      return "unsupported instruction";
+    case FaultKind::kInternal:
+      return "internal error";
   }
   return "?";
 }

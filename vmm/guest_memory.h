@@ -41,9 +41,7 @@ class GuestMemory {
   uint8_t* host_base() const { return base_; }
 
   // True if [gpa, gpa + len) lies inside guest memory (overflow-safe).
-  bool contains(uint64_t gpa, uint64_t len) const {
-    return gpa <= size_ && len <= size_ - gpa;
-  }
+  bool contains(uint64_t gpa, uint64_t len) const { return gpa <= size_ && len <= size_ - gpa; }
 
   base::Status read(uint64_t gpa, std::span<uint8_t> out) const;
   base::Status write(uint64_t gpa, std::span<const uint8_t> data);
@@ -76,7 +74,8 @@ class GuestMemory {
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   std::vector<uint64_t> host_dirty_;
-  std::vector<HostWrite>* journal_ = nullptr;  // page numbers, may repeat; deduplicated by the consumer
+  std::vector<HostWrite>* journal_ =
+      nullptr;  // page numbers, may repeat; deduplicated by the consumer
 };
 
 }  // namespace hlrr::vmm

@@ -72,7 +72,8 @@ base::Expected<GuestMessage> read_message(const GuestMemory& memory, uint64_t ar
   if (!raw) return base::Unexpected(std::move(raw).error());
   const hl_message& msg = *raw;
   if (msg.magic != HL_MESSAGE_MAGIC) return base::fail("no message from the guest (bad magic)");
-  if (msg.argc > HL_MAX_ARGS) return base::fail("message has " + std::to_string(msg.argc) + " arguments (at most 8)");
+  if (msg.argc > HL_MAX_ARGS)
+    return base::fail("message has " + std::to_string(msg.argc) + " arguments (at most 8)");
   if (msg.name_len > HL_MAX_NAME) return base::fail("message name longer than 64 bytes");
   GuestMessage out;
   out.kind = msg.kind;

@@ -114,7 +114,7 @@ class KvmVcpu final : public Vcpu {
   bool cpuid_installed_ = true;          // false where KVM refuses KVM_SET_CPUID2 (docs/kvm.md)
   kvm_fpu fpu_{};  // KVM_GET_FPU's answer since the last KVM_RUN, when fpu_valid_
   bool fpu_valid_ = false;
-  bool fpu_static_ = false;  // see set_fpu_static()
+  bool fpu_static_ = false;     // see set_fpu_static()
   bool mxcsr_readable_ = true;  // false where KVM_GET_FPU reads MXCSR as 0 (docs/kvm.md)
   uint32_t mxcsr_shadow_ = 0;
   bool single_step_ = false;

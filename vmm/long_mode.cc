@@ -25,7 +25,16 @@ base::Status write_u64s(GuestMemory& memory, uint64_t gpa, const std::vector<uin
 
 bool vector_has_error_code(uint8_t vector) {
   switch (vector) {
-    case 8: case 10: case 11: case 12: case 13: case 14: case 17: case 21: case 29: case 30:
+    case 8:
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 17:
+    case 21:
+    case 29:
+    case 30:
       return true;
     default:
       return false;
@@ -75,7 +84,7 @@ base::Status write_descriptor_tables(GuestMemory& memory) {
     idt[v * 2 + 1] = handler >> 32;
     std::vector<uint8_t> code;
     if (!vector_has_error_code(v)) code.insert(code.end(), {0x6A, 0x00});  // push 0
-    code.insert(code.end(), {0x50, 0x52, 0xB0, v});                        // push rax; push rdx; mov al, v
+    code.insert(code.end(), {0x50, 0x52, 0xB0, v});  // push rax; push rdx; mov al, v
     code.insert(code.end(), {0x66, 0xBA, HL_PORT_EXCEPTION & 0xFF, HL_PORT_EXCEPTION >> 8});
     code.insert(code.end(), {0xEE, 0xF4, 0xEB, 0xFD});  // out dx, al; 1: hlt; jmp 1b
     std::copy(code.begin(), code.end(), stubs.begin() + v * HL_EXCEPTION_STUB_SIZE);
@@ -93,8 +102,8 @@ RegisterFile initial_registers(uint64_t entry) {
   r.ss = r.ds = r.es = r.fs = r.gs = kDataSelector;
   r.cr0 = 0x80050033;  // PG | AM | WP | NE | ET | MP | PE
   r.cr3 = kPml4;
-  r.cr4 = 0x620;       // OSXMMEXCPT | OSFXSR | PAE
-  r.efer = 0x500;      // LMA | LME
+  r.cr4 = 0x620;   // OSXMMEXCPT | OSFXSR | PAE
+  r.efer = 0x500;  // LMA | LME
   r.fcw = 0x37F;
   r.ftw = 0xFFFF;  // full tag word: every x87 register empty, as after FNINIT
   r.mxcsr = 0x1F80;

@@ -16,7 +16,7 @@ namespace hlrr::vmm {
 inline constexpr uint16_t kCodeSelector = 0x08;
 inline constexpr uint16_t kDataSelector = 0x10;
 inline constexpr uint16_t kTssSelector = 0x18;
-inline constexpr uint16_t kGdtLimit = 0x27;        // null, code, data, 16-byte TSS descriptor
+inline constexpr uint16_t kGdtLimit = 0x27;         // null, code, data, 16-byte TSS descriptor
 inline constexpr uint16_t kIdtLimit = 32 * 16 - 1;  // the 32 exception vectors
 inline constexpr uint16_t kTssLimit = 0x67;
 

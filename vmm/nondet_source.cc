@@ -12,7 +12,9 @@ NondetValue supply_nondet(NondetInstruction kind) {
     case NondetInstruction::kRdtscp: {
       timespec ts{};
       clock_gettime(CLOCK_MONOTONIC, &ts);
-      return {static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec), 0};
+      return {
+          static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec),
+          0};
     }
     case NondetInstruction::kRdrand:
     case NondetInstruction::kRdseed: {

@@ -30,8 +30,8 @@ struct Field16 {
 };
 
 constexpr Field16 kFields16[] = {
-    {"cs", &RegisterFile::cs}, {"ss", &RegisterFile::ss},   {"ds", &RegisterFile::ds},
-    {"es", &RegisterFile::es}, {"fs", &RegisterFile::fs},   {"gs", &RegisterFile::gs},
+    {"cs", &RegisterFile::cs},   {"ss", &RegisterFile::ss},   {"ds", &RegisterFile::ds},
+    {"es", &RegisterFile::es},   {"fs", &RegisterFile::fs},   {"gs", &RegisterFile::gs},
     {"fcw", &RegisterFile::fcw}, {"fsw", &RegisterFile::fsw}, {"ftw", &RegisterFile::ftw},
 };
 

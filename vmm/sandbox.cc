@@ -48,7 +48,8 @@ base::Expected<std::unique_ptr<Sandbox>> Sandbox::create(ElfImage image, Sandbox
     case RunOutcome::Kind::kPaused:
       break;
   }
-  return base::fail(std::string("guest initialisation stopped unexpectedly: ") + to_string(outcome.exit.kind));
+  return base::fail(std::string("guest initialisation stopped unexpectedly: ") +
+                    to_string(outcome.exit.kind));
 }
 
 base::Expected<std::unique_ptr<Sandbox>> Sandbox::load(ElfImage image, SandboxConfig config) {
@@ -62,7 +63,8 @@ base::Expected<std::unique_ptr<Sandbox>> Sandbox::load(ElfImage image, SandboxCo
   auto memory = GuestMemory::create(config.memory_size);
   if (!memory) return base::Unexpected(std::move(memory).error());
   install_print(config);
-  std::unique_ptr<Sandbox> sandbox(new Sandbox(std::move(image), std::move(config), std::move(*memory)));
+  std::unique_ptr<Sandbox> sandbox(
+      new Sandbox(std::move(image), std::move(config), std::move(*memory)));
   if (auto st = sandbox->prepare(); !st) return base::Unexpected(std::move(st).error());
   return sandbox;
 }
@@ -111,8 +113,9 @@ base::Expected<Value, Fault> Sandbox::call(std::string_view name, std::span<cons
       break;
   }
   // Nothing asks a plain call to pause; a stray stop request ends it.
-  return base::Unexpected(locate(Fault{.kind = FaultKind::kInternal, .message = "call paused: " +
-                                       std::string(to_string(outcome.exit.kind))}));
+  return base::Unexpected(
+      locate(Fault{.kind = FaultKind::kInternal,
+                   .message = "call paused: " + std::string(to_string(outcome.exit.kind))}));
 }
 
 base::Status Sandbox::begin_call(std::string_view name, std::span<const Value> args) {
@@ -154,7 +157,8 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
     if (exit.kind == ExitKind::kNondet) {
       supply_nondet(exit);
       if (options.single_step) {
-        return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = VcpuExit{.kind = ExitKind::kDebug}};
+        return RunOutcome{.kind = RunOutcome::Kind::kPaused,
+                          .exit = VcpuExit{.kind = ExitKind::kDebug}};
       }
       continue;
     }
@@ -183,13 +187,16 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
       case ExitAction::Kind::kContinue:
         // A single step whose instruction exited (a host call's `out`) is complete once served.
         if (options.single_step) {
-          return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = VcpuExit{.kind = ExitKind::kDebug}};
+          return RunOutcome{.kind = RunOutcome::Kind::kPaused,
+                            .exit = VcpuExit{.kind = ExitKind::kDebug}};
         }
         continue;
       case ExitAction::Kind::kReturn:
-        return end_call(RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
+        return end_call(
+            RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
       case ExitAction::Kind::kFault:
-        return end_call(RunOutcome{.kind = RunOutcome::Kind::kFaulted, .fault = locate(std::move(action.fault))});
+        return end_call(RunOutcome{.kind = RunOutcome::Kind::kFaulted,
+                                   .fault = locate(std::move(action.fault))});
     }
   }
 }
@@ -202,10 +209,11 @@ RunOutcome Sandbox::end_call(RunOutcome outcome) {
     const auto* dispatch = std::get_if<int64_t>(&outcome.value);
     if (outcome.kind == RunOutcome::Kind::kReturned) {
       if (!dispatch || !is_guest_range(memory_, static_cast<uint64_t>(*dispatch), 1)) {
-        outcome = RunOutcome{.kind = RunOutcome::Kind::kFaulted,
-                             .fault = Fault{.kind = FaultKind::kGuestError,
-                                            .message = "guest initialisation did not report a dispatcher "
-                                                       "(is it built with the hlrr guest SDK?)"}};
+        outcome =
+            RunOutcome{.kind = RunOutcome::Kind::kFaulted,
+                       .fault = Fault{.kind = FaultKind::kGuestError,
+                                      .message = "guest initialisation did not report a dispatcher "
+                                                 "(is it built with the hlrr guest SDK?)"}};
       } else {
         dispatch_address_ = static_cast<uint64_t>(*dispatch);
       }
@@ -296,14 +304,16 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
     }
   };
   const auto restore_page = [&](uint64_t page) {
-    std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE, HL_PAGE_SIZE);
+    std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE,
+                HL_PAGE_SIZE);
     log_page(page);
   };
   // Restored code must not run from stale translations; data pages need nothing.
   const auto is_code = [&](uint64_t page) {
     const uint64_t gpa = page * HL_PAGE_SIZE;
     for (const auto& seg : image_.segments()) {
-      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + HL_PAGE_SIZE) return true;
+      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + HL_PAGE_SIZE)
+        return true;
     }
     return false;
   };

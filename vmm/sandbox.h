@@ -46,7 +46,6 @@ namespace hlrr::vmm {
 
 class Watchdog;
 
-
 struct SandboxConfig {
   uint64_t memory_size = 4 << 20;
   // Limit for each guest call (and for initialisation); zero means none.

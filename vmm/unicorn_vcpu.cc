@@ -7,7 +7,6 @@
 
 #include "base/check.h"
 #include "base/hex.h"
-
 #include "hl_abi.h"
 #include "vmm/long_mode.h"
 
@@ -21,10 +20,10 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
 constexpr uint64_t kNoTarget = ~0ull;
 
-constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
-                         UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
-                         UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
-                         UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15,
+constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX,   UC_X86_REG_RDX, UC_X86_REG_RBX,
+                         UC_X86_REG_RSP, UC_X86_REG_RBP,   UC_X86_REG_RSI, UC_X86_REG_RDI,
+                         UC_X86_REG_R8,  UC_X86_REG_R9,    UC_X86_REG_R10, UC_X86_REG_R11,
+                         UC_X86_REG_R12, UC_X86_REG_R13,   UC_X86_REG_R14, UC_X86_REG_R15,
                          UC_X86_REG_RIP, UC_X86_REG_EFLAGS};
 
 uint64_t* gpr_slots(RegisterFile& r, uint64_t** out) {
@@ -44,8 +43,8 @@ void copy_fpu_state(const RegisterFile& from, RegisterFile& to) {
 }
 
 bool same_fpu_state(const RegisterFile& a, const RegisterFile& b) {
-  return a.fcw == b.fcw && a.fsw == b.fsw && a.ftw == b.ftw && a.mxcsr == b.mxcsr && a.xmm == b.xmm &&
-         a.st == b.st;
+  return a.fcw == b.fcw && a.fsw == b.fsw && a.ftw == b.ftw && a.mxcsr == b.mxcsr &&
+         a.xmm == b.xmm && a.st == b.st;
 }
 
 bool is_canonical(uint64_t address) {
@@ -88,8 +87,8 @@ base::Status UnicornVcpu::init() {
                                                    {HL_STACK_GUARD + HL_PAGE_SIZE, size}};
   for (auto [begin, end] : regions) {
     if (end <= begin) continue;
-    if (uc_err err = uc_mem_map_ptr(uc_, begin, end - begin, UC_PROT_ALL,
-                                    memory_.host_base() + begin);
+    if (uc_err err =
+            uc_mem_map_ptr(uc_, begin, end - begin, UC_PROT_ALL, memory_.host_base() + begin);
         err != UC_ERR_OK) {
       return base::fail(std::string("unicorn: cannot map guest memory: ") + uc_strerror(err));
     }
@@ -102,8 +101,8 @@ base::Status UnicornVcpu::init() {
   uc_hook h;
   bool ok = true;
   for (const auto& site : sites_) {
-    ok &= uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&on_site), this,
-                      site.address, site.address) == UC_ERR_OK;
+    ok &= uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(&on_site), this, site.address,
+                      site.address) == UC_ERR_OK;
   }
   ok &= uc_hook_add(uc_, &h, UC_HOOK_INSN, reinterpret_cast<void*>(&on_unscanned_io), this, 1, 0,
                     UC_X86_INS_OUT) == UC_ERR_OK;
@@ -113,8 +112,8 @@ base::Status UnicornVcpu::init() {
         UC_ERR_OK;
   ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_UNMAPPED, reinterpret_cast<void*>(&on_unmapped), this, 1,
                     0) == UC_ERR_OK;
-  ok &= uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID,
-                    reinterpret_cast<void*>(&on_invalid_instruction), this, 1, 0) == UC_ERR_OK;
+  ok &= uc_hook_add(uc_, &h, UC_HOOK_INSN_INVALID, reinterpret_cast<void*>(&on_invalid_instruction),
+                    this, 1, 0) == UC_ERR_OK;
   // Memory hooks on a page no access touches: their only purpose is to make Unicorn keep RIP
   // exact at every load and store, so that a fault reports the faulting instruction (~2% on a
   // store-heavy guest). Dirty tracking adds a full-range write hook only while it is on.
@@ -135,7 +134,9 @@ uint64_t UnicornVcpu::read_reg(int reg) {
   return value;
 }
 
-void UnicornVcpu::write_reg(int reg, uint64_t value) { uc_reg_write(uc_, reg, &value); }
+void UnicornVcpu::write_reg(int reg, uint64_t value) {
+  uc_reg_write(uc_, reg, &value);
+}
 
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
   hit_ = nullptr;
@@ -181,9 +182,9 @@ VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
     if (hit_ && hit_->kind != DebugPointKind::kBreakpoint) return debug_point_exit();
     return VcpuExit{.kind = options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit};
   }
-  const bool performs_site =
-      pending_site_ && (pending_site_->kind == SiteKind::kHlt || pending_site_->kind == SiteKind::kOut ||
-                        pending_site_->kind == SiteKind::kIn);
+  const bool performs_site = pending_site_ && (pending_site_->kind == SiteKind::kHlt ||
+                                               pending_site_->kind == SiteKind::kOut ||
+                                               pending_site_->kind == SiteKind::kIn);
   VcpuExit exit = translate_stop(err, options);
   // The backend performed the `hlt`/`out`/`in` itself: it retired.
   if (performs_site && exit.kind != ExitKind::kUnsupported) counter_.add(1);
@@ -262,8 +263,8 @@ VcpuExit UnicornVcpu::io_exit(const InstructionSite& site) {
       return VcpuExit{.kind = ExitKind::kHalt};
     case SiteKind::kOut:
     case SiteKind::kIn: {
-      const uint16_t port = site.port_in_dx ? static_cast<uint16_t>(read_reg(UC_X86_REG_RDX))
-                                            : site.port;
+      const uint16_t port =
+          site.port_in_dx ? static_cast<uint16_t>(read_reg(UC_X86_REG_RDX)) : site.port;
       write_reg(UC_X86_REG_RIP, next);
       if (site.kind == SiteKind::kIn) {
         pending_in_size_ = site.size;
@@ -348,7 +349,9 @@ void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t,
   }
 }
 
-bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) { return false; }
+bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) {
+  return false;
+}
 
 void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
@@ -502,8 +505,8 @@ void UnicornVcpu::set_dirty_tracking(bool enabled) {
   if (enabled == (dirty_hook_ != 0)) return;
   if (enabled) {
     uc_hook h = 0;
-    HLRR_CHECK(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0) ==
-               UC_ERR_OK);
+    HLRR_CHECK(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1,
+                           0) == UC_ERR_OK);
     dirty_hook_ = h;
   } else {
     uc_hook_del(uc_, dirty_hook_);
@@ -535,9 +538,15 @@ void UnicornVcpu::set_io_in_result(uint32_t value) {
   const uint64_t rax = read_reg(UC_X86_REG_RAX);
   uint64_t result;
   switch (pending_in_size_) {
-    case 1: result = (rax & ~0xFFull) | (value & 0xFF); break;
-    case 2: result = (rax & ~0xFFFFull) | (value & 0xFFFF); break;
-    default: result = value; break;  // a 32-bit write zero-extends into RAX
+    case 1:
+      result = (rax & ~0xFFull) | (value & 0xFF);
+      break;
+    case 2:
+      result = (rax & ~0xFFFFull) | (value & 0xFFFF);
+      break;
+    default:
+      result = value;
+      break;  // a 32-bit write zero-extends into RAX
   }
   write_reg(UC_X86_REG_RAX, result);
 }
@@ -554,15 +563,18 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
   }
   // The rest of the non-FPU state in one batch (segment selectors are read as 64-bit values).
   uint64_t cs = 0, ss = 0, ds = 0, es = 0, fs = 0, gs = 0;
-  int regs[] = {UC_X86_REG_CS,      UC_X86_REG_SS,      UC_X86_REG_DS,  UC_X86_REG_ES,
-                UC_X86_REG_FS,      UC_X86_REG_GS,      UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
-                UC_X86_REG_CR0,     UC_X86_REG_CR2,     UC_X86_REG_CR3, UC_X86_REG_CR4};
-  void* values[] = {&cs, &ss, &ds, &es, &fs, &gs, &r.fs_base, &r.gs_base, &r.cr0, &r.cr2, &r.cr3, &r.cr4};
+  int regs[] = {UC_X86_REG_CS,  UC_X86_REG_SS,  UC_X86_REG_DS,      UC_X86_REG_ES,
+                UC_X86_REG_FS,  UC_X86_REG_GS,  UC_X86_REG_FS_BASE, UC_X86_REG_GS_BASE,
+                UC_X86_REG_CR0, UC_X86_REG_CR2, UC_X86_REG_CR3,     UC_X86_REG_CR4};
+  void* values[] = {&cs,        &ss,        &ds,    &es,    &fs,    &gs,
+                    &r.fs_base, &r.gs_base, &r.cr0, &r.cr2, &r.cr3, &r.cr4};
   if (uc_reg_read_batch(uc_, regs, values, std::size(regs)) != UC_ERR_OK) {
     return base::fail("unicorn: cannot read registers");
   }
-  r.cs = static_cast<uint16_t>(cs), r.ss = static_cast<uint16_t>(ss), r.ds = static_cast<uint16_t>(ds);
-  r.es = static_cast<uint16_t>(es), r.fs = static_cast<uint16_t>(fs), r.gs = static_cast<uint16_t>(gs);
+  r.cs = static_cast<uint16_t>(cs), r.ss = static_cast<uint16_t>(ss),
+  r.ds = static_cast<uint16_t>(ds);
+  r.es = static_cast<uint16_t>(es), r.fs = static_cast<uint16_t>(fs),
+  r.gs = static_cast<uint16_t>(gs);
   r.efer = 0x500;  // Unicorn's UC_MODE_64 runs with LMA|LME and no EFER register to read
   if (fpu_static_ && fpu_known_) {
     copy_fpu_state(fpu_, r);
@@ -637,8 +649,10 @@ std::pair<int, uint8_t> nondet_destination(const std::string& text) {
   std::string name = space == std::string::npos ? "" : text.substr(space + 1);
   if (name.size() >= 2 && name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
     uint8_t size = 8;
-    if (name.back() == 'd') size = 4, name.pop_back();
-    else if (name.back() == 'w') size = 2, name.pop_back();
+    if (name.back() == 'd')
+      size = 4, name.pop_back();
+    else if (name.back() == 'w')
+      size = 2, name.pop_back();
     const int n = std::atoi(name.c_str() + 1);
     if (n >= 8 && n <= 15) return {kNumbered[n - 8], size};
   } else if (name.size() == 3 || name.size() == 2) {
@@ -655,8 +669,9 @@ std::pair<int, uint8_t> nondet_destination(const std::string& text) {
 VcpuExit UnicornVcpu::nondet_exit(const InstructionSite& site) {
   // RIP stays at the instruction: it has not executed, and its result is the caller's to give.
   pending_nondet_ = &site;
-  static constexpr NondetInstruction kKinds[] = {NondetInstruction::kRdtsc, NondetInstruction::kRdtscp,
-                                                 NondetInstruction::kRdrand, NondetInstruction::kRdseed};
+  static constexpr NondetInstruction kKinds[] = {
+      NondetInstruction::kRdtsc, NondetInstruction::kRdtscp, NondetInstruction::kRdrand,
+      NondetInstruction::kRdseed};
   const auto index = static_cast<size_t>(site.kind) - static_cast<size_t>(SiteKind::kRdtsc);
   return VcpuExit{.kind = ExitKind::kNondet, .size = site.size, .nondet = kKinds[index]};
 }

@@ -74,8 +74,8 @@ class UnicornVcpu final : public Vcpu {
   static void on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self);
   static void on_target(uc_struct* uc, uint64_t address, uint32_t size, void* self);
   static void on_breakpoint(uc_struct* uc, uint64_t address, uint32_t size, void* self);
-  static void on_watched_access(uc_struct* uc, int type, uint64_t address, int size,
-                                int64_t value, void* self);
+  static void on_watched_access(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
+                                void* self);
   static void on_instruction_after_access(uc_struct* uc, uint64_t address, uint32_t size,
                                           void* self);
   VcpuExit debug_point_exit();
@@ -96,7 +96,7 @@ class UnicornVcpu final : public Vcpu {
 
   // Debug points (set_debug_points()) and what their hooks saw during the current run().
   std::vector<DebugPoint> debug_points_;
-  std::vector<size_t> debug_hooks_;  // uc_hook handles
+  std::vector<size_t> debug_hooks_;      // uc_hook handles
   uint64_t skip_breakpoint_at_ = ~0ull;  // the run started here: execute it once
   bool stepping_ = false;
   const DebugPoint* hit_ = nullptr;

@@ -4,14 +4,20 @@
 
 namespace hlrr::vmm {
 
-ValueType type_of(const Value& value) { return static_cast<ValueType>(value.index()); }
+ValueType type_of(const Value& value) {
+  return static_cast<ValueType>(value.index());
+}
 
 const char* to_string(ValueType type) {
   switch (type) {
-    case ValueType::kVoid: return "void";
-    case ValueType::kI64: return "i64";
-    case ValueType::kString: return "string";
-    case ValueType::kBytes: return "bytes";
+    case ValueType::kVoid:
+      return "void";
+    case ValueType::kI64:
+      return "i64";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kBytes:
+      return "bytes";
   }
   return "?";
 }

@@ -21,10 +21,12 @@ base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfI
     }
     if (cpuid.size() > kMaxEmulatedCpuid) {
       return base::fail("this KVM cannot install the CPU model and the guest executes cpuid at " +
-                        std::to_string(cpuid.size()) + " places (at most 4 can be answered): use --vcpu unicorn");
+                        std::to_string(cpuid.size()) +
+                        " places (at most 4 can be answered): use --vcpu unicorn");
     }
     if (!cpuid.empty()) {
-      if (auto st = (*kvm)->emulate_cpuid_at(std::move(cpuid)); !st) return base::Unexpected(std::move(st).error());
+      if (auto st = (*kvm)->emulate_cpuid_at(std::move(cpuid)); !st)
+        return base::Unexpected(std::move(st).error());
     }
   }
   return std::unique_ptr<Vcpu>(std::move(*kvm));
@@ -34,9 +36,12 @@ base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfI
 
 const char* to_string(VcpuKind kind) {
   switch (kind) {
-    case VcpuKind::kAuto: return "auto";
-    case VcpuKind::kKvm: return "kvm";
-    case VcpuKind::kUnicorn: return "unicorn";
+    case VcpuKind::kAuto:
+      return "auto";
+    case VcpuKind::kKvm:
+      return "kvm";
+    case VcpuKind::kUnicorn:
+      return "unicorn";
   }
   return "?";
 }
@@ -54,7 +59,8 @@ base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& me
   base::Expected<std::unique_ptr<Vcpu>> vcpu = base::fail("");
   if (kind == VcpuKind::kKvm) {
     if (auto usable = KvmVcpu::available(); !usable) {
-      return base::fail("KVM is not usable here: " + usable.error().message + " (use --vcpu unicorn)");
+      return base::fail("KVM is not usable here: " + usable.error().message +
+                        " (use --vcpu unicorn)");
     }
     vcpu = create_kvm(memory, image);
   } else if (auto soft = UnicornVcpu::create(memory, image.instruction_sites())) {

@@ -24,14 +24,18 @@ struct Observation {
 class Capture : public vmm::ExitObserver {
  public:
   explicit Capture(vmm::GuestMemory& memory) : memory_(memory) {}
-  void on_call_start(std::string_view function, std::span<const Value>, const vmm::RegisterFile& regs,
-                     std::span<const vmm::HostWrite>) override {
+  void on_call_start(std::string_view function, std::span<const Value>,
+                     const vmm::RegisterFile& regs, std::span<const vmm::HostWrite>) override {
     add("start " + std::string(function), regs);
   }
-  void on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile& regs, std::span<const vmm::HostWrite>) override {
+  void on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile& regs,
+               std::span<const vmm::HostWrite>) override {
     char port[32] = "";
-    if (exit.kind == vmm::ExitKind::kIoOut) std::snprintf(port, sizeof port, " port 0x%x", exit.port);
-    add(std::string("exit ") + vmm::to_string(exit.kind) + port + " vector " + std::to_string(exit.vector), regs);
+    if (exit.kind == vmm::ExitKind::kIoOut)
+      std::snprintf(port, sizeof port, " port 0x%x", exit.port);
+    add(std::string("exit ") + vmm::to_string(exit.kind) + port + " vector " +
+            std::to_string(exit.vector),
+        regs);
   }
   void on_call_end(const base::Expected<Value, vmm::Fault>& result) override {
     add(result ? "end " + vmm::to_string(*result) : "fault " + result.error().to_string(), {});
@@ -40,8 +44,9 @@ class Capture : public vmm::ExitObserver {
 
  private:
   void add(std::string what, const vmm::RegisterFile& regs) {
-    observations.push_back({std::move(what), regs,
-                            std::vector<uint8_t>(memory_.host_base(), memory_.host_base() + memory_.size())});
+    observations.push_back(
+        {std::move(what), regs,
+         std::vector<uint8_t>(memory_.host_base(), memory_.host_base() + memory_.size())});
   }
   vmm::GuestMemory& memory_;
 };
@@ -56,8 +61,9 @@ std::vector<Observation> run_scenario(const Scenario& scenario, vmm::VcpuKind ki
   config.vcpu = kind;
   config.output = [](std::string_view) {};
   int64_t clock = 0;
-  config.host_functions.add("clock_ns", {{}, vmm::ValueType::kI64},
-                            [&clock](std::span<const Value>) -> base::Expected<Value> { return clock += 1000; });
+  config.host_functions.add(
+      "clock_ns", {{}, vmm::ValueType::kI64},
+      [&clock](std::span<const Value>) -> base::Expected<Value> { return clock += 1000; });
   auto image = vmm::ElfImage::read_file(guest_path(scenario.guest));
   EXPECT_TRUE(image.has_value());
   auto sandbox = vmm::Sandbox::load(*image, config);
@@ -90,10 +96,11 @@ TEST_P(Differential, KvmAndTheSoftwareVcpuAgreeAtEveryExit) {
     for (size_t b = 0; b < k.memory.size(); ++b) {
       // KVM delivers exceptions through the guest's IDT, whose stubs write their frame on the
       // exception stack; the software vCPU reports exceptions without running them.
-      const bool exception_stack = b >= HL_EXCEPTION_STACK_TOP - 0x4000 && b < HL_EXCEPTION_STACK_TOP;
+      const bool exception_stack =
+          b >= HL_EXCEPTION_STACK_TOP - 0x4000 && b < HL_EXCEPTION_STACK_TOP;
       if (k.memory[b] != s.memory[b] && !exception_stack) {
-        FAIL() << "event " << i << " (" << k.what << "): guest memory differs at 0x" << std::hex << b << ": kvm 0x"
-               << int(k.memory[b]) << ", unicorn 0x" << int(s.memory[b]);
+        FAIL() << "event " << i << " (" << k.what << "): guest memory differs at 0x" << std::hex
+               << b << ": kvm 0x" << int(k.memory[b]) << ", unicorn 0x" << int(s.memory[b]);
       }
     }
   }
@@ -108,9 +115,15 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"chatty", {{"chatter", {int64_t{25}}}}},
         Scenario{"buggy", {{"add_sample", {int64_t{4}}}, {"mean", {}}, {"reset", {}}}},
         Scenario{"faults",
-                 {{"null_deref", {}}, {"undefined_instruction", {}}, {"divide_by_zero", {int64_t{0}}},
-                  {"general_protection", {}}, {"out_of_bounds", {}}, {"wild_pointer", {}}, {"panic", {}},
-                  {"stack_overflow", {int64_t{0}}}, {"still_alive", {}}}}),
+                 {{"null_deref", {}},
+                  {"undefined_instruction", {}},
+                  {"divide_by_zero", {int64_t{0}}},
+                  {"general_protection", {}},
+                  {"out_of_bounds", {}},
+                  {"wild_pointer", {}},
+                  {"panic", {}},
+                  {"stack_overflow", {int64_t{0}}},
+                  {"still_alive", {}}}}),
     [](const auto& info) { return std::string(info.param.guest); });
 
 }  // namespace

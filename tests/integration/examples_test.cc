@@ -64,7 +64,8 @@ TEST_P(Examples, ComputeMatchesAnIndependentReference) {
   auto s = make_sandbox("compute", &out, config());
   ASSERT_TRUE(s);
   const int64_t big = on_kvm() ? 2000 : 100000;
-  for (auto [n, seed] : {std::pair<int64_t, int64_t>{0, 1}, {1, 1}, {1000, 7}, {big, 1}, {500, 0}}) {
+  for (auto [n, seed] :
+       {std::pair<int64_t, int64_t>{0, 1}, {1, 1}, {1000, 7}, {big, 1}, {500, 0}}) {
     EXPECT_EQ(std::get<int64_t>(call_ok(*s, "sort_hash", {n, seed})), reference_sort_hash(n, seed))
         << "sort_hash(" << n << ", " << seed << ")";
   }
@@ -94,8 +95,9 @@ TEST_P(Examples, ChattyPanicsWhenTheHostClockGoesBackwards) {
   std::string out;
   vmm::SandboxConfig config = this->config();
   int64_t t = 100;
-  config.host_functions.add("clock_ns", {{}, vmm::ValueType::kI64},
-                            [&](std::span<const Value>) -> base::Expected<Value> { return t -= 1; });
+  config.host_functions.add(
+      "clock_ns", {{}, vmm::ValueType::kI64},
+      [&](std::span<const Value>) -> base::Expected<Value> { return t -= 1; });
   auto s = make_sandbox("chatty", &out, std::move(config));
   ASSERT_TRUE(s);
   const std::vector<Value> args = {int64_t{10}};
@@ -157,7 +159,8 @@ TEST_P(Snapshot, RestoreReturnsTheGuestToItsInitialState) {
   auto s = make_sandbox("buggy", &out, config());
   ASSERT_TRUE(s);
   const vmm::Snapshot clean = s->snapshot();
-  const std::vector<uint8_t> clean_memory(s->memory().host_base(), s->memory().host_base() + s->memory().size());
+  const std::vector<uint8_t> clean_memory(s->memory().host_base(),
+                                          s->memory().host_base() + s->memory().size());
   for (int64_t i = 0; i < 20; ++i) call_ok(*s, "add_sample", {100 + i});
   EXPECT_EQ(std::get<int64_t>(call_ok(*s, "sample_count")), 116);  // corrupted by sample 17
   ASSERT_TRUE(s->restore(clean).has_value());
@@ -167,7 +170,8 @@ TEST_P(Snapshot, RestoreReturnsTheGuestToItsInitialState) {
   // A pool: every call starts from the same clean state.
   for (int round = 0; round < 50; ++round) {
     ASSERT_TRUE(s->restore(clean).has_value());
-    EXPECT_EQ(std::get<int64_t>(call_ok(*s, "add_sample", {int64_t{round}})), 1) << "round " << round;
+    EXPECT_EQ(std::get<int64_t>(call_ok(*s, "add_sample", {int64_t{round}})), 1)
+        << "round " << round;
   }
 }
 

@@ -81,18 +81,49 @@ TEST_P(FaultsTest, ReportsKindInstructionAndAddress) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, FaultsTest,
-    ::testing::Combine(::testing::Values(vmm::VcpuKind::kUnicorn, vmm::VcpuKind::kKvm), ::testing::Values(
-        FaultCase{"null_deref", {}, FaultKind::kPageFault, "null_deref", "mov", true, 0, 1},
-        FaultCase{"undefined_instruction", {}, FaultKind::kInvalidOpcode, "undefined_instruction", "ud2", false},
-        FaultCase{"divide_by_zero", {int64_t{0}}, FaultKind::kDivideError, "divide_by_zero", "idiv", false},
-        FaultCase{"stack_overflow", {int64_t{0}}, FaultKind::kPageFault, "stack_overflow_recurse", "mov", true,
-                  HL_STACK_GUARD, HL_STACK_GUARD + HL_PAGE_SIZE},
-        FaultCase{"general_protection", {}, FaultKind::kGeneralProtection, "general_protection", "mov", false},
-        FaultCase{"out_of_bounds", {}, FaultKind::kOutOfBounds, "out_of_bounds", "mov", true, 0x80000000, 0x80000001},
-        FaultCase{"wild_pointer", {}, FaultKind::kBadHostCall, "hl_call_host", "out", false},
-        FaultCase{"panic", {}, FaultKind::kPanic, "hl_panic", "out", false})),
+    ::testing::Combine(
+        ::testing::Values(vmm::VcpuKind::kUnicorn, vmm::VcpuKind::kKvm),
+        ::testing::Values(
+            FaultCase{"null_deref", {}, FaultKind::kPageFault, "null_deref", "mov", true, 0, 1},
+            FaultCase{"undefined_instruction",
+                      {},
+                      FaultKind::kInvalidOpcode,
+                      "undefined_instruction",
+                      "ud2",
+                      false},
+            FaultCase{"divide_by_zero",
+                      {int64_t{0}},
+                      FaultKind::kDivideError,
+                      "divide_by_zero",
+                      "idiv",
+                      false},
+            FaultCase{"stack_overflow",
+                      {int64_t{0}},
+                      FaultKind::kPageFault,
+                      "stack_overflow_recurse",
+                      "mov",
+                      true,
+                      HL_STACK_GUARD,
+                      HL_STACK_GUARD + HL_PAGE_SIZE},
+            FaultCase{"general_protection",
+                      {},
+                      FaultKind::kGeneralProtection,
+                      "general_protection",
+                      "mov",
+                      false},
+            FaultCase{"out_of_bounds",
+                      {},
+                      FaultKind::kOutOfBounds,
+                      "out_of_bounds",
+                      "mov",
+                      true,
+                      0x80000000,
+                      0x80000001},
+            FaultCase{"wild_pointer", {}, FaultKind::kBadHostCall, "hl_call_host", "out", false},
+            FaultCase{"panic", {}, FaultKind::kPanic, "hl_panic", "out", false})),
     [](const auto& info) {
-      return std::string(vmm::to_string(std::get<0>(info.param))) + "_" + std::get<1>(info.param).function;
+      return std::string(vmm::to_string(std::get<0>(info.param))) + "_" +
+             std::get<1>(info.param).function;
     });
 
 class Faults : public BackendTest {};
@@ -104,7 +135,8 @@ TEST_P(Faults, WildPointerIsRefusedNamingThePointer) {
   ASSERT_TRUE(s);
   auto r = s->call("wild_pointer");
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().message, "host call: argument 0 (string at 0xdead0000, 16 bytes) is outside guest memory");
+  EXPECT_EQ(r.error().message,
+            "host call: argument 0 (string at 0xdead0000, 16 bytes) is outside guest memory");
   EXPECT_EQ(out, "");  // print never ran
 }
 

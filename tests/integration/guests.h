@@ -64,8 +64,8 @@ inline std::string backend_name(const ::testing::TestParamInfo<vmm::VcpuKind>& i
   return vmm::to_string(info.param);
 }
 
-#define HLRR_INSTANTIATE_FOR_BACKENDS(suite)                                                  \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                                  \
+#define HLRR_INSTANTIATE_FOR_BACKENDS(suite)                                                \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                                 \
                            ::testing::Values(vmm::VcpuKind::kUnicorn, vmm::VcpuKind::kKvm), \
                            backend_name)
 

@@ -29,12 +29,14 @@ TEST(Hlrun, RunsAGuestFunctionAndPrintsItsResult) {
 TEST(Hlrun, AGuestFaultIsOneLineAndExitStatusOne) {
   auto r = hlrun({guest_path("faults"), "--call", "null_deref"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(std::regex_match(r.err, std::regex(
-      "hlrun: guest fault: #PF at 0x[0-9a-f]+ in null_deref\\+0x[0-9a-f]+ \\(address 0x0\\)\n")))
+  EXPECT_TRUE(std::regex_match(r.err, std::regex("hlrun: guest fault: #PF at 0x[0-9a-f]+ in "
+                                                 "null_deref\\+0x[0-9a-f]+ \\(address 0x0\\)\n")))
       << r.err;
   r = hlrun({guest_path("faults"), "--call", "infinite_loop", "--timeout", "100"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(std::regex_match(r.err, std::regex("hlrun: guest fault: timeout at 0x[0-9a-f]+ in infinite_loop\\+0x[0-9a-f]+\n")))
+  EXPECT_TRUE(std::regex_match(
+      r.err,
+      std::regex("hlrun: guest fault: timeout at 0x[0-9a-f]+ in infinite_loop\\+0x[0-9a-f]+\n")))
       << r.err;
 }
 
@@ -44,13 +46,15 @@ TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
   EXPECT_EQ(r.err, "hlrun: cannot open /nonexistent.elf: No such file or directory\n");
   r = hlrun({std::string(HLRR_SOURCE_DIR) + "/README.md"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "hlrun: " + std::string(HLRR_SOURCE_DIR) + "/README.md: not an ELF file (bad magic)\n");
+  EXPECT_EQ(r.err,
+            "hlrun: " + std::string(HLRR_SOURCE_DIR) + "/README.md: not an ELF file (bad magic)\n");
   r = hlrun({guest_path("hello"), "--mem", "lots"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlrun: --mem: invalid size 'lots' (e.g. 4M, 512K, 1G)\n");
   r = hlrun({guest_path("hello"), "--mem", "1M"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
+  EXPECT_EQ(r.err,
+            "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
   r = hlrun({guest_path("hello"), "--vcpu", "abacus"});
   EXPECT_EQ(r.exit_code, 2);
 }
@@ -59,7 +63,8 @@ TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
   auto r = hlrun({guest_path("hello"), "-v"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const bool kvm = vmm::KvmVcpu::available().has_value();
-  EXPECT_NE(r.err.find(kvm ? "hlrun: vcpu backend: kvm\n" : "hlrun: vcpu backend: unicorn\n"), std::string::npos)
+  EXPECT_NE(r.err.find(kvm ? "hlrun: vcpu backend: kvm\n" : "hlrun: vcpu backend: unicorn\n"),
+            std::string::npos)
       << r.err;
   if (!kvm) {
     r = hlrun({guest_path("hello"), "--vcpu", "kvm"});
@@ -91,8 +96,9 @@ namespace hlrr::testing {
 namespace {
 
 TEST(HostExample, ServesAPoolOfCallsFromTheCleanState) {
-  auto r = run_process({std::string(HLRR_BINARY_DIR) + "/examples/host_example", guest_path("hello")},
-                       std::chrono::seconds(30));
+  auto r =
+      run_process({std::string(HLRR_BINARY_DIR) + "/examples/host_example", guest_path("hello")},
+                  std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
             "greet(Ada) = 12\ngreet(Grace) = 14\ngreet(Barbara) = 16\n"

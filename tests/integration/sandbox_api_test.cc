@@ -24,9 +24,12 @@ struct Event {
 
 class RecordingObserver : public vmm::ExitObserver {
  public:
-  void on_call_start(std::string_view function, std::span<const Value> args, const vmm::RegisterFile& regs,
+  void on_call_start(std::string_view function, std::span<const Value> args,
+                     const vmm::RegisterFile& regs,
                      std::span<const vmm::HostWrite> writes) override {
-    events.push_back({"start " + std::string(function) + "/" + std::to_string(args.size()), {}, regs.rip,
+    events.push_back({"start " + std::string(function) + "/" + std::to_string(args.size()),
+                      {},
+                      regs.rip,
                       {writes.begin(), writes.end()}});
   }
   void on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile& regs,
@@ -34,7 +37,11 @@ class RecordingObserver : public vmm::ExitObserver {
     events.push_back({"exit", exit, regs.rip, {writes.begin(), writes.end()}});
   }
   void on_call_end(const base::Expected<Value, vmm::Fault>& result) override {
-    events.push_back({result ? "end " + vmm::to_string(*result) : "fault " + result.error().to_string(), {}, 0, {}});
+    events.push_back(
+        {result ? "end " + vmm::to_string(*result) : "fault " + result.error().to_string(),
+         {},
+         0,
+         {}});
   }
   std::vector<Event> events;
 };
@@ -86,8 +93,9 @@ TEST(SandboxApi, ObserverSeesCallsExitsRegistersAndHostWrites) {
   std::string out;
   vmm::SandboxConfig config;
   int64_t t = 0;
-  config.host_functions.add("clock_ns", {{}, vmm::ValueType::kI64},
-                            [&](std::span<const Value>) -> base::Expected<Value> { return t += 7; });
+  config.host_functions.add(
+      "clock_ns", {{}, vmm::ValueType::kI64},
+      [&](std::span<const Value>) -> base::Expected<Value> { return t += 7; });
   auto s = make_sandbox("chatty", &out, std::move(config));
   ASSERT_TRUE(s);
   RecordingObserver observer;
@@ -152,8 +160,10 @@ TEST_P(DirtyLog, ReportsThePagesTheGuestWroteSinceTheLastTake) {
   call_ok(*s, "add_sample", {int64_t{7}});
   s->take_dirty_pages(pages);
   const uint64_t stats_page = *s->image().symbols().address_of("g_stats") / HL_PAGE_SIZE;
-  EXPECT_NE(std::find(pages.begin(), pages.end(), stats_page), pages.end()) << "g_stats' page not reported";
-  EXPECT_NE(std::find(pages.begin(), pages.end(), HL_CALL_AREA / HL_PAGE_SIZE), pages.end());  // host's writes
+  EXPECT_NE(std::find(pages.begin(), pages.end(), stats_page), pages.end())
+      << "g_stats' page not reported";
+  EXPECT_NE(std::find(pages.begin(), pages.end(), HL_CALL_AREA / HL_PAGE_SIZE),
+            pages.end());  // host's writes
   pages.clear();
   s->take_dirty_pages(pages);
   EXPECT_TRUE(pages.empty());  // forgotten once taken

@@ -1,13 +1,12 @@
 // hlrun --record and hltrace, the binaries, as a user runs them: round trips of every example
 // guest on both backends, a recorder killed at random moments, and damaged traces.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <fstream>
 #include <random>
@@ -60,8 +59,8 @@ class HltraceTest : public BackendTest {
  protected:
   // hlrun GUEST --vcpu BACKEND --record trace --call ARGS...; returns hlrun's result.
   ProcessResult record(const std::string& guest, std::vector<std::string> call) {
-    std::vector<std::string> args = {guest_path(guest), "--vcpu", on_kvm() ? "kvm" : "unicorn",
-                                     "--record", trace_.path(), "--call"};
+    std::vector<std::string> args = {guest_path(guest), "--vcpu",      on_kvm() ? "kvm" : "unicorn",
+                                     "--record",        trace_.path(), "--call"};
     args.insert(args.end(), call.begin(), call.end());
     return tool("hlrun", args);
   }
@@ -121,7 +120,8 @@ TEST_P(HltraceTest, ChattyEveryHostCallShowsWithItsPortAndReply) {
   ASSERT_EQ(j.exit_code, 0);
   const auto json_exits = lines_starting(j.out, "{\"type\":\"exit\"");
   ASSERT_EQ(json_exits.size(), exits.size());
-  EXPECT_NE(json_exits[1].find("\"kind\":\"port-out\",\"port\":27648,\"size\":1"), std::string::npos)
+  EXPECT_NE(json_exits[1].find("\"kind\":\"port-out\",\"port\":27648,\"size\":1"),
+            std::string::npos)
       << json_exits[1];
   EXPECT_NE(json_exits[1].find("\"host_writes\":[{\"address\":98304,\"bytes\":\"314d4c48"),
             std::string::npos)  // the reply's magic "HLM1" at the reply area (0x18000)
@@ -143,7 +143,10 @@ TEST_P(HltraceTest, EveryExampleGuest) {
       {"buggy", {"add_sample", "5"}, {"halt"}, "end completed"},
       {"faults", {"null_deref"}, {"exception"}, "end guest-fault: #PF at 0x"},
       {"faults", {"panic"}, {"port-out"}, "end guest-fault: panic at 0x"},
-      {"faults", {"out_of_bounds"}, {"out-of-bounds"}, "end guest-fault: out-of-bounds access at 0x"},
+      {"faults",
+       {"out_of_bounds"},
+       {"out-of-bounds"},
+       "end guest-fault: out-of-bounds access at 0x"},
       {"clock", {"stamps", "3"}, {"halt"}, "end completed"},
   };
   for (const auto& c : cases) {
@@ -156,7 +159,8 @@ TEST_P(HltraceTest, EveryExampleGuest) {
     ASSERT_EQ(exits.size(), c.exit_kinds.size() + 1) << d;
     EXPECT_TRUE(exits[0].starts_with("exit 0 halt"));
     for (size_t i = 0; i < c.exit_kinds.size(); ++i) {
-      EXPECT_TRUE(exits[i + 1].starts_with("exit " + std::to_string(i + 1) + " " + c.exit_kinds[i] + " "))
+      EXPECT_TRUE(
+          exits[i + 1].starts_with("exit " + std::to_string(i + 1) + " " + c.exit_kinds[i] + " "))
           << exits[i + 1];
     }
     EXPECT_TRUE(lines_of(d).back().starts_with(c.end)) << lines_of(d).back();
@@ -227,9 +231,9 @@ TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {
   constexpr int64_t kCalls = 40000;  // ~0.7 s on the software vCPU here
   TempTrace dir;
   const std::string full = dir.path("full.cap");
-  const std::vector<std::string> base = {tool_path("hlrun"), guest_path("chatty"), "--vcpu",
-                                         "unicorn", "--call", "chatter", std::to_string(kCalls),
-                                         "--record"};
+  const std::vector<std::string> base = {
+      tool_path("hlrun"), guest_path("chatty"),   "--vcpu",  "unicorn", "--call",
+      "chatter",          std::to_string(kCalls), "--record"};
   auto args = base;
   args.push_back(full);
   auto r = run_process(args, std::chrono::seconds(60));
@@ -260,7 +264,7 @@ TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {
     const bool still_running = waitpid(pid, nullptr, WNOHANG) == 0;
     kill(pid, SIGKILL);
     if (still_running) waitpid(pid, nullptr, 0);
-    if (!still_running) continue;  // it finished first: not a kill
+    if (!still_running) continue;               // it finished first: not a kill
     if (file_size(path) < setup_end) continue;  // killed before its Setup was on disk (heavy load)
     auto v = tool("hltrace", {"verify", path});
     if (v.exit_code == 0) {
@@ -273,11 +277,13 @@ TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {
       continue;
     }
     ++killed;
-    SCOPED_TRACE("kill " + std::to_string(killed) + ", " + std::to_string(file_size(path)) + " bytes");
+    SCOPED_TRACE("kill " + std::to_string(killed) + ", " + std::to_string(file_size(path)) +
+                 " bytes");
 
     EXPECT_EQ(v.exit_code, 3) << v.out << v.err;
-    EXPECT_TRUE(std::regex_match(v.out, std::regex("truncated \\(footer [a-z ]+\\): [0-9]+ complete "
-                                                   "chunks, [0-9]+ exits recovered\n")))
+    EXPECT_TRUE(
+        std::regex_match(v.out, std::regex("truncated \\(footer [a-z ]+\\): [0-9]+ complete "
+                                           "chunks, [0-9]+ exits recovered\n")))
         << v.out;
     const auto t = read_trace(path);
     EXPECT_TRUE(t.truncated);
@@ -311,7 +317,8 @@ class HltraceCorruption : public ::testing::Test {
   // for truncated) with one line, never a crash. Returns verify's result.
   ProcessResult check(const std::vector<uint8_t>& bytes) {
     const std::string path = dir_.path("bad.cap");
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     for (const char* cmd : {"info", "dump"}) {
       auto r = tool("hltrace", {cmd, path});
       EXPECT_EQ(r.signal, 0) << cmd;
@@ -332,7 +339,8 @@ TEST_F(HltraceCorruption, AFlippedByteInAChunkNamesTheChunk) {
   bytes[chunk2_ + trace::kChunkHeaderSize + 100] ^= 0x40;
   auto v = check(bytes);
   EXPECT_EQ(v.exit_code, 1);
-  EXPECT_EQ(v.out, "corrupt: chunk 2 at offset " + std::to_string(chunk2_) + ": checksum mismatch\n");
+  EXPECT_EQ(v.out,
+            "corrupt: chunk 2 at offset " + std::to_string(chunk2_) + ": checksum mismatch\n");
   auto info = tool("hltrace", {"info", dir_.path("bad.cap")});
   EXPECT_EQ(info.exit_code, 1);
   EXPECT_NE(info.err.find("chunk 2 at offset " + std::to_string(chunk2_) + ": checksum mismatch"),
@@ -383,7 +391,8 @@ TEST(HltraceUsage, AMissingFileAndNoCommand) {
   r = tool("hltrace", {});
   EXPECT_EQ(r.exit_code, 2);
   // hlrun --record into a directory that does not exist: one line, exit 2, nothing run.
-  r = tool("hlrun", {guest_path("hello"), "--vcpu", "unicorn", "--record", "/nonexistent-dir/t.cap"});
+  r = tool("hlrun",
+           {guest_path("hello"), "--vcpu", "unicorn", "--record", "/nonexistent-dir/t.cap"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(r.err.starts_with("hlrun: --record: ")) << r.err;

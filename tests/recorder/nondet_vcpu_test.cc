@@ -64,7 +64,7 @@ TEST(NondetVcpu, EachInstructionStopsBeforeAndTakesItsResult) {
   expect_stop(NondetInstruction::kRdrand, kCode + 5, 4);
   (*vcpu)->set_nondet_result(0xFEEDFACECAFEBEEF, 1);
   r = *(*vcpu)->registers();
-  EXPECT_EQ(r.rbx, 0xCAFEBEEFu);  // a 32-bit destination zero-extends
+  EXPECT_EQ(r.rbx, 0xCAFEBEEFu);      // a 32-bit destination zero-extends
   EXPECT_EQ(r.rflags & 0x8D5, 0x1u);  // CF=1, OF SF ZF AF PF cleared
   EXPECT_EQ(r.rip, kCode + 8);
 

@@ -8,10 +8,10 @@
 
 #include "hl_abi.h"
 #include "recorder/convert.h"
-#include "vmm/long_mode.h"
-#include "vmm/standard_host_functions.h"
 #include "tests/integration/guests.h"
 #include "tests/recorder/recorder_test_util.h"
+#include "vmm/long_mode.h"
+#include "vmm/standard_host_functions.h"
 
 namespace hlrr::testing {
 namespace {
@@ -135,7 +135,9 @@ TEST_P(RecorderTest, ChattyEveryHostCallIsAnExitWithItsReply) {
 TEST_P(RecorderTest, ComputeHasOnlyItsHalt) {
   ASSERT_NO_FATAL_FAILURE(start("compute"));
   EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox_, "fib", {int64_t{90}})), 2880067194370816120);
-  EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox_, "sort_hash", {int64_t{on_kvm() ? 16 : 500}, int64_t{7}})) != 0, true);
+  EXPECT_EQ(std::get<int64_t>(
+                call_ok(*sandbox_, "sort_hash", {int64_t{on_kvm() ? 16 : 500}, int64_t{7}})) != 0,
+            true);
   auto t = finish();
   ASSERT_EQ(t.exits.size(), 3u);
   for (const auto& e : t.exits) EXPECT_EQ(e.kind, ExitKind::kHalt);
@@ -216,7 +218,8 @@ TEST_P(RecorderTest, MemoryDeltasRebuildGuestMemory) {
   auto t = finish();
   EXPECT_GE(t.deltas.size(), static_cast<size_t>(n / 50));
   std::vector<uint8_t> memory(sandbox_->memory().size(), 0);
-  for (const auto& p : t.setup.initial_memory) std::memcpy(&memory[p.address], p.bytes.data(), 4096);
+  for (const auto& p : t.setup.initial_memory)
+    std::memcpy(&memory[p.address], p.bytes.data(), 4096);
   uint64_t last_exit = 0;
   for (const auto& d : t.deltas) {
     EXPECT_GE(d.exit_sequence, last_exit);
@@ -241,7 +244,8 @@ TEST_P(RecorderTest, SnapshotAndRestoreStillWorkWhileRecording) {
   EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox_, "add_sample", {int64_t{10}})), 1);
   auto t = finish();
   std::vector<uint8_t> memory(sandbox_->memory().size(), 0);
-  for (const auto& p : t.setup.initial_memory) std::memcpy(&memory[p.address], p.bytes.data(), 4096);
+  for (const auto& p : t.setup.initial_memory)
+    std::memcpy(&memory[p.address], p.bytes.data(), 4096);
   for (const auto& d : t.deltas)
     for (const auto& p : d.pages) std::memcpy(&memory[p.address], p.bytes.data(), 4096);
   EXPECT_EQ(std::memcmp(memory.data(), sandbox_->memory().host_base(), memory.size()), 0);
@@ -290,7 +294,8 @@ TEST_P(RecorderTest, ClockGuestRdtscIsSuppliedAndRecordedOnTheSoftwareVcpu) {
 }
 
 TEST(Recorder, RefusesToStartInTheMiddleOfACall) {
-  auto sandbox = vmm::Sandbox::create_from_file(guest_path("hello"), {.vcpu = vmm::VcpuKind::kUnicorn});
+  auto sandbox =
+      vmm::Sandbox::create_from_file(guest_path("hello"), {.vcpu = vmm::VcpuKind::kUnicorn});
   ASSERT_TRUE(sandbox);
   ASSERT_TRUE((*sandbox)->begin_call("hello"));
   TempTrace trace;
@@ -300,7 +305,8 @@ TEST(Recorder, RefusesToStartInTheMiddleOfACall) {
 }
 
 TEST(Recorder, AnUnwritablePathIsOneLine) {
-  auto sandbox = vmm::Sandbox::create_from_file(guest_path("hello"), {.vcpu = vmm::VcpuKind::kUnicorn});
+  auto sandbox =
+      vmm::Sandbox::create_from_file(guest_path("hello"), {.vcpu = vmm::VcpuKind::kUnicorn});
   ASSERT_TRUE(sandbox);
   auto rec = recorder::record_to(**sandbox, "/nonexistent-dir/trace.cap");
   ASSERT_FALSE(rec);

@@ -14,7 +14,8 @@ using testing::TestSegment;
 constexpr uint64_t kBase = 0x100000;
 
 std::vector<uint8_t> valid_elf() {
-  return build_elf({{kBase, {0x90, 0xF4}}, {kBase + 0x1000, {1, 2, 3}, 0x2000, PF_R | PF_W}}, kBase);
+  return build_elf({{kBase, {0x90, 0xF4}}, {kBase + 0x1000, {1, 2, 3}, 0x2000, PF_R | PF_W}},
+                   kBase);
 }
 
 std::string refusal(std::vector<uint8_t> bytes) {
@@ -65,9 +66,11 @@ TEST(ElfImage, RefusesWhatIsNotAnX8664Executable) {
 TEST(ElfImage, RefusesBadSegments) {
   auto outside_file = valid_elf();
   patch_phdr(outside_file, 0, [](Elf64_Phdr& ph) { ph.p_offset = 0x100000; });
-  EXPECT_EQ(refusal(outside_file), "segment 0 (file bytes 0x100000+0x2) lies outside the file (truncated?)");
+  EXPECT_EQ(refusal(outside_file),
+            "segment 0 (file bytes 0x100000+0x2) lies outside the file (truncated?)");
 
-  EXPECT_EQ(refusal(build_elf({{kBase, {0x90, 0xF4}, 0x2000}, {kBase + 0x1000, {1}, 0, PF_R | PF_W}}, kBase)),
+  EXPECT_EQ(refusal(build_elf(
+                {{kBase, {0x90, 0xF4}, 0x2000}, {kBase + 0x1000, {1}, 0, PF_R | PF_W}}, kBase)),
             "overlapping segments at 0x100000 and 0x101000");
 
   auto bigger_file = valid_elf();
@@ -94,7 +97,8 @@ TEST(ElfImage, RefusesSegmentsOutsideGuestMemory) {
 TEST(ElfImage, ReadFileNamesTheFile) {
   auto missing = ElfImage::read_file("/nonexistent/guest.elf");
   ASSERT_FALSE(missing.has_value());
-  EXPECT_EQ(missing.error().message, "cannot open /nonexistent/guest.elf: No such file or directory");
+  EXPECT_EQ(missing.error().message,
+            "cannot open /nonexistent/guest.elf: No such file or directory");
 }
 
 }  // namespace

@@ -19,16 +19,20 @@ class ExitHandlerTest : public ::testing::Test {
                [](std::span<const Value> a) -> base::Expected<Value> {
                  return std::get<int64_t>(a[0]) + std::get<int64_t>(a[1]);
                });
-    table_.add("fail", {{}, ValueType::kVoid},
-               [](std::span<const Value>) -> base::Expected<Value> { return base::fail("disk full"); });
+    table_.add("fail", {{}, ValueType::kVoid}, [](std::span<const Value>) -> base::Expected<Value> {
+      return base::fail("disk full");
+    });
     handler_ = std::make_unique<ExitHandler>(*memory_, table_);
   }
 
   // What the guest runtime does before `out` to the host-call port.
   void guest_calls_host(const std::string& name, std::vector<Value> args) {
-    ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_CALL, name, args).has_value());
+    ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_CALL, name, args)
+                    .has_value());
   }
-  static VcpuExit out(uint16_t port) { return VcpuExit{.kind = ExitKind::kIoOut, .port = port, .size = 1}; }
+  static VcpuExit out(uint16_t port) {
+    return VcpuExit{.kind = ExitKind::kIoOut, .port = port, .size = 1};
+  }
 
   std::unique_ptr<GuestMemory> memory_;
   HostFunctionTable table_;
@@ -54,7 +58,9 @@ TEST_F(ExitHandlerTest, HostCallErrorsEndTheCallNamingTheFunction) {
   } cases[] = {
       {"nope", {}, "no host function named 'nope'"},
       {"add", {int64_t{1}}, "host function 'add' takes 2 arguments, the guest passed 1"},
-      {"add", {int64_t{1}, std::string("x")}, "host function 'add' argument 1 is i64, the guest passed string"},
+      {"add",
+       {int64_t{1}, std::string("x")},
+       "host function 'add' argument 1 is i64, the guest passed string"},
       {"fail", {}, "host function 'fail' failed: disk full"},
   };
   for (const auto& c : cases) {
@@ -68,13 +74,15 @@ TEST_F(ExitHandlerTest, HostCallErrorsEndTheCallNamingTheFunction) {
 
 TEST_F(ExitHandlerTest, HaltReturnsTheGuestsResultOrItsError) {
   const std::vector<Value> result = {std::string("done")};
-  ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_RESULT, "", result).has_value());
+  ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_RESULT, "", result)
+                  .has_value());
   ExitAction action = handler_->handle(VcpuExit{.kind = ExitKind::kHalt});
   ASSERT_EQ(action.kind, ExitAction::Kind::kReturn);
   EXPECT_EQ(std::get<std::string>(action.value), "done");
 
   const std::vector<Value> error = {std::string("no guest function named 'x'")};
-  ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_ERROR, "", error).has_value());
+  ASSERT_TRUE(
+      write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_ERROR, "", error).has_value());
   action = handler_->handle(VcpuExit{.kind = ExitKind::kHalt});
   ASSERT_EQ(action.kind, ExitAction::Kind::kFault);
   EXPECT_EQ(action.fault.kind, FaultKind::kGuestError);
@@ -87,7 +95,8 @@ TEST_F(ExitHandlerTest, HaltReturnsTheGuestsResultOrItsError) {
 
 TEST_F(ExitHandlerTest, PanicCarriesTheGuestsMessage) {
   const std::vector<Value> msg = {std::string("invariant broken")};
-  ASSERT_TRUE(write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_PANIC, "", msg).has_value());
+  ASSERT_TRUE(
+      write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_PANIC, "", msg).has_value());
   ExitAction action = handler_->handle(out(HL_PORT_PANIC));
   ASSERT_EQ(action.kind, ExitAction::Kind::kFault);
   EXPECT_EQ(action.fault.kind, FaultKind::kPanic);
@@ -98,31 +107,38 @@ TEST_F(ExitHandlerTest, EachExceptionBecomesItsFaultKind) {
   const struct {
     uint8_t vector;
     FaultKind kind;
-  } cases[] = {{0, FaultKind::kDivideError}, {6, FaultKind::kInvalidOpcode},
+  } cases[] = {{0, FaultKind::kDivideError},        {6, FaultKind::kInvalidOpcode},
                {13, FaultKind::kGeneralProtection}, {14, FaultKind::kPageFault},
-               {8, FaultKind::kTripleFault}, {17, FaultKind::kOtherException}};
+               {8, FaultKind::kTripleFault},        {17, FaultKind::kOtherException}};
   for (const auto& c : cases) {
     ExitAction a = handler_->handle(VcpuExit{.kind = ExitKind::kException, .vector = c.vector});
     ASSERT_EQ(a.kind, ExitAction::Kind::kFault);
     EXPECT_EQ(a.fault.kind, c.kind) << int(c.vector);
   }
-  ExitAction pf = handler_->handle(VcpuExit{.kind = ExitKind::kException, .vector = 14, .error_code = 2,
-                                            .has_address = true, .address = 0});
+  ExitAction pf = handler_->handle(VcpuExit{.kind = ExitKind::kException,
+                                            .vector = 14,
+                                            .error_code = 2,
+                                            .has_address = true,
+                                            .address = 0});
   pf.fault.rip = 0x100010;
   pf.fault.symbol = "null_deref+0x4";
   EXPECT_EQ(pf.fault.to_string(), "#PF at 0x100010 in null_deref+0x4 (address 0x0)");
 }
 
 TEST_F(ExitHandlerTest, OtherExitsEndTheCallWithTheirKind) {
-  EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kOutOfBounds, .has_address = true, .address = 0x80000000})
+  EXPECT_EQ(handler_
+                ->handle(VcpuExit{
+                    .kind = ExitKind::kOutOfBounds, .has_address = true, .address = 0x80000000})
                 .fault.to_string(),
             "out-of-bounds access at 0x0 (address 0x80000000)");
   EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kStopped}).fault.kind, FaultKind::kTimeout);
-  EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kShutdown}).fault.kind, FaultKind::kTripleFault);
+  EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kShutdown}).fault.kind,
+            FaultKind::kTripleFault);
   EXPECT_EQ(handler_->handle(out(0x80)).fault.message, "out to unknown port 0x80");
   EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kIoIn, .port = 0x60}).fault.message,
             "in from unknown port 0x60");
-  EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kUnsupported, .detail = "`addps` at 0x1"}).fault.kind,
+  EXPECT_EQ(handler_->handle(VcpuExit{.kind = ExitKind::kUnsupported, .detail = "`addps` at 0x1"})
+                .fault.kind,
             FaultKind::kUnsupportedInstruction);
 }
 

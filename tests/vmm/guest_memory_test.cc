@@ -32,14 +32,13 @@ TEST(GuestMemory, RefusesEveryRangeOutsideItWithAMessage) {
   auto m = GuestMemory::create(0x10000);
   ASSERT_TRUE(m.has_value());
   std::array<uint8_t, 8> buf{};
-  EXPECT_FALSE(m->read(0xFFF9, buf).has_value());         // straddles the end
-  EXPECT_FALSE(m->read(0x10000, buf).has_value());        // just past the end
-  EXPECT_FALSE(m->write(~0ull - 3, buf).has_value());     // would wrap around
+  EXPECT_FALSE(m->read(0xFFF9, buf).has_value());           // straddles the end
+  EXPECT_FALSE(m->read(0x10000, buf).has_value());          // just past the end
+  EXPECT_FALSE(m->write(~0ull - 3, buf).has_value());       // would wrap around
   EXPECT_FALSE(m->read_string(0x8000, ~0ull).has_value());  // huge length
   auto err = m->read(0x20000, buf);
   ASSERT_FALSE(err.has_value());
-  EXPECT_EQ(err.error().message,
-            "guest range 0x20000+0x8 is outside guest memory (0x10000 bytes)");
+  EXPECT_EQ(err.error().message, "guest range 0x20000+0x8 is outside guest memory (0x10000 bytes)");
   EXPECT_TRUE(m->read(0x10000, std::span<uint8_t>()).has_value());  // empty range at the end
 }
 

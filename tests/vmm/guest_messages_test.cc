@@ -20,8 +20,10 @@ class GuestMessagesTest : public ::testing::Test {
 };
 
 TEST_F(GuestMessagesTest, RoundTripsEveryValueType) {
-  const std::vector<Value> args = {int64_t{-5}, std::string("hello"), Bytes{1, 2, 3}, std::monostate{}};
-  ASSERT_TRUE(write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "greet", args).has_value());
+  const std::vector<Value> args = {int64_t{-5}, std::string("hello"), Bytes{1, 2, 3},
+                                   std::monostate{}};
+  ASSERT_TRUE(
+      write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "greet", args).has_value());
   auto msg = read_message(*memory_, HL_CALL_AREA);
   ASSERT_TRUE(msg.has_value()) << msg.error().message;
   EXPECT_EQ(msg->kind, HL_MSG_CALL);
@@ -31,7 +33,8 @@ TEST_F(GuestMessagesTest, RoundTripsEveryValueType) {
 
 TEST_F(GuestMessagesTest, StringsArePlacedInTheAreaAndNulTerminated) {
   const std::vector<Value> args = {std::string("abc")};
-  ASSERT_TRUE(write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "f", args).has_value());
+  ASSERT_TRUE(
+      write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "f", args).has_value());
   auto raw = memory_->read_value<hl_message>(HL_CALL_AREA);
   ASSERT_TRUE(raw.has_value());
   EXPECT_EQ(raw->args[0].type, static_cast<uint32_t>(HL_STRING));
@@ -46,8 +49,9 @@ TEST_F(GuestMessagesTest, RefusesArgumentsThatDoNotFit) {
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().message, "arguments too large for the 32 KiB call area");
   const std::vector<Value> nine(9, int64_t{1});
-  EXPECT_EQ(write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "f", nine).error().message,
-            "too many arguments (9, at most 8)");
+  EXPECT_EQ(
+      write_message(*memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, "f", nine).error().message,
+      "too many arguments (9, at most 8)");
 }
 
 // A guest-written message whose pointers the host must not follow.
@@ -73,7 +77,8 @@ TEST_F(GuestMessagesTest, ChecksEveryGuestPointerBeforeReadingIt) {
       {0x3FFFF0, 32, "argument 0 (string at 0x3ffff0, 32 bytes) is outside guest memory"},
       {0x0, 4, "argument 0 (string at 0x0, 4 bytes) is outside guest memory"},  // null page
       {HL_STACK_GUARD + 8, 4, "argument 0 (string at 0x30008, 4 bytes) is outside guest memory"},
-      {0x100000, ~0ull, "argument 0 (string at 0x100000, 18446744073709551615 bytes) is outside guest memory"},
+      {0x100000, ~0ull,
+       "argument 0 (string at 0x100000, 18446744073709551615 bytes) is outside guest memory"},
   };
   for (const auto& c : cases) {
     ASSERT_TRUE(memory_->write_value(HL_OUT_AREA, guest_message(c.ptr, c.len)).has_value());
@@ -89,11 +94,13 @@ TEST_F(GuestMessagesTest, RefusesMalformedHeaders) {
   hl_message m = guest_message(0x100000, 1);
   m.magic = 0;
   ASSERT_TRUE(memory_->write_value(HL_OUT_AREA, m).has_value());
-  EXPECT_EQ(read_message(*memory_, HL_OUT_AREA).error().message, "no message from the guest (bad magic)");
+  EXPECT_EQ(read_message(*memory_, HL_OUT_AREA).error().message,
+            "no message from the guest (bad magic)");
   m = guest_message(0x100000, 1);
   m.argc = 1000;
   ASSERT_TRUE(memory_->write_value(HL_OUT_AREA, m).has_value());
-  EXPECT_EQ(read_message(*memory_, HL_OUT_AREA).error().message, "message has 1000 arguments (at most 8)");
+  EXPECT_EQ(read_message(*memory_, HL_OUT_AREA).error().message,
+            "message has 1000 arguments (at most 8)");
   m = guest_message(0x100000, 1);
   m.args[0].type = 77;
   ASSERT_TRUE(memory_->write_value(HL_OUT_AREA, m).has_value());

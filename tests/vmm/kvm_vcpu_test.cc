@@ -698,11 +698,11 @@ TEST(CodeScan, TellsWhetherCodeTouchesFpuState) {
     std::vector<uint8_t> code;
     bool uses_fpu;
   } cases[] = {
-      {{0x48, 0xFF, 0xC0, 0xF4}, false},        // inc rax; hlt
-      {{0x0F, 0x58, 0xC1}, true},               // addps xmm0, xmm1
-      {{0xD9, 0xEB}, true},                     // fldpi
-      {{0x0F, 0xAE, 0x5C, 0x24, 0xFC}, true},   // stmxcsr [rsp - 4]
-      {{0x66, 0x48, 0x0F, 0x6E, 0xC0}, true},   // movq xmm0, rax
+      {{0x48, 0xFF, 0xC0, 0xF4}, false},       // inc rax; hlt
+      {{0x0F, 0x58, 0xC1}, true},              // addps xmm0, xmm1
+      {{0xD9, 0xEB}, true},                    // fldpi
+      {{0x0F, 0xAE, 0x5C, 0x24, 0xFC}, true},  // stmxcsr [rsp - 4]
+      {{0x66, 0x48, 0x0F, 0x6E, 0xC0}, true},  // movq xmm0, rax
   };
   for (const auto& c : cases) {
     const CodeRange range{0x100000, c.code};

@@ -74,7 +74,7 @@ TEST_F(LongModeTest, IdtStubsReportTheirVectorOnTheExceptionPort) {
     std::vector<uint8_t> stub(HL_EXCEPTION_STUB_SIZE);
     ASSERT_TRUE(memory_->read(handler, stub).has_value());
     const size_t start = vector_has_error_code(v) ? 0 : 2;  // `push 0` for vectors without one
-    EXPECT_EQ(stub[start + 2], 0xB0);  // mov al, v
+    EXPECT_EQ(stub[start + 2], 0xB0);                       // mov al, v
     EXPECT_EQ(stub[start + 3], v);
   }
 }

@@ -6,7 +6,8 @@ namespace hlrr::vmm {
 namespace {
 
 TEST(SymbolTable, DescribesAddressesAsSymbolPlusOffset) {
-  SymbolTable table({{"second", 0x100100, 0x20, true}, {"first", 0x100000, 0x100, true},
+  SymbolTable table({{"second", 0x100100, 0x20, true},
+                     {"first", 0x100000, 0x100, true},
                      {"g_data", 0x102000, 8, false}});
   EXPECT_EQ(table.describe(0x100000), "first");
   EXPECT_EQ(table.describe(0x100012), "first+0x12");
