@@ -230,13 +230,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   } else {
     exit.kind = vmm::ExitKind::kInstructionLimit;
   }
-  if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
-    return StopKind::kReachedCount;
-  }
-  if (exit.kind == vmm::ExitKind::kDebug && exit.has_debug_point) {
-    last_hit_ = exit;
-    return StopKind::kDebugPoint;
-  }
+  if (auto stop = stop_for_caller(exit, target)) return *stop;
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);
   const std::string where =
@@ -307,10 +301,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   return StopKind::kReachedCount;
 }
 
-StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint64_t target) {
-  vmm::RunOptions options;
-  if (target != UINT64_MAX) options.max_instructions = target - instruction_count();
-  const vmm::VcpuExit exit = vcpu_->run(options);
+std::optional<StopKind> ReplaySession::stop_for_caller(const vmm::VcpuExit& exit, uint64_t target) {
   if (exit.kind == vmm::ExitKind::kInstructionLimit && instruction_count() >= target) {
     return StopKind::kReachedCount;
   }
@@ -318,6 +309,14 @@ StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint6
     last_hit_ = exit;
     return StopKind::kDebugPoint;
   }
+  return std::nullopt;
+}
+
+StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint64_t target) {
+  vmm::RunOptions options;
+  if (target != UINT64_MAX) options.max_instructions = target - instruction_count();
+  const vmm::VcpuExit exit = vcpu_->run(options);
+  if (auto stop = stop_for_caller(exit, target)) return *stop;
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);
   const std::string where =

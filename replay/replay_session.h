@@ -118,6 +118,9 @@ class ReplaySession {
   // Processes records until the next one needs the vCPU to run; false at the end.
   bool apply_passive_records();
   StopKind replay_exit(const trace::Exit& recorded, uint64_t target);
+  // A run ended where the caller asked (the target count) or at a debug point: the stop to
+  // return, if so.
+  std::optional<StopKind> stop_for_caller(const vmm::VcpuExit& exit, uint64_t target);
   StopKind replay_nondet(const trace::NondetResult& recorded, uint64_t target);
   StopKind diverge(std::string message);
   bool compare_memory(const trace::MemoryDelta& delta);
