@@ -29,6 +29,13 @@ const BlockCounter::Block& BlockCounter::lookup(uint64_t address, uint32_t size)
   return blocks_.emplace(address, std::move(block)).first->second;
 }
 
+BlockCounter::~BlockCounter() {
+  if (capstone_ != 0) {
+    csh handle = capstone_;
+    cs_close(&handle);
+  }
+}
+
 BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const {
   Block block{.address = address, .size = size, .offsets = {}};
   if (address >= memory_.size() || size > memory_.size() - address) {
@@ -36,8 +43,12 @@ BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const 
     block.offsets.push_back(0);
     return block;
   }
-  csh handle;
-  HLRR_CHECK(cs_open(CS_ARCH_X86, CS_MODE_64, &handle) == CS_ERR_OK);
+  if (capstone_ == 0) {
+    csh opened;
+    HLRR_CHECK(cs_open(CS_ARCH_X86, CS_MODE_64, &opened) == CS_ERR_OK);
+    capstone_ = opened;
+  }
+  const csh handle = capstone_;
   const uint8_t* code = memory_.data() + address;
   size_t left = size;
   uint64_t pc = address;
@@ -46,7 +57,6 @@ BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const 
     block.offsets.push_back(static_cast<uint32_t>(insn->address - address));
   }
   cs_free(insn, 1);
-  cs_close(&handle);
   // Capstone refused an encoding Unicorn executed: count the rest as one instruction, so the
   // count still advances (and the index of any later RIP is the block's end).
   if (left > 0) block.offsets.push_back(static_cast<uint32_t>(size - left));

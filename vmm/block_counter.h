@@ -31,6 +31,9 @@ class BlockCounter {
   };
 
   explicit BlockCounter(std::span<const uint8_t> memory) : memory_(memory) {}
+  ~BlockCounter();
+  BlockCounter(const BlockCounter&) = delete;
+  BlockCounter& operator=(const BlockCounter&) = delete;
 
   // A block starts executing at `address` (`size` bytes): the previous one completed.
   // Returns the block, whose first instruction is number count_at_block_start().
@@ -81,6 +84,9 @@ class BlockCounter {
   Block decode(uint64_t address, uint32_t size) const;
 
   std::span<const uint8_t> memory_;
+  // One Capstone handle for the counter's life: opening one costs ~100k host instructions,
+  // more than decoding a block (it was a third of a sandbox's creation).
+  mutable size_t capstone_ = 0;  // csh; 0 until the first decode
   std::unordered_map<uint64_t, Block> blocks_;
   const Block* current_ = nullptr;
   uint64_t base_ = 0;
