@@ -74,7 +74,7 @@ TEST_P(HlreplayCheck, ACorruptTraceFailsWithOneLine) {
 // --gdb: gdb started on the recording's embedded ELF (no path to the guest given), commands
 // from stdin.
 TEST_P(HlreplayCheck, GdbStartsConnectedWithTheRecordingsSymbols) {
-  if (std::system("command -v gdb >/dev/null 2>&1") != 0) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   auto rec =
       run_process({tool_path("hlrun"), guest_path("hello"), "--vcpu", vmm::to_string(GetParam()),
                    "--call", "greet", "replay", "--record", trace()});

@@ -11,35 +11,17 @@
 #include <vector>
 
 #include "tests/integration/guests.h"
+#include "tests/support/subprocess.h"
 
 namespace hlrr::testing {
 
-inline bool have_tool(const std::string& tool) {
-  return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
-}
-
-// Runs a shell command; returns its stdout and stderr.
-inline std::string shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
-  return out;
-}
-
-// `hlrun -g 0 guest.elf --call ...` waiting for a debugger: the constructor reads the port
-// from its first line; finish() waits for it and returns the rest of its output.
-class DebuggedHlrun {
+// A debug server started in the background (`hlrun -g 0 ...`, `hlreplay trace -g 0`): the
+// constructor reads the port from its first line; finish() waits for it and returns the rest of
+// its output.
+class BackgroundServer {
  public:
-  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call,
-                const std::string& options = "") {
-    const std::string command = "timeout 60 " + tool_path("hlrun") + " -g 0 " + options +
-                                " --vcpu " + backend + " " + guest_path(guest) + " --call " + call +
-                                " 2>&1";
-    pipe_ = ::popen(command.c_str(), "r");
+  explicit BackgroundServer(const std::string& command) {
+    pipe_ = ::popen((command + " 2>&1").c_str(), "r");
     char line[512] = {};
     if (pipe_ != nullptr && std::fgets(line, sizeof line, pipe_) != nullptr) {
       const std::string text = line;
@@ -48,7 +30,9 @@ class DebuggedHlrun {
       }
     }
   }
-  ~DebuggedHlrun() { finish(); }
+  ~BackgroundServer() { finish(); }
+  BackgroundServer(const BackgroundServer&) = delete;
+  BackgroundServer& operator=(const BackgroundServer&) = delete;
   int port() const { return port_; }
   int exit_code() const { return exit_code_; }
   std::string finish() {
@@ -67,6 +51,15 @@ class DebuggedHlrun {
   int port_ = 0;
   int exit_code_ = -1;
   std::string rest_;
+};
+
+// `hlrun -g 0 guest.elf --call ...` waiting for a debugger.
+class DebuggedHlrun : public BackgroundServer {
+ public:
+  DebuggedHlrun(const std::string& backend, const std::string& guest, const std::string& call,
+                const std::string& options = "")
+      : BackgroundServer("timeout 60 " + tool_path("hlrun") + " -g 0 " + options + " --vcpu " +
+                         backend + " " + guest_path(guest) + " --call " + call) {}
 };
 
 inline std::string quote_all(const std::string& flag, const std::vector<std::string>& commands) {

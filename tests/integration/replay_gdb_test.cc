@@ -9,28 +9,11 @@
 namespace hlrr::testing {
 namespace {
 
-// `hlreplay trace -g 0` waiting for a debugger; the port comes from its first line.
-class ReplayServer {
+// `hlreplay trace -g 0` waiting for a debugger.
+class ReplayServer : public BackgroundServer {
  public:
-  explicit ReplayServer(const std::string& trace) {
-    const std::string command = "timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0 2>&1";
-    pipe_ = ::popen(command.c_str(), "r");
-    char line[512] = {};
-    if (pipe_ != nullptr && std::fgets(line, sizeof line, pipe_) != nullptr) {
-      const std::string text = line;
-      if (auto at = text.rfind("127.0.0.1:"); at != std::string::npos) {
-        port_ = std::atoi(text.c_str() + at + 10);
-      }
-    }
-  }
-  ~ReplayServer() {
-    if (pipe_ != nullptr) ::pclose(pipe_);
-  }
-  int port() const { return port_; }
-
- private:
-  FILE* pipe_ = nullptr;
-  int port_ = 0;
+  explicit ReplayServer(const std::string& trace)
+      : BackgroundServer("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0") {}
 };
 
 // Runs a gdb script (one command a line) against the replay.

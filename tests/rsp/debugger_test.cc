@@ -7,24 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/subprocess.h"
+
 namespace {
 
-bool have(const char* tool) {
-  std::string command = std::string("command -v ") + tool + " >/dev/null 2>&1";
-  return std::system(command.c_str()) == 0;
-}
-
-// Runs a shell command and returns its stdout+stderr.
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  ::pclose(pipe);
-  return out;
-}
+using hlrr::testing::have_tool;
+using hlrr::testing::shell;
 
 // The fake target server in the background: started in the constructor, reaped (with its
 // final output) by finish().
@@ -62,7 +50,7 @@ std::string gdb(int port, const std::vector<std::string>& commands) {
       "'target remote :" +
       std::to_string(port) + "'";
   for (const std::string& c : commands) command += " -ex '" + c + "'";
-  return run(command);
+  return shell(command);
 }
 
 std::string lldb(const std::string& lldb_binary, int port,
@@ -70,7 +58,7 @@ std::string lldb(const std::string& lldb_binary, int port,
   std::string command =
       "timeout 60 " + lldb_binary + " -b -o 'gdb-remote " + std::to_string(port) + "'";
   for (const std::string& c : commands) command += " -o '" + c + "'";
-  return run(command);
+  return shell(command);
 }
 
 #define EXPECT_CONTAINS(haystack, needle)                                                       \
@@ -78,7 +66,7 @@ std::string lldb(const std::string& lldb_binary, int port,
                                                         << (haystack)
 
 TEST(Gdb, RegistersMemoryStepMonitorWatchKill) {
-  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
   std::string out = gdb(server.port(), {"info registers rip",
@@ -124,7 +112,7 @@ TEST(Gdb, RegistersMemoryStepMonitorWatchKill) {
 }
 
 TEST(Gdb, ReverseExecution) {
-  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("--reverse");
   ASSERT_NE(server.port(), 0);
   std::string out = gdb(server.port(), {"stepi", "stepi", "stepi", "info registers rip",
@@ -141,15 +129,16 @@ TEST(Gdb, ReverseExecution) {
 }
 
 TEST(Gdb, InterruptARunningTarget) {
-  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("--run-forever");
   ASSERT_NE(server.port(), 0);
   // Ctrl-C as a user gives it: SIGINT to gdb while it waits in `continue`, which makes gdb
   // send 0x03. (`set -m` so that the background gdb does not ignore SIGINT.)
   std::string port = std::to_string(server.port());
-  std::string out = run("timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'target remote :" + port +
-                        "' -ex continue -ex 'info registers rip' -ex kill & p=\\$!; sleep 2; "
-                        "kill -INT \\$p; wait \\$p\"");
+  std::string out =
+      shell("timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'target remote :" + port +
+            "' -ex continue -ex 'info registers rip' -ex kill & p=\\$!; sleep 2; "
+            "kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
   EXPECT_EQ(out.find("rip            0x1000 "), std::string::npos) << out;  // it ran
@@ -157,7 +146,7 @@ TEST(Gdb, InterruptARunningTarget) {
 }
 
 TEST(Gdb, ExitIsReported) {
-  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
   std::string out = gdb(server.port(), {"continue"});
@@ -166,7 +155,7 @@ TEST(Gdb, ExitIsReported) {
 }
 
 TEST(Gdb, FetchesTheExecFileOverVFile) {
-  if (!have("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   FakeServer server("--exec=/hlrr-no-such-dir/guest.elf");
   ASSERT_NE(server.port(), 0);
   std::string out = gdb(server.port(), {"info inferiors", "kill"});
@@ -212,17 +201,17 @@ void lldb_watch_session(const std::string& binary) {
 }
 
 TEST(Lldb, RegistersMemoryStepMonitorBreakpointKill) {
-  if (!have("lldb")) GTEST_SKIP() << "lldb is not installed";
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
   lldb_session("lldb");
 }
 
 TEST(Lldb, WatchpointAndDetach) {
-  if (!have("lldb")) GTEST_SKIP() << "lldb is not installed";
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
   lldb_watch_session("lldb");
 }
 
 TEST(Lldb, NewerLldb) {
-  if (!have("lldb-22")) GTEST_SKIP() << "lldb-22 is not installed (apt install lldb-22)";
+  if (!have_tool("lldb-22")) GTEST_SKIP() << "lldb-22 is not installed (it conflicts with lldb 14)";
   lldb_session("lldb-22");
   lldb_watch_session("lldb-22");
 }

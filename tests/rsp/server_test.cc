@@ -47,6 +47,12 @@ class ServerTest : public ::testing::Test {
   }
 
   FakeTarget target_;
+  // The server answers a memory read on this connection: it is (still) serving.
+  static void expect_serves(TcpClient& client) {
+    ASSERT_TRUE(client.send(kReadMemory));
+    EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+  }
+
   std::unique_ptr<Server> server_;
   std::future<base::Expected<Server::End>> result_;
 };
@@ -55,8 +61,7 @@ TEST_F(ServerTest, ServesAPacket) {
   start();
   TcpClient client(server_->port());
   ASSERT_TRUE(client.connected());
-  ASSERT_TRUE(client.send(kReadMemory));
-  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(client);
 }
 
 TEST_F(ServerTest, BadChecksumIsNackedAndAGoodResendWorks) {
@@ -64,16 +69,14 @@ TEST_F(ServerTest, BadChecksumIsNackedAndAGoodResendWorks) {
   TcpClient client(server_->port());
   ASSERT_TRUE(client.send("$m1000,4#00"));
   EXPECT_EQ(client.read(1), "-");
-  ASSERT_TRUE(client.send(kReadMemory));
-  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(client);
 }
 
 TEST_F(ServerTest, GarbageBytesAreIgnored) {
   start();
   TcpClient client(server_->port());
   ASSERT_TRUE(client.send(std::string("\xff\xfe garbage \r\n#00", 17)));
-  ASSERT_TRUE(client.send(kReadMemory));
-  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(client);
 }
 
 TEST_F(ServerTest, OversizePacketIsRefusedAndServingGoesOn) {
@@ -81,8 +84,7 @@ TEST_F(ServerTest, OversizePacketIsRefusedAndServingGoesOn) {
   TcpClient client(server_->port());
   ASSERT_TRUE(client.send(frame("X1000,8000:" + std::string(0x8000, 'a'))));
   EXPECT_EQ(client.read(8), "+$E07#ac");
-  ASSERT_TRUE(client.send(kReadMemory));
-  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(client);
 }
 
 TEST_F(ServerTest, TruncatedPacketThenDisconnectLeavesTheServerAccepting) {
@@ -93,15 +95,13 @@ TEST_F(ServerTest, TruncatedPacketThenDisconnectLeavesTheServerAccepting) {
   }
   TcpClient second(server_->port());
   ASSERT_TRUE(second.connected());
-  ASSERT_TRUE(second.send(kReadMemory));
-  EXPECT_EQ(second.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(second);
 }
 
 TEST_F(ServerTest, SecondClientIsRefusedWhileTheFirstKeepsWorking) {
   start();
   TcpClient first(server_->port());
-  ASSERT_TRUE(first.send(kReadMemory));
-  EXPECT_EQ(first.read(kReadMemoryReply.size()), kReadMemoryReply);
+  expect_serves(first);
   TcpClient second(server_->port());
   ASSERT_TRUE(second.connected());
   EXPECT_EQ(second.read(7), "$E01#a6");

@@ -17,6 +17,13 @@ struct ProcessResult {
   std::string err;
 };
 
+// Whether `tool` is on PATH (tests that drive gdb or lldb skip, saying so, when it is not).
+bool have_tool(const std::string& tool);
+
+// Runs a shell command line; returns its stdout and stderr interleaved. Put a `timeout` in the
+// command when it could hang (run_process() is the time-limited way to start one program).
+std::string shell(const std::string& command);
+
 ProcessResult run_process(const std::vector<std::string>& argv,
                           std::chrono::milliseconds limit = std::chrono::seconds(60),
                           const std::string& stdin_text = "");
