@@ -11,7 +11,8 @@ namespace hlrr::cli {
 base::Expected<DebugListen> parse_listen(const std::string& text) {
   DebugListen listen;
   std::string port = text;
-  if (const auto colon = text.rfind(':'); colon != std::string::npos) {
+  const auto colon = text.rfind(':');
+  if (colon != std::string::npos) {
     listen.address = text.substr(0, colon);
     port = text.substr(colon + 1);
     if (listen.address.size() >= 2 && listen.address.front() == '[') {
@@ -20,11 +21,22 @@ base::Expected<DebugListen> parse_listen(const std::string& text) {
   }
   char* end = nullptr;
   const unsigned long value = std::strtoul(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || value > 65535 || listen.address.empty()) {
+  const bool no_address = colon != std::string::npos && listen.address.empty();
+  if (port.empty() || *end != '\0' || value > 65535 || no_address) {
     return base::fail("expected PORT or ADDR:PORT, got '" + text + "'");
   }
   listen.port = static_cast<uint16_t>(value);
   return listen;
+}
+
+std::string listening_text(const rsp::Server& server) {
+  const std::vector<std::string> endpoints = server.endpoints();
+  std::string text;
+  for (const std::string& endpoint : endpoints) text += (text.empty() ? "" : " and ") + endpoint;
+  const std::string port = std::to_string(server.port());
+  if (endpoints.size() > 1)
+    return text + " (gdb: target remote :" + port + ", lldb: gdb-remote " + port + ")";
+  return text + " (gdb: target remote " + text + ")";
 }
 
 int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
@@ -38,11 +50,9 @@ int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
     };
   auto server = rsp::Server::create(target, options);
   if (!server) return std::fprintf(stderr, "hlrun: %s\n", server.error().message.c_str()), 2;
-  const std::string where = listen.address + ":" + std::to_string((*server)->port());
-  std::fprintf(stderr,
-               "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s "
-               "(gdb: target remote %s)\n",
-               std::string(sandbox.vcpu().backend_name()).c_str(), where.c_str(), where.c_str());
+  std::fprintf(
+      stderr, "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s\n",
+      std::string(sandbox.vcpu().backend_name()).c_str(), listening_text(**server).c_str());
   std::fflush(stderr);
   if (auto end = (*server)->run(); !end) {
     return std::fprintf(stderr, "hlrun: debug server: %s\n", end.error().message.c_str()), 1;

@@ -6,18 +6,24 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "rsp/server.h"
 #include "vmm/sandbox.h"
 #include "vmm/value.h"
 
 namespace hlrr::cli {
 
 struct DebugListen {
-  std::string address = "127.0.0.1";
-  uint16_t port = 0;  // 0: an ephemeral port, printed
+  std::string address;  // "": loopback, 127.0.0.1 and ::1 (rsp::ServerOptions::address)
+  uint16_t port = 0;    // 0: an ephemeral port, printed
 };
 
-// "ADDR:PORT" or "PORT" (address 127.0.0.1): a debug port is full control of the guest.
+// "PORT" (loopback of both families: a debug port is full control of the guest) or
+// "ADDR:PORT", one address only: 127.0.0.1:1234, [::1]:1234, localhost:1234.
 base::Expected<DebugListen> parse_listen(const std::string& text);
+
+// Where `server` listens and how to connect, for the "waiting for a debugger" line:
+// "127.0.0.1:P and [::1]:P (gdb: target remote :P, lldb: gdb-remote P)".
+std::string listening_text(const rsp::Server& server);
 
 // Serves one debug session over `sandbox`, fresh from Sandbox::load() (stopped at the guest's
 // entry): prints where it listens (one line on stderr); the initialisation and the call run as

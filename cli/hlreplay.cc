@@ -1,7 +1,7 @@
 // hlreplay: re-executes a recording. Wiring only: parsing (CLI11) and replay/ calls.
 //   hlreplay trace.cap --check       replays to the end: "deterministic: N exits, M instructions"
 //                                    or the first divergence (exit 1)
-//   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on 127.0.0.1:PORT
+//   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on localhost:PORT
 //   hlreplay trace.cap --gdb         starts gdb connected to it, with the recording's symbols
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,14 +71,11 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
     };
   auto server = rsp::Server::create(target, options);
   if (!server) return fail(kExitUsage, server.error().message);
-  const std::string where = listen.address + ":" + std::to_string((*server)->port());
   if (!start_gdb) {
-    std::fprintf(stderr,
-                 "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s "
-                 "(gdb: target remote %s)\n",
+    std::fprintf(stderr, "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s\n",
                  session.setup().guest_name.c_str(),
-                 static_cast<unsigned long long>(session.recorded_exits()), where.c_str(),
-                 where.c_str());
+                 static_cast<unsigned long long>(session.recorded_exits()),
+                 cli::listening_text(**server).c_str());
     std::fflush(stderr);
     auto end = (*server)->run();
     if (!end) return fail(1, "debug server: " + end.error().message);
@@ -95,7 +92,7 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
   std::thread serving([&] { (void)(*server)->run(); });
   const pid_t pid = fork();
   if (pid == 0) {
-    const std::string remote = "target remote " + where;
+    const std::string remote = "target remote " + (*server)->endpoints().front();
     execlp("gdb", "gdb", "-q", elf.c_str(), "-ex", remote.c_str(), static_cast<char*>(nullptr));
     std::perror("hlreplay: gdb");
     _exit(127);
@@ -125,8 +122,9 @@ int main(int argc, char** argv) {
   app.add_option("trace", trace_path, "trace file (hlrun --record)")->required();
   app.add_flag("--check", check_only, "replay to the end without a debugger");
   app.add_option("-g", debug_port,
-                 "PORT: serve the replay to gdb/lldb on 127.0.0.1:PORT (0: any port)");
-  app.add_option("--listen", listen, "ADDR:PORT: as -g, on another address");
+                 "PORT: serve the replay to gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any "
+                 "port)");
+  app.add_option("--listen", listen, "ADDR:PORT: as -g, on this one address only");
   app.add_flag("--gdb", start_gdb,
                "start gdb connected to the replay (symbols from the recording)");
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");

@@ -51,9 +51,10 @@ int main(int argc, char** argv) {
   app.add_option("--record", record_path,
                  "record the run (initialisation and call) into this trace file");
   app.add_option("-g", debug_port,
-                 "PORT: wait for gdb/lldb on 127.0.0.1:PORT (0: any port, printed)");
+                 "PORT: wait for gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any port, "
+                 "printed)");
   app.add_option("--listen", listen,
-                 "ADDR:PORT: as -g, on another address (full control of the guest!)");
+                 "ADDR:PORT: as -g, on this one address only (full control of the guest!)");
   app.add_flag("-v,--verbose", verbose,
                "say which backend runs the guest and how many exits it took");
   try {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "rsp/session.h"
 
@@ -21,15 +22,45 @@ using boost::system::error_code;
 // Sent to a client that connects while another one is being served.
 constexpr std::string_view kBusyReply = "$E01#a6";
 
+// How often an ephemeral port free on 127.0.0.1 is tried again because it is taken on ::1.
+constexpr int kEphemeralPortAttempts = 20;
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  const std::string address = endpoint.address().to_string();
+  const std::string port = std::to_string(endpoint.port());
+  return endpoint.address().is_v6() ? "[" + address + "]:" + port : address + ":" + port;
+}
+
+// Opens, binds and listens `acceptor` on `endpoint`; closes it again on failure.
+error_code open_acceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
+}
+
+// The machine has no usable ::1 (IPv6 disabled in the kernel or on lo).
+bool ipv6_unavailable(const error_code& ec) {
+  return ec == asio::error::address_family_not_supported ||
+         ec == boost::system::errc::address_not_available;
+}
+
 }  // namespace
 
 class Server::Impl {
  public:
-  Impl(Target& target, ServerOptions options)
-      : target_(target), options_(std::move(options)), acceptor_(io_) {}
+  Impl(Target& target, ServerOptions options) : target_(target), options_(std::move(options)) {}
 
   base::Status listen();
   uint16_t port() const { return port_; }
+  std::vector<std::string> endpoints() const;
   base::Expected<End> run();
   void stop() {
     asio::post(io_, [this] { shut_down(End::kStopped); });
@@ -42,7 +73,9 @@ class Server::Impl {
   void log(std::string_view message) {
     if (options_.log) options_.log(message);
   }
-  void accept_next();
+  base::Status listen_on(const tcp::endpoint& endpoint);
+  base::Status listen_on_loopbacks();
+  void accept_next(tcp::acceptor& acceptor);
   void on_accept(tcp::socket socket);
   void start_connection(tcp::socket socket);
   void refuse(tcp::socket socket);
@@ -52,7 +85,7 @@ class Server::Impl {
   Target& target_;
   ServerOptions options_;
   asio::io_context io_;
-  tcp::acceptor acceptor_;
+  std::vector<tcp::acceptor> acceptors_;  // one per address, all on port_
   uint16_t port_ = 0;
   std::shared_ptr<Connection> active_;
   std::optional<tcp::socket> waiting_;  // arrived while the previous client was going away
@@ -186,39 +219,83 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
 };
 
 base::Status Server::Impl::listen() {
+  if (options_.address.empty()) return listen_on_loopbacks();
   error_code ec;
   asio::ip::address address = asio::ip::make_address(options_.address, ec);
-  if (ec) return base::fail("bad listen address '" + options_.address + "': " + ec.message());
-  tcp::endpoint endpoint(address, options_.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return base::fail("cannot listen on " + options_.address + ":" + std::to_string(options_.port) +
-                      ": " + ec.message());
+  if (ec && options_.address == "localhost") {
+    // The address clients try first: the resolver's order (/etc/hosts, gai.conf).
+    tcp::resolver resolver(io_);
+    auto results = resolver.resolve(options_.address, "", tcp::resolver::flags(), ec);
+    if (!ec && !results.empty()) address = results.begin()->endpoint().address();
   }
-  port_ = acceptor_.local_endpoint(ec).port();
+  if (ec) return base::fail("bad listen address '" + options_.address + "': " + ec.message());
+  return listen_on(tcp::endpoint(address, options_.port));
+}
+
+base::Status Server::Impl::listen_on(const tcp::endpoint& endpoint) {
+  tcp::acceptor& acceptor = acceptors_.emplace_back(io_);
+  if (error_code ec = open_acceptor(acceptor, endpoint)) {
+    acceptors_.pop_back();
+    return base::fail("cannot listen on " + endpoint_text(endpoint) + ": " + ec.message());
+  }
+  error_code ec;
+  port_ = acceptor.local_endpoint(ec).port();
   if (ec) return base::fail("cannot read the listening port: " + ec.message());
   return {};
 }
 
+// 127.0.0.1 and ::1 on one port, so that a client reaches the server whichever address
+// "localhost" resolves to first. Without IPv6 on the machine, 127.0.0.1 alone.
+base::Status Server::Impl::listen_on_loopbacks() {
+  const auto v4 = asio::ip::address_v4::loopback();
+  const auto v6 = asio::ip::address_v6::loopback();
+  for (int attempt = 0; attempt < kEphemeralPortAttempts; ++attempt) {
+    if (auto status = listen_on(tcp::endpoint(v4, options_.port)); !status) return status;
+    const tcp::endpoint second(v6, port_);
+    tcp::acceptor acceptor(io_);
+    const error_code ec = open_acceptor(acceptor, second);
+    if (!ec) {
+      acceptors_.push_back(std::move(acceptor));
+      return {};
+    }
+    if (ipv6_unavailable(ec)) return {};
+    if (ec != asio::error::address_in_use || options_.port != 0) {
+      return base::fail("cannot listen on " + endpoint_text(second) + ": " + ec.message());
+    }
+    // The ephemeral port is taken on ::1 only: try another one.
+    error_code ignored;
+    acceptors_.back().close(ignored);
+    acceptors_.pop_back();
+  }
+  return base::fail("cannot find a port free on both 127.0.0.1 and ::1");
+}
+
+std::vector<std::string> Server::Impl::endpoints() const {
+  std::vector<std::string> out;
+  for (const tcp::acceptor& acceptor : acceptors_) {
+    error_code ec;
+    const tcp::endpoint endpoint = acceptor.local_endpoint(ec);
+    if (!ec) out.push_back(endpoint_text(endpoint));
+  }
+  return out;
+}
+
 base::Expected<Server::End> Server::Impl::run() {
-  accept_next();
+  for (tcp::acceptor& acceptor : acceptors_) accept_next(acceptor);
   io_.run();
   return end_;
 }
 
-void Server::Impl::accept_next() {
+void Server::Impl::accept_next(tcp::acceptor& acceptor) {
   if (stopping_) return;
-  acceptor_.async_accept([this](error_code ec, tcp::socket socket) {
+  acceptor.async_accept([this, &acceptor](error_code ec, tcp::socket socket) {
     if (stopping_) return;
     if (ec) {
       log("accept failed: " + ec.message());
     } else {
       on_accept(std::move(socket));
     }
-    accept_next();
+    accept_next(acceptor);
   });
 }
 
@@ -277,7 +354,7 @@ void Server::Impl::shut_down(End end) {
   stopping_ = true;
   end_ = end;
   error_code ignored;
-  acceptor_.close(ignored);
+  for (tcp::acceptor& acceptor : acceptors_) acceptor.close(ignored);
   if (waiting_) {
     waiting_->close(ignored);
     waiting_.reset();
@@ -296,6 +373,9 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() = default;
 uint16_t Server::port() const {
   return impl_->port();
+}
+std::vector<std::string> Server::endpoints() const {
+  return impl_->endpoints();
 }
 base::Expected<Server::End> Server::run() {
   return impl_->run();

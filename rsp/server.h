@@ -1,8 +1,10 @@
 // The GDB remote debug server: a Boost.Asio TCP server (Asio stays inside server.cc) that serves
 // one client at a time against a Target.
 //
-// * Listens on 127.0.0.1 by default (a debug port is full control of the guest); port 0 picks
-//   an ephemeral port, reported by port().
+// * Listens on loopback only by default (a debug port is full control of the guest), of both
+//   families on one port: 127.0.0.1 and ::1, as "localhost" may resolve to either first (an
+//   installed Debian or Ubuntu maps it to ::1 too). Where the machine has no IPv6, 127.0.0.1
+//   alone. Port 0 picks an ephemeral port (free on both), reported by port().
 // * A second simultaneous client is refused (`$E01#a6`, then closed) while the first keeps
 //   working. A client that disconnects, even mid-packet or while the target runs (the resume
 //   is interrupted), leaves the target stopped and the server accepting again.
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/expected.h"
 #include "rsp/target.h"
@@ -22,7 +25,9 @@
 namespace hlrr::rsp {
 
 struct ServerOptions {
-  std::string address = "127.0.0.1";
+  // "": 127.0.0.1 and ::1. Else one address only: an IPv4 or IPv6 literal, or "localhost"
+  // (the address it resolves to first).
+  std::string address;
   uint16_t port = 0;  // 0: ephemeral
   // Protocol diagnostics (bad checksums, refused packets, clients coming and going); may be empty.
   std::function<void(std::string_view)> log;
@@ -44,6 +49,8 @@ class Server {
 
   // The port actually listened on.
   uint16_t port() const;
+  // What is listened on: "127.0.0.1:PORT", "[::1]:PORT".
+  std::vector<std::string> endpoints() const;
 
   // Serves clients, one at a time, on the calling thread until the target has finished
   // (the session ended with k/vKill/D, an exit or a termination) or stop() is called.

@@ -16,6 +16,18 @@ namespace {
 using testing::FakeTarget;
 using testing::TcpClient;
 
+// Whether this machine can listen on ::1 (not where IPv6 is disabled).
+bool ipv6_loopback_usable() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
 std::string frame(std::string_view payload) {
   std::string out;
   append_packet(out, payload);
@@ -188,6 +200,62 @@ TEST_F(ServerTest, StopBeforeRun) {
   auto end = (*server)->run();
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(*end, Server::End::kStopped);
+}
+
+// lldb and gdb try ::1 first where /etc/hosts maps localhost to it (an installed Debian or
+// Ubuntu): by default the server listens on loopback of both families, on one port.
+TEST_F(ServerTest, ListensOnBothLoopbacksOnOnePort) {
+  if (!ipv6_loopback_usable()) GTEST_SKIP() << "this machine has no ::1 (IPv6 disabled)";
+  start();
+  EXPECT_EQ(server_->endpoints(),
+            (std::vector<std::string>{"127.0.0.1:" + std::to_string(server_->port()),
+                                      "[::1]:" + std::to_string(server_->port())}));
+  {
+    TcpClient v6(server_->port(), std::chrono::seconds(10), TcpClient::Family::kIpv6);
+    ASSERT_TRUE(v6.connected());
+    expect_serves(v6);
+  }
+  TcpClient v4(server_->port());
+  ASSERT_TRUE(v4.connected());
+  expect_serves(v4);
+}
+
+// One address given: only that one. A client on the other family is refused.
+TEST_F(ServerTest, OneAddressListensOnThatAddressOnly) {
+  if (!ipv6_loopback_usable()) GTEST_SKIP() << "this machine has no ::1 (IPv6 disabled)";
+  for (const char* address : {"127.0.0.1", "::1"}) {
+    SCOPED_TRACE(address);
+    ServerOptions options;
+    options.address = address;
+    auto server = Server::create(target_, options);
+    ASSERT_TRUE(server.has_value()) << server.error().message;
+    const bool v4 = std::string_view(address) == "127.0.0.1";
+    const std::string port = std::to_string((*server)->port());
+    EXPECT_EQ((*server)->endpoints(),
+              std::vector<std::string>{v4 ? "127.0.0.1:" + port : "[::1]:" + port});
+    TcpClient other((*server)->port(), std::chrono::seconds(10),
+                    v4 ? TcpClient::Family::kIpv6 : TcpClient::Family::kIpv4);
+    EXPECT_FALSE(other.connected());
+    TcpClient same((*server)->port(), std::chrono::seconds(10),
+                   v4 ? TcpClient::Family::kIpv4 : TcpClient::Family::kIpv6);
+    EXPECT_TRUE(same.connected());
+  }
+}
+
+// A fixed port taken on either family is an error, not a half-listening server.
+TEST_F(ServerTest, FixedPortTakenOnIpv6OnlyFailsWithAMessage) {
+  if (!ipv6_loopback_usable()) GTEST_SKIP() << "this machine has no ::1 (IPv6 disabled)";
+  ServerOptions v6;
+  v6.address = "::1";
+  auto first = Server::create(target_, v6);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  ServerOptions both;
+  both.port = (*first)->port();
+  auto second = Server::create(target_, both);
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("cannot listen on [::1]:" + std::to_string(both.port)),
+            std::string::npos)
+      << second.error().message;
 }
 
 TEST_F(ServerTest, BadAddressAndBusyPortFailWithAMessage) {

@@ -17,19 +17,30 @@ namespace hlrr::rsp::testing {
 
 class TcpClient {
  public:
-  explicit TcpClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  enum class Family { kIpv4, kIpv6 };  // connects to 127.0.0.1 or ::1
+
+  explicit TcpClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                     Family family = Family::kIpv4) {
+    fd_ = ::socket(family == Family::kIpv4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
     timeval tv{};
     tv.tv_sec = timeout.count() / 1000;
     tv.tv_usec = (timeout.count() % 1000) * 1000;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    if (family == Family::kIpv4) {
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(port);
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    } else {
+      sockaddr_in6 addr{};
+      addr.sin6_family = AF_INET6;
+      addr.sin6_port = htons(port);
+      addr.sin6_addr = in6addr_loopback;
+      connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
   }
   ~TcpClient() { close(); }
   TcpClient(const TcpClient&) = delete;
