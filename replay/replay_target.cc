@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "base/hex.h"
 #include "rsp/registers.h"
@@ -140,8 +141,12 @@ base::Status ReplayTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t 
   return timeline_.set_debug_points(points_);
 }
 
+// An absolute name, so that gdb (sysroot "target:") asks for it over vFile instead of looking a
+// relative name up in its own directory; the directory says where the bytes come from.
 std::string ReplayTarget::exec_file_path() const {
-  return timeline_.session().setup().guest_name;
+  const std::string name =
+      std::filesystem::path(timeline_.session().setup().guest_name).filename().string();
+  return std::string(kExecDirectory) + (name.empty() ? "guest.elf" : name);
 }
 
 std::span<const uint8_t> ReplayTarget::exec_file_bytes() const {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replay/timeline.h"
@@ -20,6 +21,10 @@ class ReplayTarget final : public rsp::Target,
                            public rsp::ReverseExecution,
                            public rsp::MonitorCommands {
  public:
+  // Where gdb is told the guest ELF is (qXfer:exec-file): no such directory exists on the
+  // host; gdb reads the recording's embedded ELF over vFile.
+  static constexpr std::string_view kExecDirectory = "/hlrr-recording/";
+
   // `timeline` must outlive the target.
   explicit ReplayTarget(Timeline& timeline);
 

@@ -161,9 +161,10 @@ class Target {
   // Why the target is stopped when a client connects (the `?` packet before any resume).
   virtual StopInfo initial_stop() const { return StopInfo::stopped(kSigTrap); }
 
-  // Path of the guest executable for qXfer:exec-file:read ("" = not offered). gdb opens it
-  // on the host, unless the target also offers its bytes: then gdb (sysroot "target:") reads
-  // them over vFile, which serves a recording's embedded ELF without a file on disk.
+  // Absolute path of the guest executable for qXfer:exec-file:read ("" = not offered). gdb
+  // opens it on the host, unless the target also offers its bytes: then gdb (sysroot
+  // "target:", its default) reads them over vFile, so no file need exist on the host. A
+  // relative name is never asked for over vFile: gdb looks it up in its own directory.
   virtual std::string exec_file_path() const { return {}; }
   // The executable's bytes ({} = only the path is offered). Must stay valid while served.
   virtual std::span<const uint8_t> exec_file_bytes() const { return {}; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 
 #include "hl_abi.h"
 
@@ -131,7 +132,10 @@ LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value
     : sandbox_(sandbox),
       function_(std::move(function)),
       args_(std::move(args)),
-      exec_path_(std::move(exec_path)) {}
+      // gdb looks a relative name up in its own directory and never asks the target for it.
+      exec_path_(exec_path.empty()
+                     ? exec_path
+                     : std::filesystem::absolute(exec_path).lexically_normal().string()) {}
 
 base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = sandbox_.vcpu().registers();

@@ -31,8 +31,8 @@ namespace hlrr::vmm {
 
 class LiveTarget final : public rsp::Target {
  public:
-  // `sandbox` must be fresh from Sandbox::load(). `exec_path` is the guest ELF's path (for
-  // gdb's qXfer:exec-file and lldb).
+  // `sandbox` must be fresh from Sandbox::load(). `exec_path` is the guest ELF's path, made
+  // absolute (gdb's qXfer:exec-file; the bytes are served from the sandbox's image over vFile).
   LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
              std::string exec_path);
 
@@ -59,6 +59,7 @@ class LiveTarget final : public rsp::Target {
   base::Status detach() override;
   bool supports_breakpoint(rsp::BreakpointKind) const override { return true; }
   std::string exec_file_path() const override { return exec_path_; }
+  std::span<const uint8_t> exec_file_bytes() const override { return sandbox_.image().bytes(); }
   std::vector<rsp::MemoryRegion> memory_regions() const override;
 
  private:

@@ -89,6 +89,24 @@ TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
   hlrun.finish();
 }
 
+// Plain gdb, no file given, in another directory than hlrun's, which was given a relative path:
+// gdb gets the ELF through the target (qXfer:exec-file, vFile).
+TEST_P(LiveGdb, PlainGdbGetsSymbolsThroughTheTarget) {
+  BackgroundServer hlrun("cd " + std::string(HLRR_GUEST_DIR) + " && timeout 60 " +
+                         tool_path("hlrun") + " -g 0 --vcpu " + backend() +
+                         " hello.elf --call greet world");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out = shell(
+      "cd / && timeout 60 gdb -batch -nx -ex 'target remote :" + std::to_string(hlrun.port()) +
+      "' -ex 'break hello.c:29' -ex continue -ex 'print len' -ex 'info line *$pc' -ex kill");
+  EXPECT_CONTAINS(out, "hello.c, line 29.");
+  EXPECT_CONTAINS(out, "Breakpoint 1, greet (");
+  EXPECT_CONTAINS(out, "$1 = 14\n");
+  EXPECT_CONTAINS(out, "Line 29 of \"");
+  EXPECT_CONTAINS(hlrun.finish(), "hlrun: killed by the debugger\n");
+  EXPECT_EQ(hlrun.exit_code(), 1);
+}
+
 TEST_P(LiveGdb, SetVarChangesTheResult) {
   DebuggedHlrun hlrun(backend(), "buggy", "sample_count");
   ASSERT_NE(hlrun.port(), 0);

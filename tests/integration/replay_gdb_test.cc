@@ -159,6 +159,27 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
   EXPECT_CONTAINS(out, "Could not write register \"rax\"");
 }
 
+// A user who received only the trace: plain gdb, no file given, in a directory with no copy of
+// the ELF. gdb reads the recording's ELF through the target (qXfer:exec-file, vFile).
+TEST_F(ReplayGdb, PlainGdbGetsSymbolsAndLinesFromTheRecording) {
+  const std::string trace = dir_.path("hello.cap");
+  ASSERT_TRUE(record_guest("hello", {{"greet", {vmm::Value{std::string("world")}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  TempDir elsewhere;
+  const std::string out =
+      shell("cd " + elsewhere.path("") +
+            " && timeout 120 gdb -batch -nx -ex 'target remote :" + std::to_string(server.port()) +
+            "' -ex 'break hello.c:29' -ex continue -ex 'print len' -ex 'info line *$pc' "
+            "-ex 'info symbol $pc'");
+  EXPECT_CONTAINS(out, "Breakpoint 1 at 0x");
+  EXPECT_CONTAINS(out, "hello.c, line 29.");
+  EXPECT_CONTAINS(out, "Breakpoint 1, greet (");
+  EXPECT_CONTAINS(out, "$1 = 14\n");
+  EXPECT_CONTAINS(out, "Line 29 of \"");
+  EXPECT_CONTAINS(out, "greet + ");
+}
+
 TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
   const std::string trace = dir_.path("chatty.cap");
   ASSERT_TRUE(record_guest("chatty", {{"chatter", {vmm::Value{int64_t{12}}}}}, trace));
