@@ -211,9 +211,10 @@ TEST(Lldb, WatchpointAndDetach) {
 }
 
 TEST(Lldb, NewerLldb) {
-  if (!have_tool("lldb-22")) GTEST_SKIP() << "lldb-22 is not installed (it conflicts with lldb 14)";
-  lldb_session("lldb-22");
-  lldb_watch_session("lldb-22");
+  const std::string lldb22 = hlrr::testing::lldb22();
+  if (lldb22.empty()) GTEST_SKIP() << hlrr::testing::lldb22_missing();
+  lldb_session(lldb22);
+  lldb_watch_session(lldb22);
 }
 
 }  // namespace

@@ -20,6 +20,16 @@ bool have_tool(const std::string& tool) {
   return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
 }
 
+std::string lldb22() {
+  if (::access(HLRR_LLDB22, X_OK) == 0) return HLRR_LLDB22;
+  return have_tool("lldb-22") ? "lldb-22" : "";
+}
+
+std::string lldb22_missing() {
+  return std::string("lldb 22 is not installed: no ") + HLRR_LLDB22 +
+         " and no lldb-22 on PATH (scripts/install-deps.sh unpacks it there)";
+}
+
 std::string shell(const std::string& command) {
   std::string out;
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");

@@ -20,6 +20,13 @@ struct ProcessResult {
 // Whether `tool` is on PATH (tests that drive gdb or lldb skip, saying so, when it is not).
 bool have_tool(const std::string& tool);
 
+// lldb 22, for reverse execution (`process continue --reverse`): scripts/install-deps.sh unpacks
+// it beside Debian's lldb 14, whose package conflicts with it, at HLRR_LLDB22
+// (/opt/hlrr-lldb-22/bin/lldb-22); an lldb-22 on PATH also does. "" when there is none, and then
+// lldb22_missing() says why for GTEST_SKIP.
+std::string lldb22();
+std::string lldb22_missing();
+
 // Runs a shell command line; returns its stdout and stderr interleaved. Put a `timeout` in the
 // command when it could hang (run_process() is the time-limited way to start one program).
 std::string shell(const std::string& command);
