@@ -29,7 +29,8 @@ fi
 # folder and run through a wrapper that finds their libraries. The tests look for it there.
 lldb22_dir=/opt/hlrr-lldb-22
 lldb22_packages=(lldb-22 liblldb-22 libllvm22 libclang-cpp22 python3-lldb-22)
-if ! "$lldb22_dir/bin/lldb-22" --version 2>/dev/null | grep -q "lldb version 22"; then
+installed=$("$lldb22_dir/bin/lldb-22" --version 2>/dev/null || true)
+if [[ $installed != *"lldb version 22"* ]]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   download() { (cd "$work" && apt-get download -q -o APT::Sandbox::User=root "${lldb22_packages[@]}"); }
