@@ -7,6 +7,7 @@
 #include "tests/integration/live_debug.h"
 #include "tests/replay/replay_test_util.h"
 #include "tests/rsp/tcp_client.h"
+#include "vmm/elf_image.h"
 
 namespace hlrr::testing {
 namespace {
@@ -83,6 +84,36 @@ TEST_F(Listen, ListenOnOneAddressRefusesTheOtherFamily) {
   EXPECT_CONTAINS(out, "(void (*)()) " + hex_address(image->entry()));
   EXPECT_CONTAINS(hlrun.finish(), "hlrun: killed by the debugger\n");
   EXPECT_EQ(hlrun.exit_code(), 1);
+}
+
+// Where the machine has no IPv6, -g listens on 127.0.0.1 alone, without an error: hlrun in a
+// network namespace of its own (unshare -n, root only) whose loopback has IPv6 disabled.
+TEST_F(Listen, WithoutIpv6HlrunListensOn127001Alone) {
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  if (!have_tool("ip")) GTEST_SKIP() << "ip (iproute2) is not installed";
+  const std::string log = dir_.path("hlrun.log");
+  const std::string script = dir_.path("no-ipv6.sh");
+  std::ofstream(script)
+      << "ip link set lo up && echo 1 >/proc/sys/net/ipv6/conf/lo/disable_ipv6 || exit 77\n"
+      << "timeout 60 " << tool_path("hlrun") << " -g 0 --vcpu unicorn " << guest_path("hello")
+      << " --call greet world >" << log << " 2>&1 &\n"
+      << "for i in $(seq 100); do grep -q waiting " << log << " && break; sleep 0.1; done\n"
+      << "port=$(sed -n 's/.*127[.]0[.]0[.]1:\\([0-9]*\\).*/\\1/p' " << log << " | head -n 1)\n"
+      << "timeout 60 gdb -batch -nx -ex \"target remote 127.0.0.1:$port\" -ex 'print $rip' -ex "
+         "kill "
+      << guest_path("hello") << "\n"
+      << "wait\ncat " << log << "\n";
+  const ProcessResult run = run_process({"unshare", "-n", "sh", script});
+  if (run.exit_code == 77 || run.exit_code == 1) {
+    GTEST_SKIP() << "cannot make a network namespace without IPv6 (unshare -n needs root): "
+                 << run.out << run.err;
+  }
+  auto image = vmm::ElfImage::read_file(guest_path("hello"));
+  ASSERT_TRUE(image.has_value());
+  EXPECT_CONTAINS(run.out, "(void (*)()) " + hex_address(image->entry()));
+  EXPECT_CONTAINS(run.out, "waiting for a debugger on 127.0.0.1:");
+  EXPECT_EQ(run.out.find("::1"), std::string::npos) << run.out;
+  EXPECT_CONTAINS(run.out, "hlrun: killed by the debugger\n");
 }
 
 }  // namespace
