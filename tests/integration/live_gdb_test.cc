@@ -80,6 +80,22 @@ TEST_P(LiveGdb, DebugProfileBreakStopsOnTheFirstStatement) {
   EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
 }
 
+// Inferior calls live: gdb writes registers and the return address, sets a breakpoint at the
+// entry point, continues, and restores the registers; the call then runs on unchanged.
+TEST_P(LiveGdb, PrintCallsAGuestFunction) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 30");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break add_sample", "continue", "print square(7)", "print square(args[0].u.i64)",
+                   "next", "print v", "continue"});
+  EXPECT_CONTAINS(out, "$1 = 49\n");
+  EXPECT_CONTAINS(out, "$2 = 900\n");
+  EXPECT_CONTAINS(out, "$3 = 30\n");
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
+}
+
 TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
   // greet's first instructions, as objdump decodes them.
   const uint64_t greet = symbol("hello", "greet");
