@@ -72,6 +72,9 @@ base::Status ReplayTarget::write_memory(uint64_t address, std::span<const uint8_
     return !data.empty() && address < page + HL_PAGE_SIZE && page < address + data.size();
   };
   if (overlaps(0) || overlaps(HL_STACK_GUARD)) return base::fail("not mapped in the guest");
+  // A write that cannot happen must not divert the replay.
+  const uint64_t size = timeline_.session().memory().size();
+  if (address > size || data.size() > size - address) return base::fail("outside guest memory");
   timeline_.begin_diversion();
   return timeline_.session().write_memory(address, data);
 }

@@ -274,8 +274,11 @@ TEST_F(ReplayGdb, AHostCallInADiversionStopsWithSigsys) {
   // One -ex per command: the refused call is an error, which would end a script.
   const std::string out = gdb_session(
       "hello", server.port(),
-      {"break hello.c:28", "continue", "monitor when", "print hl_print(line)", "monitor when",
-       "reverse-stepi", "monitor when", "continue", "print len", "delete", "continue"});
+      {"break hello.c:28", "continue", "monitor when", "set var *(long*)0x7fff00000000 = 1",
+       "monitor when", "print hl_print(line)", "monitor when", "reverse-stepi", "monitor when",
+       "continue", "print len", "delete", "continue"});
+  // A write outside guest memory fails and diverts nothing (the second `monitor when`).
+  EXPECT_CONTAINS(out, "Cannot access memory at address 0x7fff00000000");
   EXPECT_CONTAINS(out, "Program received signal SIGSYS");
   EXPECT_CONTAINS(out, "while in a function called from GDB.");
   std::smatch m;
@@ -283,6 +286,8 @@ TEST_F(ReplayGdb, AHostCallInADiversionStopsWithSigsys) {
       std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call greet")))
       << out;
   const uint64_t at = std::stoull(m[1]);
+  const std::string when = m[0];
+  EXPECT_NE(out.find(when, out.find(when) + 1), std::string::npos) << out;
   EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
                            std::to_string(at) + ";");
   EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call greet");
