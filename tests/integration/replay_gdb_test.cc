@@ -297,6 +297,31 @@ TEST_F(ReplayGdb, AHostCallInADiversionStopsWithSigsys) {
   EXPECT_EQ(out.find("SIGKILL"), std::string::npos) << out;
 }
 
+// A called function that never returns runs until Ctrl-C (SIGINT to gdb, 0x03 to the server),
+// like a live guest; the next reverse command returns to the recorded state.
+TEST_F(ReplayGdb, AnEndlessCallInADiversionIsInterrupted) {
+  const std::string trace = dir_.path("faults.cap");
+  ASSERT_TRUE(record_guest("faults", {{"still_alive", {}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = shell(
+      "timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
+      std::to_string(server.port()) +
+      "' -ex 'break still_alive' -ex continue -ex 'monitor when' -ex 'print infinite_loop(0, 0)' "
+      "-ex 'monitor when' -ex reverse-stepi -ex 'monitor when' -ex delete -ex continue " +
+      guest_path("faults") + " & p=\\$!; sleep 3; kill -INT \\$p; wait \\$p\"");
+  EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.\ninfinite_loop (");
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call still")))
+      << out;
+  const uint64_t at = std::stoull(m[1]);
+  EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
+                           std::to_string(at) + ";");
+  EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call still");
+  EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
+}
+
 TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
   const std::string trace = dir_.path("chatty.cap");
   ASSERT_TRUE(record_guest("chatty", {{"chatter", {vmm::Value{int64_t{12}}}}}, trace));
