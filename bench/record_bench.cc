@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--record-runs") && i + 1 < argc) runs = std::stoul(argv[++i]);
   }
   auto chatty = vmm::ElfImage::read_file(dir + "/chatty.elf");
-  auto compute = vmm::ElfImage::read_file(dir + "/compute.elf");
+  // The release profile (-O2): the benchmarks measure hlrr on optimised guest code.
+  auto compute = vmm::ElfImage::read_file(dir + "/compute_release.elf");
   if (!chatty || !compute) die("cannot read the guests in " + dir);
   char tmp[] = "/tmp/hlrr-record-bench-XXXXXX";
   const std::string tmpdir = mkdtemp(tmp);

@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
   // Cold: create + first call + destroy, beside the raw engine lifecycle. The image is parsed
   // (and its code scanned) once, as a host serving a pool of sandboxes does.
   const vmm::ElfImage hello = load(dir + "/hello.elf");
-  const vmm::ElfImage compute_image = load(dir + "/compute.elf");
+  // The release profile (-O2): the benchmarks measure hlrr on optimised guest code.
+  const vmm::ElfImage compute_image = load(dir + "/compute_release.elf");
   const vmm::ElfImage chatty_image = load(dir + "/chatty.elf");
   const auto floor_life = bench::time_runs(runs, [&] { bench::unicorn_lifecycle(memory_size); });
   const auto cold = bench::time_runs(runs, [&] {

@@ -282,12 +282,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   for (const auto& w : recorded.host_writes) {
     if (auto st = memory_.write(w.address, w.bytes); !st)
       return diverge(where + ": " + st.error().message);
-    for (const auto& seg : image_.segments()) {
-      if (seg.executable && w.address < seg.vaddr + seg.memory_size &&
-          seg.vaddr < w.address + w.bytes.size()) {
-        vcpu_->code_modified(w.address, w.bytes.size());
-      }
-    }
+    host_wrote(w.address, w.bytes.size());
   }
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
   exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
@@ -299,6 +294,25 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   ++exits_;
   ++cursor_;
   return StopKind::kReachedCount;
+}
+
+void ReplaySession::host_wrote(uint64_t address, uint64_t size) {
+  for (const auto& seg : image_.segments()) {
+    if (seg.executable && address < seg.vaddr + seg.memory_size && seg.vaddr < address + size) {
+      vcpu_->code_modified(address, size);
+    }
+  }
+}
+
+base::Status ReplaySession::write_memory(uint64_t address, std::span<const uint8_t> data) {
+  if (auto st = memory_.write(address, data); !st) return st;
+  host_wrote(address, data.size());
+  return {};
+}
+
+vmm::VcpuExit ReplaySession::run_unrecorded(const vmm::RunOptions& options, std::stop_token stop) {
+  std::stop_callback on_stop(stop, [this] { vcpu_->request_stop(); });
+  return vcpu_->run(options);
 }
 
 std::optional<StopKind> ReplaySession::stop_for_caller(const vmm::VcpuExit& exit, uint64_t target) {

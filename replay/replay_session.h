@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,13 @@ class ReplaySession {
   }
   const vmm::VcpuExit& last_hit() const { return last_hit_; }
 
+  // For diversions (Timeline::begin_diversion()): the debugger's writes, and runs that consult
+  // no record (the exits they stop at are the caller's to judge). A write to code drops its
+  // translations.
+  base::Status set_registers(const vmm::RegisterFile& regs) { return vcpu_->set_registers(regs); }
+  base::Status write_memory(uint64_t address, std::span<const uint8_t> data);
+  vmm::VcpuExit run_unrecorded(const vmm::RunOptions& options, std::stop_token stop);
+
   const trace::Setup& setup() const { return setup_; }
   const vmm::ElfImage& image() const { return image_; }
   vmm::GuestMemory& memory() { return memory_; }
@@ -124,6 +132,8 @@ class ReplaySession {
   StopKind replay_nondet(const trace::NondetResult& recorded, uint64_t target);
   StopKind diverge(std::string message);
   bool compare_memory(const trace::MemoryDelta& delta);
+  // The host wrote [address, address + size): drop translations of any code there.
+  void host_wrote(uint64_t address, uint64_t size);
   const trace::Record* next_record();
 
   std::unique_ptr<trace::TraceReader> reader_;

@@ -5,38 +5,17 @@
 #include <filesystem>
 
 #include "base/hex.h"
+#include "hl_abi.h"
 #include "rsp/registers.h"
+#include "vmm/gdb_registers.h"
 
 namespace hlrr::replay {
 namespace {
 
-constexpr const char* kReadOnly = "a recording cannot be changed (replay is read-only)";
+constexpr uint8_t kSigAbrt = 6;
+constexpr uint8_t kSigSys = 12;  // gdb's numbering (GDB_SIGNAL_SYS), as rsp::Signal
 
 using base::hex;
-
-// Like vmm/live_target.cc's: the register file in gdb's numbering.
-void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
-  out.fill(0);
-  const std::pair<int, uint64_t> ints[] = {
-      {rsp::kRax, r.rax},        {rsp::kRbx, r.rbx},        {rsp::kRcx, r.rcx},
-      {rsp::kRdx, r.rdx},        {rsp::kRsi, r.rsi},        {rsp::kRdi, r.rdi},
-      {rsp::kRbp, r.rbp},        {rsp::kRsp, r.rsp},        {rsp::kR8, r.r8},
-      {rsp::kR9, r.r9},          {rsp::kR10, r.r10},        {rsp::kR11, r.r11},
-      {rsp::kR12, r.r12},        {rsp::kR13, r.r13},        {rsp::kR14, r.r14},
-      {rsp::kR15, r.r15},        {rsp::kRip, r.rip},        {rsp::kEflags, r.rflags},
-      {rsp::kCs, r.cs},          {rsp::kSs, r.ss},          {rsp::kDs, r.ds},
-      {rsp::kEs, r.es},          {rsp::kFs, r.fs},          {rsp::kGs, r.gs},
-      {rsp::kFsBase, r.fs_base}, {rsp::kGsBase, r.gs_base}, {rsp::kFctrl, r.fcw},
-      {rsp::kFstat, r.fsw},      {rsp::kFtag, r.ftw},       {rsp::kMxcsr, r.mxcsr}};
-  for (auto [regno, v] : ints) rsp::set_register(out, regno, v);
-  const auto descs = rsp::registers();
-  for (int i = 0; i < 8; ++i) {
-    std::memcpy(out.data() + descs[rsp::kSt0 + i].offset, r.st[i].data(), 10);
-  }
-  for (int i = 0; i < 16; ++i) {
-    std::memcpy(out.data() + descs[rsp::kXmm0 + i].offset, r.xmm[i].data(), 16);
-  }
-}
 
 vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   switch (kind) {
@@ -66,20 +45,39 @@ ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
 base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = timeline_.session().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  to_gdb(*regs, out);
+  vmm::to_gdb_registers(*regs, out);
   return {};
 }
 
-base::Status ReplayTarget::write_registers(const rsp::RegisterFile&) {
-  return base::fail(kReadOnly);
+// A write starts a diversion (docs/replay.md): the recording itself never changes. Writing back
+// the registers the diversion started from ends it, as gdb does after an inferior call: the
+// recorded state returns exactly, memory included.
+base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
+  ReplaySession& s = timeline_.session();
+  auto regs = s.registers();
+  if (!regs) return base::Unexpected(std::move(regs).error());
+  vmm::from_gdb_registers(in, *regs);
+  timeline_.begin_diversion();
+  if (auto st = s.set_registers(*regs); !st) return st;
+  if (!vmm::first_difference(*regs, timeline_.diversion_origin())) timeline_.end_diversion();
+  return {};
 }
 
 base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
   return timeline_.session().memory().read(address, out);
 }
 
-base::Status ReplayTarget::write_memory(uint64_t, std::span<const uint8_t>) {
-  return base::fail(kReadOnly);
+base::Status ReplayTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
+  // Page 0 and the stack guard page are not mapped in the guest (as LiveTarget).
+  const auto overlaps = [&](uint64_t page) {
+    return !data.empty() && address < page + HL_PAGE_SIZE && page < address + data.size();
+  };
+  if (overlaps(0) || overlaps(HL_STACK_GUARD)) return base::fail("not mapped in the guest");
+  // A write that cannot happen must not divert the replay.
+  const uint64_t size = timeline_.session().memory().size();
+  if (address > size || data.size() > size - address) return base::fail("outside guest memory");
+  timeline_.begin_diversion();
+  return timeline_.session().write_memory(address, data);
 }
 
 rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
@@ -108,8 +106,48 @@ rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
 }
 
 rsp::StopInfo ReplayTarget::resume(rsp::ResumeAction action, std::stop_token stop) {
+  if (timeline_.diverted()) {
+    return diversion_stop(timeline_.run_diversion(action == rsp::ResumeAction::kStep, stop));
+  }
   if (action == rsp::ResumeAction::kStep) return to_stop(timeline_.step_forward());
   return to_stop(timeline_.continue_forward(stop));
+}
+
+// A diversion has no recording to follow: what would need the host (a host call, port I/O,
+// rdtsc & co.) stops it with SIGSYS, a panic with SIGABRT, the end of the guest call (`hlt`)
+// with SIGTRAP, faults with their signals as live.
+rsp::StopInfo ReplayTarget::diversion_stop(const vmm::VcpuExit& exit) {
+  using vmm::ExitKind;
+  switch (exit.kind) {
+    case ExitKind::kDebug:
+      if (!exit.has_debug_point) return rsp::StopInfo::stopped(rsp::kSigTrap);
+      return to_stop({exit.debug_point == vmm::DebugPointKind::kBreakpoint
+                          ? TimelineStop::Kind::kBreakpoint
+                          : TimelineStop::Kind::kWatchpoint,
+                      exit.address, exit.debug_point});
+    case ExitKind::kInstructionLimit:
+    case ExitKind::kHalt:
+      return rsp::StopInfo::stopped(rsp::kSigTrap);
+    case ExitKind::kStopped:
+      return rsp::StopInfo::interrupted();
+    case ExitKind::kIoOut:
+      return rsp::StopInfo::stopped(exit.port == HL_PORT_PANIC ? kSigAbrt : kSigSys);
+    case ExitKind::kIoIn:
+    case ExitKind::kNondet:
+      return rsp::StopInfo::stopped(kSigSys);
+    case ExitKind::kException:
+      if (exit.vector == vmm::kDivideError) return rsp::StopInfo::fault(rsp::kSigFpe);
+      if (exit.vector == vmm::kInvalidOpcode) return rsp::StopInfo::fault(rsp::kSigIll);
+      return rsp::StopInfo::fault(rsp::kSigSegv);
+    case ExitKind::kOutOfBounds:
+    case ExitKind::kShutdown:
+      return rsp::StopInfo::fault(rsp::kSigSegv);
+    case ExitKind::kUnsupported:
+      return rsp::StopInfo::fault(rsp::kSigIll);
+    case ExitKind::kInternalError:
+      break;
+  }
+  return rsp::StopInfo::stopped(rsp::kSigKill);
 }
 
 rsp::StopInfo ReplayTarget::reverse_step(std::stop_token) {
@@ -174,6 +212,11 @@ std::vector<rsp::MonitorCommands::Command> ReplayTarget::commands() const {
 
 std::string ReplayTarget::when() {
   ReplaySession& s = timeline_.session();
+  if (timeline_.diverted()) {
+    return "in a diversion (an inferior call or a write) from instruction " +
+           std::to_string(timeline_.diversion_count()) +
+           "; a reverse command or a seek returns there\n";
+  }
   std::string text = "instruction " + std::to_string(s.instruction_count());
   if (s.exits_replayed() == 0) {
     text += ", before exit 0";

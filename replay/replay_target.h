@@ -1,7 +1,9 @@
 // ReplayTarget: the rsp::Target over a recording. gdb/lldb debug a replay as they debug a live
 // guest, plus reverse execution (bs/bc: reverse-stepi, -step, -next, -finish, -continue) and
-// `monitor` commands that expose the timeline. A recording cannot be changed: register and
-// memory writes are refused with an error saying so.
+// `monitor` commands that expose the timeline. A recording cannot be changed: a register or
+// memory write starts a diversion (Timeline::begin_diversion(), docs/replay.md), which lets
+// gdb call guest functions (`print f(x)`, breakpoint conditions) and ends when gdb writes back
+// the registers it started from, or at the next reverse command or seek.
 //
 // Threading as rsp::Target's contract: resume() and the reverse methods run on the server's
 // worker thread and poll the stop token between checkpoint intervals; nothing else runs
@@ -60,6 +62,7 @@ class ReplayTarget final : public rsp::Target,
 
  private:
   rsp::StopInfo to_stop(const TimelineStop& stop);
+  rsp::StopInfo diversion_stop(const vmm::VcpuExit& exit);
   base::Expected<std::string> seek_exit(uint64_t sequence);
   std::string list_exits();
 

@@ -17,6 +17,23 @@ base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
   return {};
 }
 
+void Timeline::begin_diversion() {
+  if (diversion_) return;
+  diversion_ = session_.checkpoint();
+}
+
+void Timeline::end_diversion() {
+  if (!diversion_) return;
+  session_.restore(*diversion_);
+  diversion_.reset();
+}
+
+vmm::VcpuExit Timeline::run_diversion(bool step, std::stop_token stop) {
+  HLRR_CHECK(diversion_.has_value());
+  arm(true);
+  return session_.run_unrecorded({.max_instructions = step ? 1u : 0u}, stop);
+}
+
 void Timeline::arm(bool on) {
   if (on == armed_) return;
   armed_ = on;
@@ -67,6 +84,7 @@ void Timeline::restore_before(uint64_t target) {
 }
 
 TimelineStop Timeline::seek_or_end(uint64_t target) {
+  end_diversion();
   arm(false);
   restore_before(target);
   const StopKind s = run_forward(target);
@@ -81,7 +99,13 @@ TimelineStop Timeline::seek(uint64_t target) {
   return s;
 }
 
+TimelineStop Timeline::step_forward() {
+  end_diversion();
+  return seek_or_end(now() + 1);
+}
+
 TimelineStop Timeline::step_backward() {
+  end_diversion();
   if (now() == 0) return {TimelineStop::Kind::kBegin};
   return seek(now() - 1);
 }
@@ -94,6 +118,7 @@ TimelineStop Timeline::hit_stop() const {
 }
 
 TimelineStop Timeline::continue_forward(std::stop_token stop) {
+  end_diversion();
   arm(true);
   for (;;) {
     const StopKind s = run_forward(UINT64_MAX, stop);
@@ -132,6 +157,7 @@ bool Timeline::watched_pages_written(const ReplaySession::Checkpoint& a,
 }
 
 TimelineStop Timeline::continue_backward(std::stop_token stop) {
+  end_diversion();
   const uint64_t start = now();
   uint64_t high = start;
   while (high > 0) {

@@ -55,7 +55,7 @@ class Timeline {
 
   // To instruction count `target` (the end of the recording if it ends before).
   TimelineStop seek(uint64_t target);
-  TimelineStop step_forward() { return seek_or_end(now() + 1); }
+  TimelineStop step_forward();
   TimelineStop step_backward();
   // Runs forward / backward to the next / previous break- or watchpoint hit, or an end.
   TimelineStop continue_forward(std::stop_token stop);
@@ -63,6 +63,21 @@ class Timeline {
 
   // Replaces the break- and watchpoints.
   base::Status set_debug_points(std::vector<vmm::DebugPoint> points);
+
+  // A diversion (rr's DiversionSession): a throwaway copy of the state at the current position,
+  // in which a debugger writes registers and memory and runs the guest freely, as an inferior
+  // call (`print f(x)`) does. begin_diversion() saves the recorded state (no-op when diverted);
+  // end_diversion() restores it exactly (no-op when not diverted). Every move on the timeline
+  // (seek, steps, continues, either way) ends a diversion first.
+  bool diverted() const { return diversion_.has_value(); }
+  void begin_diversion();
+  void end_diversion();
+  // The registers of the recorded state the diversion left (valid while diverted()).
+  const vmm::RegisterFile& diversion_origin() const { return diversion_->registers; }
+  uint64_t diversion_count() const { return diversion_->count; }
+  // Runs the diversion with the debug points set: one instruction (`step`), or until a debug
+  // point, an exit or `stop`. No record is consulted: a host call is an exit like any other.
+  vmm::VcpuExit run_diversion(bool step, std::stop_token stop);
 
   uint64_t checkpoint_bytes() const { return bytes_; }
   size_t checkpoint_count() const { return checkpoints_.size(); }
@@ -87,6 +102,7 @@ class Timeline {
   uint64_t bytes_ = 0;
   std::vector<vmm::DebugPoint> points_;
   bool armed_ = false;
+  std::optional<ReplaySession::Checkpoint> diversion_;
 };
 
 }  // namespace hlrr::replay

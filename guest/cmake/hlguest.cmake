@@ -3,10 +3,12 @@
 #   include(path/to/guest/cmake/hlguest.cmake)
 #   hl_add_guest(myguest myguest.c util.c)              # -> ${HLRR_GUEST_OUTPUT_DIR}/myguest.elf
 #   hl_add_guest(mathy HL_GUEST_SSE mathy.c)             # opts into SSE (see README.md)
+#   hl_add_guest(fast PROFILE release fast.c)            # this guest optimised (-O2 -g)
 #
 # A guest target is an executable named <name> whose file is <name>.elf, compiled with
-# HL_GUEST_COMPILE_FLAGS, linked with the SDK's linker script and the `hlguest` runtime
-# library (defined here on first include). Use it in a project (or directory) whose
+# HL_GUEST_COMPILE_FLAGS and its profile's flags, linked with the SDK's linker script and the
+# `hlguest` runtime library (defined here on first include, built with HL_GUEST_PROFILE; a
+# guest of the other profile links `hlguest_<profile>`). Use it in a project (or directory) whose
 # CMAKE_C_FLAGS carry no host flags (sanitizers, -fPIE, -O2 ...): CMake applies those to every
 # target and there is no per-target way to remove them. guest/CMakeLists.txt clears them.
 include_guard(GLOBAL)
@@ -20,16 +22,33 @@ endif()
 
 # Freestanding, static, non-PIE (the image is loaded at a fixed address, no relocations);
 # -mno-red-zone as for any ring-0 code (anything pushed on the current stack, by the CPU or a
-# debugger, must not clobber a leaf function's locals below RSP); frame pointers, -g and -Og so
-# that gdb can `print` locals, `finish` and backtrace; no CET (no endbr64 noise in traces and
+# debugger, must not clobber a leaf function's locals below RSP); frame pointers so that
+# gdb and lldb backtrace in both profiles; no CET (no endbr64 noise in traces and
 # disassembly); no stack protector (no TLS, no __stack_chk_fail). -mgeneral-regs-only: no
 # x87/SSE, which the workplace KVM cannot execute (shared/VCPU-FACTS.md); HL_GUEST_SSE drops it.
 set(HL_GUEST_COMPILE_FLAGS
   -ffreestanding -nostdlib -static -fno-pic -fno-pie
   -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
-  -fcf-protection=none -g -Og
+  -fcf-protection=none
   -Wall -Wextra -Werror
   CACHE INTERNAL "compile flags of every guest source")
+
+# Profiles. debug (the default, what the examples and tests use): -O0 -g3, where a debugger's
+# habits hold: `break f` stops on f's first statement (-Og puts it on the `{` line, its
+# prologue interleaved with the body), `next` and `finish` go statement by statement, every
+# local lives in memory and `info macro` works. release: -O2 -g, for speed; locals may be
+# <optimized out> and breakpoints land where the optimiser put the code.
+set(HL_GUEST_PROFILE "debug" CACHE STRING "guest build profile: debug (-O0 -g3) or release (-O2 -g)")
+set_property(CACHE HL_GUEST_PROFILE PROPERTY STRINGS debug release)
+set(HL_GUEST_PROFILE_FLAGS_debug -O0 -g3 CACHE INTERNAL "the debug profile's flags")
+set(HL_GUEST_PROFILE_FLAGS_release -O2 -g CACHE INTERNAL "the release profile's flags")
+
+function(_hl_guest_check_profile profile)
+  if(NOT profile STREQUAL "debug" AND NOT profile STREQUAL "release")
+    message(FATAL_ERROR "hlguest: unknown guest profile '${profile}' (debug or release)")
+  endif()
+endfunction()
+_hl_guest_check_profile("${HL_GUEST_PROFILE}")
 # --orphan-handling=error: a section the linker script does not place is an error, not a
 # surprise segment. -z noexecstack: entry.S's .note.GNU-stack says so too.
 set(HL_GUEST_LINK_FLAGS
@@ -39,8 +58,8 @@ set(HL_GUEST_LINK_FLAGS
   -Wl,--orphan-handling=error
   CACHE INTERNAL "link flags of every guest")
 
-function(_hl_guest_flags target sse)
-  set(flags ${HL_GUEST_COMPILE_FLAGS})
+function(_hl_guest_flags target sse profile)
+  set(flags ${HL_GUEST_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
   if(sse)
     list(REMOVE_ITEM flags -mgeneral-regs-only)
   endif()
@@ -49,36 +68,54 @@ function(_hl_guest_flags target sse)
   set_target_properties(${target} PROPERTIES POSITION_INDEPENDENT_CODE OFF)
 endfunction()
 
-if(NOT TARGET hlguest)
-  add_library(hlguest STATIC
+# The runtime library built with `profile`: hlguest for HL_GUEST_PROFILE, else
+# hlguest_<profile>. Its name goes into `out_var`.
+function(_hl_guest_runtime profile out_var)
+  if(profile STREQUAL HL_GUEST_PROFILE)
+    set(lib hlguest)
+  else()
+    set(lib hlguest_${profile})
+  endif()
+  set(${out_var} ${lib} PARENT_SCOPE)
+  if(TARGET ${lib})
+    return()
+  endif()
+  add_library(${lib} STATIC
     "${HLGUEST_SDK_DIR}/runtime/entry.S"
     "${HLGUEST_SDK_DIR}/runtime/runtime.c"
     "${HLGUEST_SDK_DIR}/runtime/hostcall.c"
     "${HLGUEST_SDK_DIR}/runtime/format.c"
     "${HLGUEST_SDK_DIR}/runtime/memory.c")
-  _hl_guest_flags(hlguest OFF)
+  _hl_guest_flags(${lib} OFF ${profile})
   # memcpy & co must not be compiled into calls to themselves (GCC's loop-to-memcpy pass; clang
   # has no such flag and -fno-builtin does the same there).
   if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
-    set(_hl_no_self_calls -fno-tree-loop-distribute-patterns)
+    set(no_self_calls -fno-tree-loop-distribute-patterns)
   else()
-    set(_hl_no_self_calls -fno-builtin)
+    set(no_self_calls -fno-builtin)
   endif()
-  set_source_files_properties("${HLGUEST_SDK_DIR}/runtime/memory.c" PROPERTIES
-    COMPILE_OPTIONS ${_hl_no_self_calls})
-endif()
+  set_source_files_properties("${HLGUEST_SDK_DIR}/runtime/memory.c" TARGET_DIRECTORY ${lib}
+    PROPERTIES COMPILE_OPTIONS ${no_self_calls})
+endfunction()
+_hl_guest_runtime("${HL_GUEST_PROFILE}" _hl_default_runtime)
 
-# hl_add_guest(<name> [HL_GUEST_SSE] <source>...)
+# hl_add_guest(<name> [HL_GUEST_SSE] [PROFILE debug|release] <source>...)
+# PROFILE defaults to HL_GUEST_PROFILE.
 function(hl_add_guest name)
-  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE" "" "")
+  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE" "PROFILE" "")
   if(NOT HLG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "hl_add_guest(${name}): no sources")
   endif()
+  if(NOT HLG_PROFILE)
+    set(HLG_PROFILE "${HL_GUEST_PROFILE}")
+  endif()
+  _hl_guest_check_profile("${HLG_PROFILE}")
+  _hl_guest_runtime("${HLG_PROFILE}" runtime)
   add_executable(${name} ${HLG_UNPARSED_ARGUMENTS})
-  _hl_guest_flags(${name} "${HLG_HL_GUEST_SSE}")
+  _hl_guest_flags(${name} "${HLG_HL_GUEST_SSE}" "${HLG_PROFILE}")
   target_link_options(${name} PRIVATE ${HL_GUEST_LINK_FLAGS})
-  # hlguest's objects are pulled in by name: _start, hl_dispatch_entry, memcpy ...
-  target_link_libraries(${name} PRIVATE hlguest)
+  # The runtime's objects are pulled in by name: _start, hl_dispatch_entry, memcpy ...
+  target_link_libraries(${name} PRIVATE ${runtime})
   set_target_properties(${name} PROPERTIES
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY "${HLRR_GUEST_OUTPUT_DIR}"

@@ -64,3 +64,10 @@ void hl_main(void) {
   hl_register("sample_count", sample_count, "");
   hl_register("reset", reset, "");
 }
+
+/* For debuggers, not registered (the host never calls it): gdb's `print square(7)` and
+ * breakpoint conditions such as `break add_sample if square(args[0].u.i64) == 900` call it in
+ * the guest, live and on a replay. */
+int64_t square(int64_t x) {
+  return x * x;
+}

@@ -86,6 +86,17 @@ inline std::string hex_address(uint64_t a) {
   return buf;
 }
 
+// The address of a source line's first instruction ("hello.c:20"), from the guest ELF's line
+// table (gdb without a target). At -O0 this is where `break FUNCTION` stops: the first
+// statement, after the prologue. 0 if gdb does not know the line.
+inline uint64_t line_address(const std::string& guest, const std::string& location) {
+  const std::string out =
+      shell("timeout 60 gdb -batch -nx -ex 'info line " + location + "' " + guest_path(guest));
+  const std::string marker = "starts at address ";
+  const auto at = out.find(marker);
+  return at == std::string::npos ? 0 : std::strtoull(out.c_str() + at + marker.size(), nullptr, 16);
+}
+
 #define EXPECT_CONTAINS(haystack, needle)                                                       \
   EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin:\n" \
                                                         << (haystack)

@@ -33,7 +33,10 @@ TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
                   {"break greet", "continue", "info registers rip", "bt",
                    "print (const char*)args[0].u.buf.ptr", "break hello.c:28", "continue",
                    "print len", "print kGreeting", "next", "info line *$pc", "finish", "continue"});
-  EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
+  // At greet's first statement (line 20), after its prologue, as gdb does on a -O0 program.
+  const uint64_t first_statement = line_address("hello", "hello.c:20");
+  ASSERT_GT(first_statement, symbol("hello", "greet"));
+  EXPECT_CONTAINS(out, "rip            " + hex_address(first_statement) + " ");
   EXPECT_CONTAINS(out, "#0  greet (");
   EXPECT_CONTAINS(out, "#1  0x");
   EXPECT_CONTAINS(out, " in hl_dispatch () at ");
@@ -50,6 +53,47 @@ TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
   EXPECT_CONTAINS(rest, "Hello, world!\n");
   EXPECT_CONTAINS(rest, "result: 14\n");
   EXPECT_EQ(hlrun.exit_code(), 0);
+}
+
+// The SDK's debug profile (-O0 -g3): gdb's habits hold as on a native -O0 program. `break f`
+// stops on f's first statement (buggy.c:31; -Og put it on the `{` line, 29), `next` goes
+// statement by statement, `finish` prints the value returned.
+TEST_P(LiveGdb, DebugProfileBreakStopsOnTheFirstStatement) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out = gdb_session(
+      "buggy", hlrun.port(),
+      {"break add_sample", "continue", "info line *$pc", "print v", "next", "info line *$pc",
+       "print v", "next", "next", "info line *$pc", "print slot", "finish", "continue"});
+  EXPECT_CONTAINS(out, "Breakpoint 1 at 0x");
+  EXPECT_CONTAINS(out, "buggy.c, line 31.\n");
+  EXPECT_CONTAINS(out, "Breakpoint 1, add_sample (args=0x");
+  EXPECT_CONTAINS(out, "31\t  const int64_t v = hl_as_i64(args[0]);\n");
+  EXPECT_CONTAINS(out, "Line 31 of \"");
+  EXPECT_CONTAINS(out, "Line 32 of \"");
+  EXPECT_CONTAINS(out, "$2 = 5\n");  // v, once line 31 ran
+  EXPECT_CONTAINS(out, "Line 34 of \"");
+  EXPECT_CONTAINS(out, "$3 = 0\n");            // slot
+  EXPECT_CONTAINS(out, "hl_dispatch () at ");  // finish: back in the caller
+  EXPECT_CONTAINS(out, "Value returned is $4 = {type = 1, reserved = 0, u = {i64 = 1,");
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
+}
+
+// Inferior calls live: gdb writes registers and the return address, sets a breakpoint at the
+// entry point, continues, and restores the registers; the call then runs on unchanged.
+TEST_P(LiveGdb, PrintCallsAGuestFunction) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 30");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break add_sample", "continue", "print square(7)", "print square(args[0].u.i64)",
+                   "next", "print v", "continue"});
+  EXPECT_CONTAINS(out, "$1 = 49\n");
+  EXPECT_CONTAINS(out, "$2 = 900\n");
+  EXPECT_CONTAINS(out, "$3 = 30\n");
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
 }
 
 TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
@@ -71,7 +115,8 @@ TEST_P(LiveGdb, StepiFollowsObjdumpAndXReadsMemory) {
   ASSERT_GE(addresses.size(), 5u) << dump;
   DebuggedHlrun hlrun(backend(), "hello", "greet world");
   ASSERT_NE(hlrun.port(), 0);
-  std::vector<std::string> commands = {"break greet", "continue", "delete"};
+  // `break *greet`: greet's entry (`break greet` stops after the prologue at -O0).
+  std::vector<std::string> commands = {"break *greet", "continue", "delete"};
   for (int i = 0; i < 4; ++i) {
     commands.push_back("stepi");
     commands.push_back("printf \"at %#lx\\n\", $pc");
@@ -154,7 +199,7 @@ TEST_P(LiveGdb, HardwareBreakpointAndDetach) {
   const std::string out = gdb_session("hello", hlrun.port(),
                                       {"hbreak greet", "continue", "info registers rip", "detach"});
   EXPECT_CONTAINS(out, "Hardware assisted breakpoint 1 at ");
-  EXPECT_CONTAINS(out, "rip            " + hex_address(symbol("hello", "greet")) + " ");
+  EXPECT_CONTAINS(out, "rip            " + hex_address(line_address("hello", "hello.c:20")) + " ");
   EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) detached]");
   const std::string rest = hlrun.finish();
   EXPECT_CONTAINS(rest, "Hello, world!\nresult: 14\n");

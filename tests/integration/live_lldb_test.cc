@@ -14,7 +14,9 @@ class LiveLldb : public BackendTest {
   void session(const std::string& lldb) {
     auto image = vmm::ElfImage::read_file(guest_path("hello"));
     ASSERT_TRUE(image.has_value());
-    const uint64_t greet = *image->symbols().address_of("greet");
+    // lldb stops `breakpoint set -n greet` on greet's first statement (line 20), as gdb.
+    const uint64_t greet = line_address("hello", "hello.c:20");
+    ASSERT_GT(greet, *image->symbols().address_of("greet"));
     DebuggedHlrun hlrun(backend(), "hello", "greet world");
     ASSERT_NE(hlrun.port(), 0);
     char rip[64];
@@ -46,6 +48,29 @@ class LiveLldb : public BackendTest {
 TEST_P(LiveLldb, BreakRegistersVariablesMemoryStep) {
   if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
   session("lldb");
+}
+
+// The SDK's debug profile (-O0 -g3): `breakpoint set -n` stops on the function's first
+// statement (buggy.c:31; -Og put it on the `{` line, 29), `next` and `finish` as on a native
+// -O0 program.
+TEST_P(LiveLldb, DebugProfileBreakStopsOnTheFirstStatement) {
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out = lldb_session("lldb", "buggy", hlrun.port(),
+                                       {"breakpoint set -n add_sample", "continue", "next",
+                                        "frame variable v", "finish", "continue"});
+  EXPECT_CONTAINS(out, "Breakpoint 1: where = buggy.elf`add_sample + ");
+  EXPECT_CONTAINS(out, " at buggy.c:31:");
+  EXPECT_CONTAINS(out, "stop reason = breakpoint 1.1\n    frame #0: ");
+  EXPECT_CONTAINS(out, "-> 31  \t  const int64_t v = hl_as_i64(args[0]);");
+  EXPECT_CONTAINS(out, "stop reason = step over");
+  EXPECT_CONTAINS(out, "-> 32  \t  if (g_stats.count > MAX_SAMPLES)");
+  EXPECT_CONTAINS(out, "(const int64_t) v = 5\n");
+  EXPECT_CONTAINS(out, "stop reason = step out\nReturn value: (hl_value) $0 = {");
+  EXPECT_CONTAINS(out, "    i64 = 1\n");
+  EXPECT_CONTAINS(out, "Process 1 exited with status = 0");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
 }
 
 TEST_P(LiveLldb, NewerLldb) {

@@ -144,7 +144,10 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
                                      "reverse-step\n"
                                      "info line *$pc\n"
                                      "set var $rax = 3\n"
-                                     "continue\n"
+                                     "monitor when\n"
+                                     "reverse-stepi\n"
+                                     "monitor when\n"
+                                     "delete\n"
                                      "continue\n");
   EXPECT_CONTAINS(out, "No more reverse-execution history.");
   EXPECT_CONTAINS(out, "instruction 0, before exit 0, in call (initialisation)");
@@ -154,9 +157,169 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
   // reverse-step from line 28 goes back into the call on line 27, at its last line.
   EXPECT_CONTAINS(out, "hl_snprintf (buf=");
   EXPECT_CONTAINS(out, "format.c\" starts at address");
-  // Writes are refused; forward to the end of the recording gives the replaylog stop.
+  // A write starts a diversion; a reverse command ends it, from the recorded state.
+  const std::smatch at = [&] {
+    std::smatch m;
+    std::regex_search(out, m,
+                      std::regex("in a diversion \\(an inferior call or a write\\) from "
+                                 "instruction ([0-9]+);"));
+    return m;
+  }();
+  ASSERT_EQ(at.size(), 2u) << out;
+  EXPECT_CONTAINS(out, "instruction " + std::to_string(std::stoull(at[1]) - 1) + ", ");
+  // Forward to the end of the recording gives the replaylog stop.
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");  // forward end, same message
-  EXPECT_CONTAINS(out, "Could not write register \"rax\"");
+}
+
+// gdb's inferior calls on a replay (rr's diversions): `print square(7)` runs the guest function
+// in a throwaway copy of the state; afterwards registers, memory (the stack below SP that the
+// call used included), stepi, reverse-stepi and continue are exactly as in the same session
+// without the call, and the replay reaches the recording's end without diverging.
+TEST_F(ReplayGdb, PrintCallsAGuestFunctionAndLeavesTheReplayExact) {
+  const std::string trace = dir_.path("buggy.cap");
+  std::vector<CallSpec> calls;
+  for (int64_t v : {10, 20, 30}) calls.push_back({"add_sample", {vmm::Value{v}}});
+  ASSERT_TRUE(record_guest("buggy", calls, trace));
+  const auto session = [&](bool call) {
+    ReplayServer server(trace);
+    EXPECT_NE(server.port(), 0);
+    const std::string calls_here =
+        call ? "printf \"S %ld\\n\", square(7)\nprintf \"S %ld\\n\", square(args[0].u.i64)\n" : "";
+    const std::string out = gdb_script(
+        "buggy", server.port(),
+        "break add_sample\n"
+        "continue\n"
+        "continue\n"
+        "printf \"A %lx %lx %lx %lx\\n\", $pc, $sp, $rax, $rdi\n"
+        "monitor when\n" +
+            calls_here +
+            "printf \"B %lx %lx %lx %lx\\n\", $pc, $sp, $rax, $rdi\n"
+            "monitor when\n"
+            "set $i = 0\n"
+            "while $i < 48\n  printf \"M %lx\\n\", *(long*)($sp - 8 * $i)\n  set $i = $i + 1\nend\n"
+            "stepi\n"
+            "printf \"C %lx\\n\", $pc\n"
+            "reverse-stepi\n"
+            "reverse-stepi\n"
+            "printf \"D %lx\\n\", $pc\n"
+            "continue\n"
+            "next\n"
+            "printf \"V %ld\\n\", v\n"
+            "continue\n"
+            "printf \"V %ld %ld\\n\", args[0].u.i64, g_stats.count\n"
+            "monitor when\n"
+            "delete\n"
+            "continue\n");
+    server.finish();
+    return out;
+  };
+  const std::string with = session(true);
+  const std::string without = session(false);
+  EXPECT_EQ(tagged(with, "S "), (std::vector<std::string>{"49", "400"})) << with;
+  for (const char* tag : {"A ", "B ", "M ", "C ", "D ", "V ", "instruction "}) {
+    SCOPED_TRACE(tag);
+    EXPECT_FALSE(tagged(without, tag).empty()) << without;
+    EXPECT_EQ(tagged(with, tag), tagged(without, tag)) << with;
+  }
+  EXPECT_EQ(tagged(with, "A "), tagged(with, "B "));
+  EXPECT_EQ(tagged(with, "V "), (std::vector<std::string>{"20", "30 2"}));
+  EXPECT_CONTAINS(with, "No more reverse-execution history.\n");  // the end, not a divergence
+  EXPECT_EQ(with.find("SIGKILL"), std::string::npos) << with;
+}
+
+// A breakpoint condition that calls a guest function: evaluated at every hit going forward
+// (gdb refuses inferior calls while executing in reverse: "Cannot call functions in reverse
+// mode."), each in a diversion, and the replay goes on from the recorded state.
+TEST_F(ReplayGdb, BreakpointConditionCallsAGuestFunction) {
+  const std::string trace = dir_.path("buggy.cap");
+  std::vector<CallSpec> calls;
+  for (int64_t v : {10, 20, 30, 40}) calls.push_back({"add_sample", {vmm::Value{v}}});
+  ASSERT_TRUE(record_guest("buggy", calls, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = gdb_script("buggy", server.port(),
+                                     "break add_sample if square(args[0].u.i64) == 900\n"
+                                     "continue\n"
+                                     "printf \"X %ld %ld\\n\", args[0].u.i64, g_stats.count\n"
+                                     "monitor when\n"
+                                     "continue\n"
+                                     "monitor when\n"
+                                     "delete\n"
+                                     "reverse-continue\n"
+                                     "monitor when\n"
+                                     "break add_sample if square(args[0].u.i64) == 900\n"
+                                     "continue\n"
+                                     "printf \"X %ld %ld\\n\", args[0].u.i64, g_stats.count\n"
+                                     "monitor when\n");
+  // The calls with 10 and 20 are passed over; 40 too, to the end of the recording.
+  EXPECT_EQ(tagged(out, "X "), (std::vector<std::string>{"30 2", "30 2"})) << out;
+  const auto at_30 = tagged(out, "instruction ");
+  ASSERT_EQ(at_30.size(), 4u) << out;
+  EXPECT_NE(at_30[0].find(", after exit 2, in call add_sample"), std::string::npos) << out;
+  EXPECT_NE(at_30[1].find(", at the end of the recording (completed)"), std::string::npos) << out;
+  EXPECT_EQ(at_30[2], "0, before exit 0, in call (initialisation)");
+  EXPECT_EQ(at_30[3], at_30[0]);
+  EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
+  EXPECT_EQ(out.find("SIGKILL"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Error"), std::string::npos) << out;
+}
+
+// What needs the host cannot run in a diversion: a host call stops it with SIGSYS, and the
+// next reverse command returns to the recorded state.
+TEST_F(ReplayGdb, AHostCallInADiversionStopsWithSigsys) {
+  const std::string trace = dir_.path("hello.cap");
+  ASSERT_TRUE(record_guest("hello", {{"greet", {vmm::Value{std::string("world")}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  // One -ex per command: the refused call is an error, which would end a script.
+  const std::string out = gdb_session(
+      "hello", server.port(),
+      {"break hello.c:28", "continue", "monitor when", "set var *(long*)0x7fff00000000 = 1",
+       "monitor when", "print hl_print(line)", "monitor when", "reverse-stepi", "monitor when",
+       "continue", "print len", "delete", "continue"});
+  // A write outside guest memory fails and diverts nothing (the second `monitor when`).
+  EXPECT_CONTAINS(out, "Cannot access memory at address 0x7fff00000000");
+  EXPECT_CONTAINS(out, "Program received signal SIGSYS");
+  EXPECT_CONTAINS(out, "while in a function called from GDB.");
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call greet")))
+      << out;
+  const uint64_t at = std::stoull(m[1]);
+  const std::string when = m[0];
+  EXPECT_NE(out.find(when, out.find(when) + 1), std::string::npos) << out;
+  EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
+                           std::to_string(at) + ";");
+  EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call greet");
+  EXPECT_CONTAINS(out, "Breakpoint 1, greet (");
+  EXPECT_CONTAINS(out, "= 14\n");
+  EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
+  EXPECT_EQ(out.find("SIGKILL"), std::string::npos) << out;
+}
+
+// A called function that never returns runs until Ctrl-C (SIGINT to gdb, 0x03 to the server),
+// like a live guest; the next reverse command returns to the recorded state.
+TEST_F(ReplayGdb, AnEndlessCallInADiversionIsInterrupted) {
+  const std::string trace = dir_.path("faults.cap");
+  ASSERT_TRUE(record_guest("faults", {{"still_alive", {}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = shell(
+      "timeout 60 bash -c \"set -m; gdb -batch -nx -ex 'set confirm off' -ex 'target remote :" +
+      std::to_string(server.port()) +
+      "' -ex 'break still_alive' -ex continue -ex 'monitor when' -ex 'print infinite_loop(0, 0)' "
+      "-ex 'monitor when' -ex reverse-stepi -ex 'monitor when' -ex delete -ex continue " +
+      guest_path("faults") + " & p=\\$!; sleep 3; kill -INT \\$p; wait \\$p\"");
+  EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.\ninfinite_loop (");
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call still")))
+      << out;
+  const uint64_t at = std::stoull(m[1]);
+  EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
+                           std::to_string(at) + ";");
+  EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call still");
+  EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
 }
 
 // A user who received only the trace: plain gdb, no file given, in a directory with no copy of

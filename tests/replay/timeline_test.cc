@@ -93,5 +93,89 @@ TEST(Timeline, StepBackThenForwardVisitsTheSameRegisters) {
   EXPECT_EQ(timeline.now(), 3000u);
 }
 
+std::vector<uint8_t> all_memory(ReplaySession& s) {
+  std::vector<uint8_t> bytes(s.memory().size());
+  EXPECT_TRUE(s.memory().read(0, bytes));
+  return bytes;
+}
+
+// An inferior call as gdb makes one: registers and the return address written, the function
+// run to a breakpoint at the return address, the registers written back. Ending the diversion
+// restores the recorded state exactly (registers, every byte of memory, the count), and the
+// replay then runs to the end of the recording without diverging.
+TEST(Timeline, ADiversionRunsFreelyThenReturnsToTheRecordedState) {
+  testing::TempDir dir;
+  const std::string path = buggy_trace(dir);
+  auto image = vmm::ElfImage::read_file(std::string(HLRR_GUEST_DIR) + "/buggy.elf");
+  ASSERT_TRUE(image);
+  const uint64_t square = *image->symbols().address_of("square");
+  const uint64_t count_address = *image->symbols().address_of("g_stats") + 16 * 8;
+  const uint64_t entry = image->entry();
+  auto session = ReplaySession::open(path);
+  ASSERT_TRUE(session);
+  ReplaySession& s = **session;
+  Timeline timeline(s, {.interval = 1000});
+  timeline.seek(4321);
+  const vmm::RegisterFile recorded = *s.registers();
+  const std::vector<uint8_t> memory = all_memory(s);
+  const int64_t count = read_i64(s, count_address);
+
+  timeline.begin_diversion();
+  ASSERT_TRUE(timeline.diverted());
+  const int64_t changed = 12345;
+  ASSERT_TRUE(s.write_memory(count_address, {reinterpret_cast<const uint8_t*>(&changed), 8}));
+  vmm::RegisterFile call = recorded;
+  call.rsp = (recorded.rsp - 256) & ~0xFull;
+  call.rsp -= 8;
+  ASSERT_TRUE(s.write_memory(call.rsp, {reinterpret_cast<const uint8_t*>(&entry), 8}));
+  call.rip = square;
+  call.rdi = 7;
+  ASSERT_TRUE(s.set_registers(call));
+  ASSERT_TRUE(timeline.set_debug_points({{vmm::DebugPointKind::kBreakpoint, entry, 1}}));
+  const vmm::VcpuExit exit = timeline.run_diversion(false, {});
+  ASSERT_EQ(exit.kind, vmm::ExitKind::kDebug);
+  EXPECT_EQ(exit.address, entry);
+  EXPECT_EQ(s.registers()->rax, 49u);
+  EXPECT_EQ(read_i64(s, count_address), changed);
+
+  timeline.end_diversion();
+  EXPECT_FALSE(timeline.diverted());
+  EXPECT_EQ(timeline.now(), 4321u);
+  EXPECT_EQ(vmm::first_difference(*s.registers(), recorded), std::nullopt);
+  EXPECT_EQ(read_i64(s, count_address), count);
+  EXPECT_TRUE(all_memory(s) == memory);
+  ASSERT_TRUE(timeline.set_debug_points({}));
+  EXPECT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
+  EXPECT_TRUE(s.at_end());
+  EXPECT_EQ(s.divergence(), "");
+  EXPECT_EQ(s.end_note(), "completed");
+}
+
+// Any move on the timeline ends a diversion first: a step back goes back from where the
+// diversion started.
+TEST(Timeline, AStepBackEndsADiversion) {
+  testing::TempDir dir;
+  const std::string path = buggy_trace(dir);
+  auto session = ReplaySession::open(path);
+  ASSERT_TRUE(session);
+  ReplaySession& s = **session;
+  Timeline timeline(s, {.interval = 1000});
+  timeline.seek(2500);
+  const vmm::RegisterFile at_2500 = *s.registers();
+  timeline.seek(2499);
+  const vmm::RegisterFile at_2499 = *s.registers();
+  timeline.seek(2500);
+  timeline.begin_diversion();
+  vmm::RegisterFile changed = at_2500;
+  changed.rax ^= 1;
+  ASSERT_TRUE(s.set_registers(changed));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(timeline.run_diversion(true, {}).kind, vmm::ExitKind::kInstructionLimit);
+  ASSERT_EQ(timeline.step_backward().kind, TimelineStop::Kind::kStep);
+  EXPECT_FALSE(timeline.diverted());
+  EXPECT_EQ(timeline.now(), 2499u);
+  EXPECT_EQ(*s.registers(), at_2499);
+}
+
 }  // namespace
 }  // namespace hlrr::replay
