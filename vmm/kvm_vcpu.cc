@@ -467,7 +467,11 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
                         "counts none (run with --vcpu unicorn)"};
   }
   if (use_software_) return run_on_software(options);
-  if (!options.single_step && at_breakpoint(regs().rip)) {
+  // Arriving at RIP by completing an exit (I/O, hlt) is not a stop there: a breakpoint at RIP
+  // then fires (the exit loop runs on without a debugger seeing the exit).
+  const bool arrived_by_exit = regs().rip == performed_to_;
+  performed_to_ = ~0ull;
+  if (!options.single_step && !arrived_by_exit && at_breakpoint(regs().rip)) {
     // Resuming from a breakpoint: execute its instruction first (a DR breakpoint re-fires
     // until RIP moves past it).
     VcpuExit step = run(RunOptions{.single_step = true});
@@ -501,7 +505,14 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
       if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
       continue;
     }
-    if (!interrupted) return translate_exit(err, options, start_rip);
+    if (!interrupted) {
+      const VcpuExit exit = translate_exit(err, options, start_rip);
+      if (exit.kind == ExitKind::kIoOut || exit.kind == ExitKind::kIoIn ||
+          exit.kind == ExitKind::kHalt) {
+        performed_to_ = regs().rip;
+      }
+      return exit;
+    }
     if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
     // Some other signal interrupted KVM_RUN: carry on.
   }

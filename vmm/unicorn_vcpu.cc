@@ -141,12 +141,16 @@ void UnicornVcpu::write_reg(int reg, uint64_t value) {
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
   hit_ = nullptr;
   stepping_ = options.single_step;
-  skip_breakpoint_at_ = read_reg(UC_X86_REG_RIP);
   pending_site_ = nullptr;
   unscanned_io_ = false;
   pending_vector_ = -1;
   unmapped_type_ = 0;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+  // Resuming from a stop steps over a breakpoint at RIP; arriving there by completing an exit
+  // is not a stop at it (the exit loop runs on without a debugger seeing it).
+  const uint64_t rip = read_reg(UC_X86_REG_RIP);
+  skip_breakpoint_at_ = rip == performed_to_ ? ~0ull : rip;
+  performed_to_ = ~0ull;
   // Unicorn's own `count` is never used: it is ~11x slower and one-way (docs/vcpu-facts.md).
   // Limits and single steps stop at exact counts from the block counter instead.
   return run_counted(options.single_step ? 1 : options.max_instructions, options);
@@ -260,12 +264,14 @@ VcpuExit UnicornVcpu::io_exit(const InstructionSite& site) {
   switch (site.kind) {
     case SiteKind::kHlt:
       write_reg(UC_X86_REG_RIP, next);
+      performed_to_ = next;
       return VcpuExit{.kind = ExitKind::kHalt};
     case SiteKind::kOut:
     case SiteKind::kIn: {
       const uint16_t port =
           site.port_in_dx ? static_cast<uint16_t>(read_reg(UC_X86_REG_RDX)) : site.port;
       write_reg(UC_X86_REG_RIP, next);
+      performed_to_ = next;
       if (site.kind == SiteKind::kIn) {
         pending_in_size_ = site.size;
         return VcpuExit{.kind = ExitKind::kIoIn, .port = port, .size = site.size};
@@ -310,6 +316,9 @@ void UnicornVcpu::on_site(uc_struct* uc, uint64_t address, uint32_t, void* self)
   if (it == v->site_at_.end()) return;
   // cpuid runs natively: the CPU model answers it identically everywhere.
   if (it->second->kind == SiteKind::kCpuid) return;
+  // This hook was added first, and a stop ends Unicorn's hook walk: a breakpoint on the site
+  // is checked here, before the site is performed.
+  if (v->stop_at_breakpoint(uc, address)) return;
   v->pending_site_ = it->second;
   uc_emu_stop(uc);
 }
@@ -453,20 +462,24 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
 }
 
 void UnicornVcpu::on_breakpoint(uc_struct* uc, uint64_t address, uint32_t, void* self) {
-  auto* v = static_cast<UnicornVcpu*>(self);
-  if (v->stepping_ || v->hit_) return;
-  if (address == v->skip_breakpoint_at_) {
-    v->skip_breakpoint_at_ = ~0ull;
-    return;
+  static_cast<UnicornVcpu*>(self)->stop_at_breakpoint(uc, address);
+}
+
+bool UnicornVcpu::stop_at_breakpoint(uc_struct* uc, uint64_t address) {
+  if (stepping_ || hit_) return false;
+  if (address == skip_breakpoint_at_) {
+    skip_breakpoint_at_ = ~0ull;
+    return false;
   }
-  for (const DebugPoint& p : v->debug_points_) {
+  for (const DebugPoint& p : debug_points_) {
     if (p.kind == DebugPointKind::kBreakpoint && p.address == address) {
-      v->hit_ = &p;
-      v->hit_rip_ = address;
+      hit_ = &p;
+      hit_rip_ = address;
       uc_emu_stop(uc);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 void UnicornVcpu::on_watched_access(uc_struct*, int type, uint64_t address, int size, int64_t,
@@ -705,6 +718,7 @@ void UnicornVcpu::set_nondet_result(uint64_t value, uint64_t extra) {
       return;
   }
   write_reg(UC_X86_REG_RIP, site->address + site->length);
+  performed_to_ = site->address + site->length;
   counter_.add(1);  // it retired (docs/replay.md: the host performs it, it counts once)
 }
 

