@@ -12,6 +12,8 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
 }
 
 base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
+  // Refused here, not when a later command arms them (arm() cannot fail).
+  if (auto st = vmm::check_debug_points(points, session_.memory().size()); !st) return st;
   points_ = std::move(points);
   if (armed_) return session_.set_debug_points(points_);
   return {};

@@ -598,9 +598,7 @@ base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
       breakpoints.push_back(p.address);
     }
   }
-  if (watches > kMaxWatchpoints) {
-    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
-  }
+  if (auto st = check_debug_points(points, memory_.size()); !st) return st;
   const bool software = watches > 0 || cpuid_sites_.size() + breakpoints.size() > 4;
   if (software && !software_) {
     auto vcpu = UnicornVcpu::create(memory_, sites_);

@@ -7,7 +7,7 @@
 // when the call returns the target reports exited (`W00`); its value is in result().
 //
 // Stops: breakpoints (software and hardware alike are vCPU debug points, never bytes in guest
-// memory, so memory reads show the real code), up to 4 watchpoints, single steps, interrupts.
+// memory, so memory reads show the real code), watchpoints of any number and length, single steps, interrupts.
 // A guest fault is a signal stop at the faulting instruction (SIGSEGV for #PF/#GP/out of
 // bounds/triple fault, SIGILL for #UD or an unsupported instruction, SIGFPE for #DE, SIGABRT
 // for a panic, a bad host call or port, a refused call or a VMM error); resuming after it ends

@@ -19,6 +19,9 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 // every memory access, so that a fault reports the faulting instruction (see docs/vcpu-facts.md).
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
 constexpr uint64_t kNoTarget = ~0ull;
+// The widest single access a memory hook reports (an SSE load or store; wider instructions
+// such as fxsave access memory in pieces).
+constexpr uint64_t kMaxAccessSize = 16;
 
 constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX,   UC_X86_REG_RDX, UC_X86_REG_RBX,
                          UC_X86_REG_RSP, UC_X86_REG_RBP,   UC_X86_REG_RSI, UC_X86_REG_RDI,
@@ -393,15 +396,7 @@ void UnicornVcpu::on_target(uc_struct* uc, uint64_t address, uint32_t, void* sel
 }
 
 base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
-  size_t watches = 0;
-  for (const DebugPoint& p : points) {
-    if (p.kind == DebugPointKind::kBreakpoint) continue;
-    if (p.length == 0 || p.length > 8) return base::fail("watchpoint length must be 1 to 8 bytes");
-    ++watches;
-  }
-  if (watches > kMaxWatchpoints) {
-    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
-  }
+  if (auto st = check_debug_points(points, memory_.size()); !st) return st;
   const auto has_watch = [](std::span<const DebugPoint> set) {
     for (const DebugPoint& p : set) {
       if (p.kind != DebugPointKind::kBreakpoint) return true;
@@ -419,6 +414,10 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   bool ok = true;
   for (const DebugPoint& p : debug_points_) {
     uc_hook h = 0;
+    // Unicorn matches a memory hook on the access's first byte only: start the range early
+    // enough to see any access that overlaps the watched bytes; on_watched_access() then
+    // checks the overlap exactly.
+    const uint64_t first = p.address > kMaxAccessSize ? p.address - (kMaxAccessSize - 1) : 0;
     const uint64_t last = p.address + p.length - 1;
     switch (p.kind) {
       case DebugPointKind::kBreakpoint:
@@ -428,15 +427,15 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
         break;
       case DebugPointKind::kWriteWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_watched_access),
-                          this, p.address, last) == UC_ERR_OK;
+                          this, first, last) == UC_ERR_OK;
         break;
       case DebugPointKind::kReadWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_watched_access),
-                          this, p.address, last) == UC_ERR_OK;
+                          this, first, last) == UC_ERR_OK;
         break;
       case DebugPointKind::kAccessWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
-                          reinterpret_cast<void*>(&on_watched_access), this, p.address,
+                          reinterpret_cast<void*>(&on_watched_access), this, first,
                           last) == UC_ERR_OK;
         break;
     }

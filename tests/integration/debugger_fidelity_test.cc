@@ -34,6 +34,71 @@ std::string pc_is(int n, uint64_t pc) {
   return "$" + std::to_string(n) + " = " + hex_address(pc) + "\n";
 }
 
+uint64_t symbol(const std::string& guest, const std::string& name) {
+  auto image = vmm::ElfImage::read_file(guest_path(guest));
+  if (!image) return 0;
+  return image->symbols().address_of(name).value_or(0);
+}
+
+// buggy.elf's g_stats.count (after its 16 samples).
+uint64_t stats_count() {
+  return symbol("buggy", "g_stats") + 16 * 8;
+}
+
+// 10.3 on `add_sample 5`: a 1-byte access watchpoint on count's second byte; the 8-byte read
+// of count (from count's first byte) overlaps it and must stop, before count++ writes it.
+const std::vector<std::string> kOverlapCommands = {
+    "break add_sample",
+    "continue",
+    "awatch *(char*)" + hex_address(stats_count() + 1),
+    "continue",
+    "print g_stats.count",
+    "continue",
+    "print g_stats.count"};
+
+void expect_overlap_stops(const std::string& out) {
+  EXPECT_CONTAINS(out, "Hardware access (read/write) watchpoint 2: *(char*)" +
+                           hex_address(stats_count() + 1) + "\n\nValue = 0 '\\000'\n");
+  EXPECT_CONTAINS(out, "$1 = 0\n");  // the read, before the increment
+  EXPECT_CONTAINS(out, "$2 = 1\n");  // then count++'s write
+}
+
+// 11.1 on `add_sample 5`: a 136-byte watchpoint, five watchpoints, odd lengths; length 0 and
+// ranges outside guest memory are refused at insertion, and the server keeps serving.
+std::vector<std::string> any_length_commands() {
+  const std::string count = hex_address(stats_count()).substr(2);
+  return {"maint packet Z2," + count + ",0",
+          "maint packet Z2,7fffffff000,8",
+          "maint packet Z2," + count + ",9",
+          "maint packet z2," + count + ",9",
+          "break add_sample",
+          "continue",
+          "watch g_stats",
+          "continue",
+          "delete 2",
+          "watch g_stats.samples[0]",
+          "watch g_stats.samples[1]",
+          "watch g_stats.samples[2]",
+          "watch g_stats.samples[3]",
+          "watch g_stats.samples[4]",
+          "continue",
+          "print g_stats.samples[0]"};
+}
+
+void expect_any_length_works(const std::string& out) {
+  const std::string count = hex_address(stats_count()).substr(2);
+  EXPECT_CONTAINS(out, "sending: Z2," + count + ",0\nreceived: \"E");
+  EXPECT_CONTAINS(out, "sending: Z2,7fffffff000,8\nreceived: \"E");
+  EXPECT_CONTAINS(out, "sending: Z2," + count + ",9\nreceived: \"OK\"");
+  EXPECT_CONTAINS(out,
+                  "Hardware watchpoint 2: g_stats\n\nOld value = {samples = {0 <repeats 16 "
+                  "times>}, count = 0}\nNew value = {samples = {0 <repeats 16 times>}, "
+                  "count = 1}\n");
+  EXPECT_CONTAINS(out,
+                  "Hardware watchpoint 3: g_stats.samples[0]\n\nOld value = 0\nNew value = 5\n");
+  EXPECT_CONTAINS(out, "$1 = 5\n");
+}
+
 // `hlreplay trace -g 0` waiting for a debugger.
 class ReplayServer : public BackgroundServer {
  public:
@@ -100,6 +165,22 @@ TEST_P(LiveFidelity, BreakpointsOnAndAfterRdtscStop) {
   EXPECT_CONTAINS(hlrun.finish(), "result: ");
 }
 
+// 10.3: an access that starts below the watched byte and overlaps it stops.
+TEST_P(LiveFidelity, WatchpointSeesAnAccessThatOverlapsItFromBelow) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5");
+  ASSERT_NE(hlrun.port(), 0);
+  expect_overlap_stops(gdb_session("buggy", hlrun.port(), kOverlapCommands));
+  EXPECT_CONTAINS(hlrun.finish(), "result: 1\n");
+}
+
+// 11.1: watchpoints of any length and number on the software vCPU (KVM runs the guest on one
+// while a watchpoint is set); bad ones refused at insertion.
+TEST_P(LiveFidelity, WatchpointsOfAnyLengthAndNumber) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5");
+  ASSERT_NE(hlrun.port(), 0);
+  expect_any_length_works(gdb_session("buggy", hlrun.port(), any_length_commands()));
+}
+
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveFidelity);
 
 // 10.2 in replay: forward onto the `out` and the instruction after it, then reverse-continue
@@ -134,6 +215,28 @@ TEST_F(ReplayFidelity, BreakpointsOnAndAfterAnExitStopForwardAndReverse) {
     EXPECT_CONTAINS(out, pc_is(3, c.site.next));
     EXPECT_CONTAINS(out, pc_is(4, c.site.address));
   }
+}
+
+TEST_F(ReplayFidelity, WatchpointSeesAnAccessThatOverlapsItFromBelow) {
+  const std::string trace = dir_.path("buggy.cap");
+  ASSERT_TRUE(record_guest("buggy", {{"add_sample", {vmm::Value{int64_t{5}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  expect_overlap_stops(gdb_session("buggy", server.port(), kOverlapCommands));
+}
+
+// 11.1: `hlreplay -g` aborted on a watchpoint its vCPU refused when the timeline armed it.
+TEST_F(ReplayFidelity, WatchpointsOfAnyLengthAndNumber) {
+  const std::string trace = dir_.path("buggy.cap");
+  ASSERT_TRUE(record_guest("buggy", {{"add_sample", {vmm::Value{int64_t{5}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  std::vector<std::string> commands = any_length_commands();
+  commands.push_back("monitor when");
+  const std::string out = gdb_session("buggy", server.port(), commands);
+  expect_any_length_works(out);
+  EXPECT_CONTAINS(out, "in call add_sample");
+  EXPECT_EQ(server.finish().find("internal error"), std::string::npos);
 }
 
 }  // namespace
