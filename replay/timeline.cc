@@ -83,6 +83,27 @@ TimelineStop Timeline::seek(uint64_t target) {
   return s;
 }
 
+TimelineStop Timeline::step_forward() {
+  const uint64_t target = now() + 1;
+  arm(true);
+  restore_before(target);
+  for (;;) {
+    switch (run_forward(target)) {
+      case StopKind::kDebugPoint:
+        if (const TimelineStop hit = hit_stop(); hit.kind == TimelineStop::Kind::kWatchpoint) {
+          return hit;
+        }
+        continue;  // a breakpoint: the next run steps over it
+      case StopKind::kEnd:
+        return {TimelineStop::Kind::kEnd};
+      case StopKind::kDivergence:
+        return {TimelineStop::Kind::kDivergence};
+      case StopKind::kReachedCount:
+        return {TimelineStop::Kind::kStep};
+    }
+  }
+}
+
 TimelineStop Timeline::step_backward() {
   if (now() == 0) return {TimelineStop::Kind::kBegin};
   return seek(now() - 1);

@@ -99,6 +99,16 @@ void expect_any_length_works(const std::string& out) {
   EXPECT_CONTAINS(out, "$1 = 5\n");
 }
 
+// 10.4 on `add_sample 5`: stepping over the store to count reports the watchpoint (gdb then
+// prints old and new values and ends the `stepi 40` there).
+const std::vector<std::string> kStepOverWatchedStore = {
+    "break add_sample", "continue", "watch g_stats.count", "stepi 40", "print g_stats.count"};
+
+void expect_step_reports_watch(const std::string& out) {
+  EXPECT_CONTAINS(out, "Hardware watchpoint 2: g_stats.count\n\nOld value = 0\nNew value = 1\n");
+  EXPECT_CONTAINS(out, "$1 = 1\n");
+}
+
 // `hlreplay trace -g 0` waiting for a debugger.
 class ReplayServer : public BackgroundServer {
  public:
@@ -181,6 +191,13 @@ TEST_P(LiveFidelity, WatchpointsOfAnyLengthAndNumber) {
   expect_any_length_works(gdb_session("buggy", hlrun.port(), any_length_commands()));
 }
 
+// 10.4, live (the reference): a step that writes a watched byte reports the watchpoint.
+TEST_P(LiveFidelity, StepOverAWatchedStoreReportsTheWatchpoint) {
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5");
+  ASSERT_NE(hlrun.port(), 0);
+  expect_step_reports_watch(gdb_session("buggy", hlrun.port(), kStepOverWatchedStore));
+}
+
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveFidelity);
 
 // 10.2 in replay: forward onto the `out` and the instruction after it, then reverse-continue
@@ -237,6 +254,15 @@ TEST_F(ReplayFidelity, WatchpointsOfAnyLengthAndNumber) {
   expect_any_length_works(out);
   EXPECT_CONTAINS(out, "in call add_sample");
   EXPECT_EQ(server.finish().find("internal error"), std::string::npos);
+}
+
+// 10.4: replay's forward stepi over a watched store carried no `watch:` in its stop reply.
+TEST_F(ReplayFidelity, StepOverAWatchedStoreReportsTheWatchpoint) {
+  const std::string trace = dir_.path("buggy.cap");
+  ASSERT_TRUE(record_guest("buggy", {{"add_sample", {vmm::Value{int64_t{5}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  expect_step_reports_watch(gdb_session("buggy", server.port(), kStepOverWatchedStore));
 }
 
 }  // namespace
