@@ -5,6 +5,7 @@
 
 #include "base/hex.h"
 #include "rsp/registers.h"
+#include "vmm/gdb_registers.h"
 
 namespace hlrr::replay {
 namespace {
@@ -12,30 +13,6 @@ namespace {
 constexpr const char* kReadOnly = "a recording cannot be changed (replay is read-only)";
 
 using base::hex;
-
-// Like vmm/live_target.cc's: the register file in gdb's numbering.
-void to_gdb(const vmm::RegisterFile& r, rsp::RegisterFile& out) {
-  out.fill(0);
-  const std::pair<int, uint64_t> ints[] = {
-      {rsp::kRax, r.rax},        {rsp::kRbx, r.rbx},        {rsp::kRcx, r.rcx},
-      {rsp::kRdx, r.rdx},        {rsp::kRsi, r.rsi},        {rsp::kRdi, r.rdi},
-      {rsp::kRbp, r.rbp},        {rsp::kRsp, r.rsp},        {rsp::kR8, r.r8},
-      {rsp::kR9, r.r9},          {rsp::kR10, r.r10},        {rsp::kR11, r.r11},
-      {rsp::kR12, r.r12},        {rsp::kR13, r.r13},        {rsp::kR14, r.r14},
-      {rsp::kR15, r.r15},        {rsp::kRip, r.rip},        {rsp::kEflags, r.rflags},
-      {rsp::kCs, r.cs},          {rsp::kSs, r.ss},          {rsp::kDs, r.ds},
-      {rsp::kEs, r.es},          {rsp::kFs, r.fs},          {rsp::kGs, r.gs},
-      {rsp::kFsBase, r.fs_base}, {rsp::kGsBase, r.gs_base}, {rsp::kFctrl, r.fcw},
-      {rsp::kFstat, r.fsw},      {rsp::kFtag, r.ftw},       {rsp::kMxcsr, r.mxcsr}};
-  for (auto [regno, v] : ints) rsp::set_register(out, regno, v);
-  const auto descs = rsp::registers();
-  for (int i = 0; i < 8; ++i) {
-    std::memcpy(out.data() + descs[rsp::kSt0 + i].offset, r.st[i].data(), 10);
-  }
-  for (int i = 0; i < 16; ++i) {
-    std::memcpy(out.data() + descs[rsp::kXmm0 + i].offset, r.xmm[i].data(), 16);
-  }
-}
 
 vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
   switch (kind) {
@@ -65,7 +42,7 @@ ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
 base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = timeline_.session().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  to_gdb(*regs, out);
+  vmm::to_gdb(*regs, out);
   return {};
 }
 

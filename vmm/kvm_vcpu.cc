@@ -103,9 +103,11 @@ kvm_segment data_segment(uint16_t selector) {
   return s;
 }
 
-// x87 tag word: KVM (FXSAVE) keeps the abridged form (1 bit per register: valid), the register
-// file the full one (2 bits: 00 valid, 01 zero, 10 special, 11 empty), as Unicorn reports it.
-uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16]) {
+// x87 tag word: KVM (FXSAVE) keeps the abridged form (1 bit per physical register: valid), the
+// register file the full one (2 bits: 00 valid, 01 zero, 10 special, 11 empty), as Unicorn
+// reports it. Both are indexed by physical register R(i); FXSAVE's fpr[] holds ST(j) =
+// R((top + j) mod 8), so R(i)'s contents are fpr[(i - top) mod 8].
+uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16], int top) {
   uint16_t full = 0;
   for (int i = 7; i >= 0; --i) {
     full <<= 2;
@@ -113,10 +115,11 @@ uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16]) {
       full |= 3;
       continue;
     }
+    const uint8_t* reg = fpr[(i - top) & 7];
     uint64_t mantissa;
     uint16_t exponent;
-    std::memcpy(&mantissa, fpr[i], 8);
-    std::memcpy(&exponent, fpr[i] + 8, 2);
+    std::memcpy(&mantissa, reg, 8);
+    std::memcpy(&exponent, reg + 8, 2);
     exponent &= 0x7FFF;
     if (exponent == 0 && mantissa == 0) {
       full |= 1;
@@ -867,7 +870,7 @@ base::Expected<RegisterFile> KvmVcpu::registers() {
   const kvm_fpu& fpu = fpu_;
   r.fcw = fpu.fcw;
   r.fsw = fpu.fsw;
-  r.ftw = full_tag_word(fpu.ftwx, fpu.fpr);
+  r.ftw = full_tag_word(fpu.ftwx, fpu.fpr, (fpu.fsw >> 11) & 7);
   r.mxcsr = mxcsr_readable_ ? fpu.mxcsr : mxcsr_shadow_;
   for (int i = 0; i < 16; ++i) std::memcpy(r.xmm[i].data(), fpu.xmm[i], 16);
   for (int i = 0; i < 8; ++i) std::memcpy(r.st[i].data(), fpu.fpr[i], 10);

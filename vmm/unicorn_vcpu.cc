@@ -597,10 +597,12 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
   r.ftw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPTAG));
   r.mxcsr = static_cast<uint32_t>(read_reg(UC_X86_REG_MXCSR));
   for (int i = 0; i < 16; ++i) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, r.xmm[i].data());
+  // UC_X86_REG_FP0..7 are the physical registers R0..R7; the register file is stack-relative.
+  const int top = (r.fsw >> 11) & 7;
   for (int i = 0; i < 8; ++i) {
     uint8_t st[16] = {};
     uc_reg_read(uc_, UC_X86_REG_FP0 + i, st);
-    std::copy(st, st + 10, r.st[i].begin());
+    std::copy(st, st + 10, r.st[(i - top) & 7].begin());
   }
   return r;
 }
@@ -633,10 +635,11 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
   write_reg(UC_X86_REG_FPTAG, regs.ftw);
   write_reg(UC_X86_REG_MXCSR, regs.mxcsr);
   for (int i = 0; i < 16; ++i) uc_reg_write(uc_, UC_X86_REG_XMM0 + i, regs.xmm[i].data());
+  const int top = (regs.fsw >> 11) & 7;
   for (int i = 0; i < 8; ++i) {
     uint8_t st[16] = {};
     std::copy(regs.st[i].begin(), regs.st[i].end(), st);
-    uc_reg_write(uc_, UC_X86_REG_FP0 + i, st);
+    uc_reg_write(uc_, UC_X86_REG_FP0 + ((top + i) & 7), st);  // ST(i) is R(TOP + i)
   }
   copy_fpu_state(regs, fpu_);
   fpu_known_ = true;

@@ -1,0 +1,20 @@
+// The one conversion between the vCPU's RegisterFile and gdb's register numbering
+// (rsp/registers.h: core, sse, segments, fs_base/gs_base), used by every rsp::Target over a
+// vCPU: LiveTarget and replay's ReplayTarget.
+#pragma once
+
+#include "rsp/registers.h"
+#include "vmm/register_file.h"
+
+namespace hlrr::vmm {
+
+// st0..st7 are ST(0)..ST(7), stack-relative, as in RegisterFile; fstat carries TOP and ftag is
+// the full tag word (by physical register), as gdb's i386 x87 feature defines them. fiseg,
+// fioff, foseg, fooff and fop are not kept by RegisterFile and read as 0.
+void to_gdb(const RegisterFile& regs, rsp::RegisterFile& out);
+
+// Overwrites the fields of `regs` that gdb's registers carry; the rest (control registers)
+// keep their values.
+void from_gdb(const rsp::RegisterFile& in, RegisterFile& regs);
+
+}  // namespace hlrr::vmm
