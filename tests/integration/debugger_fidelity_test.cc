@@ -265,5 +265,20 @@ TEST_F(ReplayFidelity, StepOverAWatchedStoreReportsTheWatchpoint) {
   expect_step_reports_watch(gdb_session("buggy", server.port(), kStepOverWatchedStore));
 }
 
+// 10.4 with lldb, which reported "instruction step into" for that step.
+TEST_F(ReplayFidelity, LldbStepOverAWatchedStoreReportsTheWatchpoint) {
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
+  const std::string trace = dir_.path("buggy.cap");
+  ASSERT_TRUE(record_guest("buggy", {{"add_sample", {vmm::Value{int64_t{5}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  std::vector<std::string> commands = {"breakpoint set -n add_sample", "continue",
+                                       "watchpoint set variable g_stats.count"};
+  for (int i = 0; i < 30; ++i) commands.push_back("thread step-inst");
+  const std::string out = lldb_session("lldb", "buggy", server.port(), commands);
+  EXPECT_CONTAINS(out, "Watchpoint 1 hit:\nold value: 0\nnew value: 1\n");
+  EXPECT_CONTAINS(out, "stop reason = watchpoint 1");
+}
+
 }  // namespace
 }  // namespace hlrr::testing
