@@ -45,7 +45,7 @@ ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
 base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = timeline_.session().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::to_gdb_registers(*regs, out);
+  vmm::to_gdb(*regs, out);
   return {};
 }
 
@@ -56,7 +56,7 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
   ReplaySession& s = timeline_.session();
   auto regs = s.registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::from_gdb_registers(in, *regs);
+  vmm::from_gdb(in, *regs);
   timeline_.begin_diversion();
   if (auto st = s.set_registers(*regs); !st) return st;
   if (!vmm::first_difference(*regs, timeline_.diversion_origin())) timeline_.end_diversion();

@@ -12,6 +12,8 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
 }
 
 base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
+  // Refused here, not when a later command arms them (arm() cannot fail).
+  if (auto st = vmm::check_debug_points(points, session_.memory().size()); !st) return st;
   points_ = std::move(points);
   if (armed_) return session_.set_debug_points(points_);
   return {};
@@ -101,7 +103,24 @@ TimelineStop Timeline::seek(uint64_t target) {
 
 TimelineStop Timeline::step_forward() {
   end_diversion();
-  return seek_or_end(now() + 1);
+  const uint64_t target = now() + 1;
+  arm(true);
+  restore_before(target);
+  for (;;) {
+    switch (run_forward(target)) {
+      case StopKind::kDebugPoint:
+        if (const TimelineStop hit = hit_stop(); hit.kind == TimelineStop::Kind::kWatchpoint) {
+          return hit;
+        }
+        continue;  // a breakpoint: the next run steps over it
+      case StopKind::kEnd:
+        return {TimelineStop::Kind::kEnd};
+      case StopKind::kDivergence:
+        return {TimelineStop::Kind::kDivergence};
+      case StopKind::kReachedCount:
+        return {TimelineStop::Kind::kStep};
+    }
+  }
 }
 
 TimelineStop Timeline::step_backward() {

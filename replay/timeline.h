@@ -55,6 +55,8 @@ class Timeline {
 
   // To instruction count `target` (the end of the recording if it ends before).
   TimelineStop seek(uint64_t target);
+  // One instruction forward; a watched access by it is reported (kWatchpoint), as a live
+  // single step reports it, and breakpoints never stop it.
   TimelineStop step_forward();
   TimelineStop step_backward();
   // Runs forward / backward to the next / previous break- or watchpoint hit, or an end.

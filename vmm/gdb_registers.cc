@@ -48,7 +48,7 @@ const IntSlot kIntSlots[] = {
 
 }  // namespace
 
-void to_gdb_registers(const RegisterFile& r, rsp::RegisterFile& out) {
+void to_gdb(const RegisterFile& r, rsp::RegisterFile& out) {
   out.fill(0);
   for (const IntSlot& s : kIntSlots) {
     const uint64_t v = s.u64 ? r.*s.u64 : s.u16 ? r.*s.u16 : r.*s.u32;
@@ -63,7 +63,7 @@ void to_gdb_registers(const RegisterFile& r, rsp::RegisterFile& out) {
   }
 }
 
-void from_gdb_registers(const rsp::RegisterFile& in, RegisterFile& r) {
+void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
   for (const IntSlot& s : kIntSlots) {
     const uint64_t v = rsp::get_register(in, s.regno);
     if (s.u64)

@@ -1,5 +1,6 @@
-// The vCPU's register file in gdb's x86-64 numbering (rsp/registers.h), both ways: what the
-// live and the replay debug targets serve.
+// The one conversion between the vCPU's RegisterFile and gdb's register numbering
+// (rsp/registers.h: core, sse, segments, fs_base/gs_base), used by every rsp::Target over a
+// vCPU: LiveTarget and replay's ReplayTarget.
 #pragma once
 
 #include "rsp/registers.h"
@@ -7,8 +8,13 @@
 
 namespace hlrr::vmm {
 
-void to_gdb_registers(const RegisterFile& r, rsp::RegisterFile& out);
-// Sets every field of `r` that gdb's register file holds (control registers stay as they are).
-void from_gdb_registers(const rsp::RegisterFile& in, RegisterFile& r);
+// st0..st7 are ST(0)..ST(7), stack-relative, as in RegisterFile; fstat carries TOP and ftag is
+// the full tag word (by physical register), as gdb's i386 x87 feature defines them. fiseg,
+// fioff, foseg, fooff and fop are not kept by RegisterFile and read as 0.
+void to_gdb(const RegisterFile& regs, rsp::RegisterFile& out);
+
+// Overwrites the fields of `regs` that gdb's registers carry; the rest (control registers)
+// keep their values.
+void from_gdb(const rsp::RegisterFile& in, RegisterFile& regs);
 
 }  // namespace hlrr::vmm

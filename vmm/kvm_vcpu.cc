@@ -103,9 +103,11 @@ kvm_segment data_segment(uint16_t selector) {
   return s;
 }
 
-// x87 tag word: KVM (FXSAVE) keeps the abridged form (1 bit per register: valid), the register
-// file the full one (2 bits: 00 valid, 01 zero, 10 special, 11 empty), as Unicorn reports it.
-uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16]) {
+// x87 tag word: KVM (FXSAVE) keeps the abridged form (1 bit per physical register: valid), the
+// register file the full one (2 bits: 00 valid, 01 zero, 10 special, 11 empty), as Unicorn
+// reports it. Both are indexed by physical register R(i); FXSAVE's fpr[] holds ST(j) =
+// R((top + j) mod 8), so R(i)'s contents are fpr[(i - top) mod 8].
+uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16], int top) {
   uint16_t full = 0;
   for (int i = 7; i >= 0; --i) {
     full <<= 2;
@@ -113,10 +115,11 @@ uint16_t full_tag_word(uint8_t abridged, const uint8_t (&fpr)[8][16]) {
       full |= 3;
       continue;
     }
+    const uint8_t* reg = fpr[(i - top) & 7];
     uint64_t mantissa;
     uint16_t exponent;
-    std::memcpy(&mantissa, fpr[i], 8);
-    std::memcpy(&exponent, fpr[i] + 8, 2);
+    std::memcpy(&mantissa, reg, 8);
+    std::memcpy(&exponent, reg + 8, 2);
     exponent &= 0x7FFF;
     if (exponent == 0 && mantissa == 0) {
       full |= 1;
@@ -467,7 +470,11 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
                         "counts none (run with --vcpu unicorn)"};
   }
   if (use_software_) return run_on_software(options);
-  if (!options.single_step && at_breakpoint(regs().rip)) {
+  // Arriving at RIP by completing an exit (I/O, hlt) is not a stop there: a breakpoint at RIP
+  // then fires (the exit loop runs on without a debugger seeing the exit).
+  const bool arrived_by_exit = regs().rip == performed_to_;
+  performed_to_ = ~0ull;
+  if (!options.single_step && !arrived_by_exit && at_breakpoint(regs().rip)) {
     // Resuming from a breakpoint: execute its instruction first (a DR breakpoint re-fires
     // until RIP moves past it).
     VcpuExit step = run(RunOptions{.single_step = true});
@@ -501,7 +508,14 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
       if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
       continue;
     }
-    if (!interrupted) return translate_exit(err, options, start_rip);
+    if (!interrupted) {
+      const VcpuExit exit = translate_exit(err, options, start_rip);
+      if (exit.kind == ExitKind::kIoOut || exit.kind == ExitKind::kIoIn ||
+          exit.kind == ExitKind::kHalt) {
+        performed_to_ = regs().rip;
+      }
+      return exit;
+    }
     if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
     // Some other signal interrupted KVM_RUN: carry on.
   }
@@ -587,9 +601,7 @@ base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
       breakpoints.push_back(p.address);
     }
   }
-  if (watches > kMaxWatchpoints) {
-    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
-  }
+  if (auto st = check_debug_points(points, memory_.size()); !st) return st;
   const bool software = watches > 0 || cpuid_sites_.size() + breakpoints.size() > 4;
   if (software && !software_) {
     auto vcpu = UnicornVcpu::create(memory_, sites_);
@@ -858,7 +870,7 @@ base::Expected<RegisterFile> KvmVcpu::registers() {
   const kvm_fpu& fpu = fpu_;
   r.fcw = fpu.fcw;
   r.fsw = fpu.fsw;
-  r.ftw = full_tag_word(fpu.ftwx, fpu.fpr);
+  r.ftw = full_tag_word(fpu.ftwx, fpu.fpr, (fpu.fsw >> 11) & 7);
   r.mxcsr = mxcsr_readable_ ? fpu.mxcsr : mxcsr_shadow_;
   for (int i = 0; i < 16; ++i) std::memcpy(r.xmm[i].data(), fpu.xmm[i], 16);
   for (int i = 0; i < 8; ++i) std::memcpy(r.st[i].data(), fpu.fpr[i], 10);

@@ -66,14 +66,14 @@ LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value
 base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  to_gdb_registers(*regs, out);
+  to_gdb(*regs, out);
   return {};
 }
 
 base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  from_gdb_registers(in, *regs);
+  from_gdb(in, *regs);
   return sandbox_.vcpu().set_registers(*regs);
 }
 
@@ -184,11 +184,9 @@ base::Status LiveTarget::apply_points() {
 
 base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                            uint64_t length) {
-  if (is_watch(kind) && (length == 0 || length > 8)) {
-    return base::fail("watchpoints cover 1 to 8 bytes");
-  }
-  if (!sandbox_.memory().contains(address, is_watch(kind) ? length : 1)) {
-    return base::fail("breakpoint or watchpoint outside guest memory");
+  const DebugPoint checked{debug_kind(kind), address, is_watch(kind) ? length : 1};
+  if (auto st = check_debug_points(std::span(&checked, 1), sandbox_.memory().size()); !st) {
+    return st;
   }
   const Point point{kind, address, length};
   if (std::find(points_.begin(), points_.end(), point) != points_.end()) return {};

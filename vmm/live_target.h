@@ -7,11 +7,11 @@
 // when the call returns the target reports exited (`W00`); its value is in result().
 //
 // Stops: breakpoints (software and hardware alike are vCPU debug points, never bytes in guest
-// memory, so memory reads show the real code), up to 4 watchpoints, single steps, interrupts.
-// A guest fault is a signal stop at the faulting instruction (SIGSEGV for #PF/#GP/out of
-// bounds/triple fault, SIGILL for #UD or an unsupported instruction, SIGFPE for #DE, SIGABRT
-// for a panic, a bad host call or port, a refused call or a VMM error); resuming after it ends
-// the program (`X..`) with the fault as result().
+// memory, so memory reads show the real code), watchpoints of any number and length, single steps,
+// interrupts. A guest fault is a signal stop at the faulting instruction (SIGSEGV for #PF/#GP/out
+// of bounds/triple fault, SIGILL for #UD or an unsupported instruction, SIGFPE for #DE, SIGABRT for
+// a panic, a bad host call or port, a refused call or a VMM error); resuming after it ends the
+// program (`X..`) with the fault as result().
 //
 // Threading: as rsp::Target (resume() on the server's worker thread, interrupts through its
 // stop token calling Vcpu::request_stop()). The sandbox is not owned and must outlive the

@@ -26,7 +26,11 @@ struct RegisterFile {
   uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
 
   // x87 and SSE state. Control words are set explicitly on both backends (Unicorn starts at 0).
-  uint16_t fcw = 0x37F, fsw = 0, ftw = 0xFFFF;  // ftw: the full (not abridged) tag word
+  // st[i] is ST(i), counted from the top of the stack (after `fld1`, st[0] is 1.0) as FXSAVE
+  // stores it and gdb numbers st0..st7, whatever TOP (fsw bits 11-13) is. ftw is the full
+  // 16-bit tag word (2 bits per register, 11 = empty), indexed by *physical* register R0..R7
+  // (ST(i) is R((TOP + i) mod 8)) as FSTENV stores it and gdb's ftag shows it.
+  uint16_t fcw = 0x37F, fsw = 0, ftw = 0xFFFF;
   uint32_t mxcsr = 0x1F80;
   std::array<std::array<uint8_t, 10>, 8> st{};
   std::array<std::array<uint8_t, 16>, 16> xmm{};

@@ -19,6 +19,9 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 // every memory access, so that a fault reports the faulting instruction (see docs/vcpu-facts.md).
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
 constexpr uint64_t kNoTarget = ~0ull;
+// The widest single access a memory hook reports (an SSE load or store; wider instructions
+// such as fxsave access memory in pieces).
+constexpr uint64_t kMaxAccessSize = 16;
 
 constexpr int kGprs[] = {UC_X86_REG_RAX, UC_X86_REG_RCX,   UC_X86_REG_RDX, UC_X86_REG_RBX,
                          UC_X86_REG_RSP, UC_X86_REG_RBP,   UC_X86_REG_RSI, UC_X86_REG_RDI,
@@ -141,12 +144,16 @@ void UnicornVcpu::write_reg(int reg, uint64_t value) {
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
   hit_ = nullptr;
   stepping_ = options.single_step;
-  skip_breakpoint_at_ = read_reg(UC_X86_REG_RIP);
   pending_site_ = nullptr;
   unscanned_io_ = false;
   pending_vector_ = -1;
   unmapped_type_ = 0;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+  // Resuming from a stop steps over a breakpoint at RIP; arriving there by completing an exit
+  // is not a stop at it (the exit loop runs on without a debugger seeing it).
+  const uint64_t rip = read_reg(UC_X86_REG_RIP);
+  skip_breakpoint_at_ = rip == performed_to_ ? ~0ull : rip;
+  performed_to_ = ~0ull;
   // Unicorn's own `count` is never used: it is ~11x slower and one-way (docs/vcpu-facts.md).
   // Limits and single steps stop at exact counts from the block counter instead.
   return run_counted(options.single_step ? 1 : options.max_instructions, options);
@@ -260,12 +267,14 @@ VcpuExit UnicornVcpu::io_exit(const InstructionSite& site) {
   switch (site.kind) {
     case SiteKind::kHlt:
       write_reg(UC_X86_REG_RIP, next);
+      performed_to_ = next;
       return VcpuExit{.kind = ExitKind::kHalt};
     case SiteKind::kOut:
     case SiteKind::kIn: {
       const uint16_t port =
           site.port_in_dx ? static_cast<uint16_t>(read_reg(UC_X86_REG_RDX)) : site.port;
       write_reg(UC_X86_REG_RIP, next);
+      performed_to_ = next;
       if (site.kind == SiteKind::kIn) {
         pending_in_size_ = site.size;
         return VcpuExit{.kind = ExitKind::kIoIn, .port = port, .size = site.size};
@@ -310,6 +319,9 @@ void UnicornVcpu::on_site(uc_struct* uc, uint64_t address, uint32_t, void* self)
   if (it == v->site_at_.end()) return;
   // cpuid runs natively: the CPU model answers it identically everywhere.
   if (it->second->kind == SiteKind::kCpuid) return;
+  // This hook was added first, and a stop ends Unicorn's hook walk: a breakpoint on the site
+  // is checked here, before the site is performed.
+  if (v->stop_at_breakpoint(uc, address)) return;
   v->pending_site_ = it->second;
   uc_emu_stop(uc);
 }
@@ -384,15 +396,7 @@ void UnicornVcpu::on_target(uc_struct* uc, uint64_t address, uint32_t, void* sel
 }
 
 base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
-  size_t watches = 0;
-  for (const DebugPoint& p : points) {
-    if (p.kind == DebugPointKind::kBreakpoint) continue;
-    if (p.length == 0 || p.length > 8) return base::fail("watchpoint length must be 1 to 8 bytes");
-    ++watches;
-  }
-  if (watches > kMaxWatchpoints) {
-    return base::fail("at most " + std::to_string(kMaxWatchpoints) + " watchpoints");
-  }
+  if (auto st = check_debug_points(points, memory_.size()); !st) return st;
   const auto has_watch = [](std::span<const DebugPoint> set) {
     for (const DebugPoint& p : set) {
       if (p.kind != DebugPointKind::kBreakpoint) return true;
@@ -410,6 +414,10 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   bool ok = true;
   for (const DebugPoint& p : debug_points_) {
     uc_hook h = 0;
+    // Unicorn matches a memory hook on the access's first byte only: start the range early
+    // enough to see any access that overlaps the watched bytes; on_watched_access() then
+    // checks the overlap exactly.
+    const uint64_t first = p.address > kMaxAccessSize ? p.address - (kMaxAccessSize - 1) : 0;
     const uint64_t last = p.address + p.length - 1;
     switch (p.kind) {
       case DebugPointKind::kBreakpoint:
@@ -419,15 +427,15 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
         break;
       case DebugPointKind::kWriteWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_watched_access),
-                          this, p.address, last) == UC_ERR_OK;
+                          this, first, last) == UC_ERR_OK;
         break;
       case DebugPointKind::kReadWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_watched_access),
-                          this, p.address, last) == UC_ERR_OK;
+                          this, first, last) == UC_ERR_OK;
         break;
       case DebugPointKind::kAccessWatch:
         ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
-                          reinterpret_cast<void*>(&on_watched_access), this, p.address,
+                          reinterpret_cast<void*>(&on_watched_access), this, first,
                           last) == UC_ERR_OK;
         break;
     }
@@ -453,20 +461,24 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
 }
 
 void UnicornVcpu::on_breakpoint(uc_struct* uc, uint64_t address, uint32_t, void* self) {
-  auto* v = static_cast<UnicornVcpu*>(self);
-  if (v->stepping_ || v->hit_) return;
-  if (address == v->skip_breakpoint_at_) {
-    v->skip_breakpoint_at_ = ~0ull;
-    return;
+  static_cast<UnicornVcpu*>(self)->stop_at_breakpoint(uc, address);
+}
+
+bool UnicornVcpu::stop_at_breakpoint(uc_struct* uc, uint64_t address) {
+  if (stepping_ || hit_) return false;
+  if (address == skip_breakpoint_at_) {
+    skip_breakpoint_at_ = ~0ull;
+    return false;
   }
-  for (const DebugPoint& p : v->debug_points_) {
+  for (const DebugPoint& p : debug_points_) {
     if (p.kind == DebugPointKind::kBreakpoint && p.address == address) {
-      v->hit_ = &p;
-      v->hit_rip_ = address;
+      hit_ = &p;
+      hit_rip_ = address;
       uc_emu_stop(uc);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 void UnicornVcpu::on_watched_access(uc_struct*, int type, uint64_t address, int size, int64_t,
@@ -585,10 +597,12 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
   r.ftw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPTAG));
   r.mxcsr = static_cast<uint32_t>(read_reg(UC_X86_REG_MXCSR));
   for (int i = 0; i < 16; ++i) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, r.xmm[i].data());
+  // UC_X86_REG_FP0..7 are the physical registers R0..R7; the register file is stack-relative.
+  const int top = (r.fsw >> 11) & 7;
   for (int i = 0; i < 8; ++i) {
     uint8_t st[16] = {};
     uc_reg_read(uc_, UC_X86_REG_FP0 + i, st);
-    std::copy(st, st + 10, r.st[i].begin());
+    std::copy(st, st + 10, r.st[(i - top) & 7].begin());
   }
   return r;
 }
@@ -621,10 +635,11 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
   write_reg(UC_X86_REG_FPTAG, regs.ftw);
   write_reg(UC_X86_REG_MXCSR, regs.mxcsr);
   for (int i = 0; i < 16; ++i) uc_reg_write(uc_, UC_X86_REG_XMM0 + i, regs.xmm[i].data());
+  const int top = (regs.fsw >> 11) & 7;
   for (int i = 0; i < 8; ++i) {
     uint8_t st[16] = {};
     std::copy(regs.st[i].begin(), regs.st[i].end(), st);
-    uc_reg_write(uc_, UC_X86_REG_FP0 + i, st);
+    uc_reg_write(uc_, UC_X86_REG_FP0 + ((top + i) & 7), st);  // ST(i) is R(TOP + i)
   }
   copy_fpu_state(regs, fpu_);
   fpu_known_ = true;
@@ -705,6 +720,7 @@ void UnicornVcpu::set_nondet_result(uint64_t value, uint64_t extra) {
       return;
   }
   write_reg(UC_X86_REG_RIP, site->address + site->length);
+  performed_to_ = site->address + site->length;
   counter_.add(1);  // it retired (docs/replay.md: the host performs it, it counts once)
 }
 

@@ -74,6 +74,8 @@ class UnicornVcpu final : public Vcpu {
   static void on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self);
   static void on_target(uc_struct* uc, uint64_t address, uint32_t size, void* self);
   static void on_breakpoint(uc_struct* uc, uint64_t address, uint32_t size, void* self);
+  // Whether a breakpoint stops the run before the instruction at `address` (and stops it).
+  bool stop_at_breakpoint(uc_struct* uc, uint64_t address);
   static void on_watched_access(uc_struct* uc, int type, uint64_t address, int size, int64_t value,
                                 void* self);
   static void on_instruction_after_access(uc_struct* uc, uint64_t address, uint32_t size,
@@ -98,6 +100,10 @@ class UnicornVcpu final : public Vcpu {
   std::vector<DebugPoint> debug_points_;
   std::vector<size_t> debug_hooks_;      // uc_hook handles
   uint64_t skip_breakpoint_at_ = ~0ull;  // the run started here: execute it once
+  // Where RIP went after an instruction the vCPU performed itself (an I/O or hlt exit, a
+  // non-deterministic result): a run starting there has not stopped at it yet, so it does not
+  // step over a breakpoint there.
+  uint64_t performed_to_ = ~0ull;
   bool stepping_ = false;
   const DebugPoint* hit_ = nullptr;
   uint64_t hit_rip_ = 0;

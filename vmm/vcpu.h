@@ -30,10 +30,15 @@ struct RunOptions {
 struct DebugPoint {
   DebugPointKind kind = DebugPointKind::kBreakpoint;
   uint64_t address = 0;
-  uint64_t length = 1;  // watchpoints: bytes watched, 1..8
+  uint64_t length = 1;  // watchpoints: bytes watched, at least 1
 
   bool operator==(const DebugPoint&) const = default;
 };
+
+// Ok if every point lies in guest memory of `memory_size` bytes and every watchpoint covers at
+// least one byte; else one line naming the first bad point. Debugger targets check this when a
+// point is inserted, so that a set the vCPU accepts is never refused later.
+base::Status check_debug_points(std::span<const DebugPoint> points, uint64_t memory_size);
 
 class Vcpu {
  public:
@@ -80,15 +85,17 @@ class Vcpu {
   // The host changed code bytes in [gpa, gpa + len): drop any translation of them.
   virtual void code_modified(uint64_t gpa, uint64_t len) = 0;
 
-  // Debugging: replaces the vCPU's breakpoints and watchpoints (at most kMaxWatchpoints
-  // watchpoints; breakpoints are not limited). Neither changes guest memory, so memory reads
-  // never see them. From then on run() stops with kDebug (has_debug_point, address):
-  //  * before executing an instruction at a breakpoint, RIP at it; a run that starts at a
-  //    breakpoint executes that instruction first (resuming from it), and a single step never
-  //    stops at one;
-  //  * after the instruction that accessed a watched byte, RIP at the next instruction.
+  // Debugging: replaces the vCPU's breakpoints and watchpoints (any number; a watchpoint covers
+  // any non-empty range, see check_debug_points()). Neither changes guest memory, so memory
+  // reads never see them. From then on run() stops with kDebug (has_debug_point, address):
+  //  * before executing an instruction at a breakpoint, RIP at it, also where the instruction
+  //    is one the vCPU performs itself (port I/O, hlt, rdtsc & co.); a run that starts at a
+  //    breakpoint executes that instruction first (resuming from it) unless the vCPU arrived
+  //    there by completing an exit (it never stopped there), and a single step never stops at
+  //    one;
+  //  * after the instruction that accessed a watched byte (any access overlapping it, whatever
+  //    its start and size), RIP at the next instruction.
   // Fails (and keeps the previous set) where the backend cannot honour the set.
-  static constexpr size_t kMaxWatchpoints = 4;
   virtual base::Status set_debug_points(std::span<const DebugPoint> points) = 0;
 
  protected:

@@ -104,12 +104,19 @@ TEST_P(DebugPoints, WatchpointsStopAfterTheAccess) {
   // Without debug points (KVM back on hardware), calls run through.
   ASSERT_TRUE(s->vcpu().set_debug_points({}));
   EXPECT_EQ(std::get<int64_t>(call_ok(*s, "sample_count")), 1000);
+  // Any number and length of watchpoints (the software vCPU has no debug-register limit);
+  // an empty one, or one outside guest memory, is refused.
   const DebugPoint five[] = {{DebugPointKind::kWriteWatch, count, 8},
                              {DebugPointKind::kWriteWatch, count, 8},
                              {DebugPointKind::kWriteWatch, count, 8},
-                             {DebugPointKind::kWriteWatch, count, 8},
-                             {DebugPointKind::kReadWatch, count, 8}};
-  EXPECT_FALSE(s->vcpu().set_debug_points(five));
+                             {DebugPointKind::kWriteWatch, count - 128, 136},
+                             {DebugPointKind::kReadWatch, count, 9}};
+  EXPECT_TRUE(s->vcpu().set_debug_points(five));
+  const DebugPoint empty{DebugPointKind::kWriteWatch, count, 0};
+  EXPECT_FALSE(s->vcpu().set_debug_points(std::span(&empty, 1)));
+  const DebugPoint outside{DebugPointKind::kWriteWatch, s->memory().size() - 4, 8};
+  EXPECT_FALSE(s->vcpu().set_debug_points(std::span(&outside, 1)));
+  ASSERT_TRUE(s->vcpu().set_debug_points({}));
 }
 
 HLRR_INSTANTIATE_FOR_BACKENDS(DebugPoints);

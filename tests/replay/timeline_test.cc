@@ -51,10 +51,14 @@ TEST(Timeline, ReverseContinueToTheLastWriteIsTheSameForEveryInterval) {
     const TimelineStop stop = timeline.continue_backward({});
     ASSERT_EQ(stop.kind, TimelineStop::Kind::kWatchpoint);
     EXPECT_EQ(stop.address, count_address);
-    // At the store, before it: 17; one step later, the bug's 1000.
+    // At the store, before it: 17; one step later, the bug's 1000, and the step reports the
+    // watched write as a live single step does.
     EXPECT_EQ(read_i64(**session, count_address), 17);
     positions.push_back(timeline.now());
-    ASSERT_EQ(timeline.step_forward().kind, TimelineStop::Kind::kStep);
+    const TimelineStop step = timeline.step_forward();
+    ASSERT_EQ(step.kind, TimelineStop::Kind::kWatchpoint);
+    EXPECT_EQ(step.address, count_address);
+    EXPECT_EQ(timeline.now(), positions.back() + 1);
     EXPECT_EQ(read_i64(**session, count_address), 1000);
     // The previous write: the 17th call's increment (16 -> 17).
     ASSERT_EQ(timeline.step_backward().kind, TimelineStop::Kind::kStep);

@@ -623,6 +623,51 @@ TEST_P(BackendTest, Int3IsABreakpointOrReportedByName) {
   }
 }
 
+// fninit; fld1; fldz; hlt
+constexpr uint8_t kFld1Fldz[] = {0xdb, 0xe3, 0xd9, 0xe8, 0xd9, 0xee, 0xf4};
+// 1.0 and 0.0 as 80-bit extended precision (mantissa with its explicit integer bit, exponent).
+constexpr std::array<uint8_t, 10> kX87One = {0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f};
+constexpr std::array<uint8_t, 10> kX87Zero = {};
+
+// The register file's x87 convention (vmm/register_file.h): st[i] is ST(i) counted from the
+// top, fsw holds TOP, ftw is the full tag word by physical register. After fld1; fldz: TOP = 6,
+// ST(0) = R6 = 0.0 (tag 01), ST(1) = R7 = 1.0 (tag 00), the rest empty.
+TEST_P(BackendTest, X87RegistersCountFromTheTopOfTheStack) {
+  auto obs = run_to_exits(GetParam(), kFld1Fldz, 1);
+  ASSERT_EQ(obs.size(), 1u);
+  if (obs[0].exit.kind == ExitKind::kUnsupported) {
+    EXPECT_TRUE(is_kvm());  // kvm_pvm: x87 after fninit is an emulation failure (docs/kvm.md)
+    return;
+  }
+  ASSERT_EQ(obs[0].exit.kind, ExitKind::kHalt) << obs[0].exit.detail;
+  const RegisterFile& r = obs[0].regs;
+  EXPECT_EQ((r.fsw >> 11) & 7, 6);
+  EXPECT_EQ(r.st[0], kX87Zero);
+  EXPECT_EQ(r.st[1], kX87One);
+  EXPECT_EQ(r.ftw, 0x1FFF);
+}
+
+// The same state set with TOP != 0 reads back unchanged, before and after a run.
+TEST_P(BackendTest, X87StateWithANonZeroTopRoundTrips) {
+  RegisterFile set = initial_registers(kCode);
+  set.fsw = 6 << 11;
+  set.ftw = 0x1FFF;
+  set.st[0] = kX87Zero;
+  set.st[1] = kX87One;
+  auto m = boot(GetParam(), kHlt, [&](RegisterFile& r) { r = set; });
+  ASSERT_TRUE(m);
+  auto before = m->vcpu->registers();
+  ASSERT_TRUE(before);
+  EXPECT_EQ(first_difference(set, *before), std::nullopt);
+  EXPECT_EQ(before->ftw, 0x1FFF);
+  ASSERT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
+  auto after = m->vcpu->registers();
+  ASSERT_TRUE(after);
+  set.rip = kCode + 1;
+  EXPECT_EQ(first_difference(set, *after), std::nullopt);
+  EXPECT_EQ(after->ftw, 0x1FFF);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest, ::testing::Values("unicorn", "kvm"),
                          [](const auto& info) { return info.param; });
 
