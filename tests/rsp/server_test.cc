@@ -127,6 +127,23 @@ TEST_F(ServerTest, InterruptStopsARunningTarget) {
   EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
 }
 
+TEST_F(ServerTest, InterruptRightAfterACutOffPacketStopsTheTarget) {
+  target_.exit_at.reset();
+  target_.step_delay = std::chrono::microseconds(100);
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$c#63"));
+  EXPECT_EQ(client.read(1), "+");
+  // A packet cut off where its checksum starts, then 0x03: the interrupt must not be taken
+  // for a checksum digit.
+  ASSERT_TRUE(client.send("$m1000,4#"));
+  ASSERT_TRUE(client.send("\x03"));
+  std::string stop = client.read_packet();
+  EXPECT_TRUE(stop.starts_with("$T02")) << stop;
+  ASSERT_TRUE(client.send("+" + std::string(kReadMemory)));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
 TEST_F(ServerTest, DisconnectWhileRunningStopsTheTargetAndAcceptsAgain) {
   target_.exit_at.reset();
   target_.step_delay = std::chrono::microseconds(100);
