@@ -17,8 +17,13 @@ namespace hlrr::rsp::testing {
 
 class TcpClient {
  public:
-  explicit TcpClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  // `receive_buffer`: SO_RCVBUF in bytes (0: the kernel's default, which grows on demand).
+  explicit TcpClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                     int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     timeval tv{};
     tv.tv_sec = timeout.count() / 1000;
     tv.tv_usec = (timeout.count() % 1000) * 1000;
