@@ -1,6 +1,7 @@
 // hlreplay --check end to end: recordings made by `hlrun --record` replay deterministically, and
 // the counts it prints are the ones `hltrace info` reads from the trace.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -89,6 +90,18 @@ TEST_P(HlreplayCheck, GdbStartsConnectedWithTheRecordingsSymbols) {
 }
 
 HLRR_INSTANTIATE_FOR_BACKENDS(HlreplayCheck);
+
+TEST(HlreplayUsage, ATracePathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
+  // A FIFO once blocked hlreplay forever in open().
+  const std::string fifo = "/tmp/hlrr-hlreplay-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
+    auto r = run_process({tool_path("hlreplay"), path, "--check"}, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
+    EXPECT_EQ(r.err, "hlreplay: " + path + ": not a regular file\n");
+  }
+  ::unlink(fifo.c_str());
+}
 
 }  // namespace
 }  // namespace hlrr::testing

@@ -1,5 +1,7 @@
 // hlrun, the binary, as a user runs it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
 
@@ -57,6 +59,19 @@ TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
             "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
   r = hlrun({guest_path("hello"), "--vcpu", "abacus"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
+  // A directory once threw an uncaught ios_failure; /dev/zero was read until bad_alloc; a
+  // FIFO blocked forever.
+  const std::string fifo = "/tmp/hlrr-hlrun-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
+    auto r = hlrun({path});
+    EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
+    EXPECT_EQ(r.err, "hlrun: " + path + ": not a regular file\n");
+  }
+  ::unlink(fifo.c_str());
 }
 
 TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
