@@ -14,6 +14,9 @@ namespace {
 
 constexpr int kExitGuestFault = 1;
 constexpr int kExitUsage = 2;
+// The longest --timeout: a year. Longer limits are no limit in practice, and beyond ~292 years
+// a deadline no longer fits the clock.
+constexpr int64_t kMaxTimeoutMs = 365LL * 24 * 3600 * 1000;
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "hlrun: %s\n", message.c_str());
@@ -45,7 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
       ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
       ->capture_default_str();
-  app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")
+  app.add_option("--timeout", timeout_ms,
+                 "per-call limit in milliseconds (0: none; at most a year)")
+      ->check(CLI::Range(int64_t{0}, kMaxTimeoutMs))
       ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path,

@@ -74,6 +74,19 @@ TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
   ::unlink(fifo.c_str());
 }
 
+TEST(Hlrun, TimeoutsOutOfRangeAreRefused) {
+  for (const char* bad : {"-1", "10000000000000", "9223372036854775807"}) {
+    auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+    EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  }
+  // The largest accepted limit is a limit far away, not an instant timeout.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", "31536000000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
+}
+
 TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
   auto r = hlrun({guest_path("hello"), "-v"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
