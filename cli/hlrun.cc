@@ -79,11 +79,14 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
+  // Given but empty (`-g ""`, `--record ""`) is a mistake, not "not given".
+  if (app.count("--record") > 0 && record_path.empty())
+    return fail(kExitUsage, "--record: empty trace path");
   std::optional<cli::DebugListen> debug;
-  if (!debug_port.empty() || !listen.empty()) {
-    auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
-    if (!where)
-      return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+  if (app.count("-g") > 0 || app.count("--listen") > 0) {
+    const bool g = app.count("--listen") == 0;
+    auto where = cli::parse_listen(g ? debug_port : listen);
+    if (!where) return fail(kExitUsage, (g ? "-g: " : "--listen: ") + where.error().message);
     debug = *where;
     // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
     if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
@@ -132,6 +135,9 @@ int main(int argc, char** argv) {
     if (auto st = recording->finish(); !st)
       return fail(kExitUsage, "--record: " + st.error().message);
   }
+  // The guest refusing the call (unknown function, wrong arguments) is a usage error.
+  if (!result && result.error().kind == vmm::FaultKind::kGuestError)
+    return fail(kExitUsage, result.error().to_string());
   if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   std::printf("result: %s\n", vmm::to_string(*result).c_str());
   return 0;

@@ -103,5 +103,15 @@ TEST(HlreplayUsage, ATracePathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
   ::unlink(fifo.c_str());
 }
 
+TEST(HlreplayUsage, ConflictingOrEmptyOptionsAreUsageErrors) {
+  // --check replays without a debugger: -g beside it was silently ignored.
+  auto r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "--check", "-g", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--check excludes -g"), std::string::npos) << r.err;
+  r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "-g", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlreplay: -g: expected PORT or ADDR:PORT, got ''\n");
+}
+
 }  // namespace
 }  // namespace hlrr::testing

@@ -74,6 +74,33 @@ TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
   ::unlink(fifo.c_str());
 }
 
+TEST(Hlrun, UnknownFunctionsAndWrongArgumentsAreUsageErrors) {
+  // --help says: bad arguments exit 2; a guest fault exits 1.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "nosuch"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'nosuch'\n");
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "7"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "hlrun: guest error: function 'greet' argument 1 must be string ('s'), got i64\n");
+}
+
+TEST(Hlrun, IntegerArgumentsAreDecimalOrHexAndMustFit) {
+  auto r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "010"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "result: 55\n");  // F(10), not F(8): no octal
+  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "0x8000000000000000"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "hlrun: argument '0x8000000000000000' is out of range for a 64-bit integer "
+            "(s:TEXT passes text)\n");
+  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "-9223372036854775809"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "0x"});  // not a number
+  EXPECT_EQ(r.out, "Hello, 0x!\nresult: 11\n");
+}
+
 TEST(Hlrun, TimeoutsOutOfRangeAreRefused) {
   for (const char* bad : {"-1", "10000000000000", "9223372036854775807"}) {
     auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", bad});
@@ -85,6 +112,17 @@ TEST(Hlrun, TimeoutsOutOfRangeAreRefused) {
   auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", "31536000000"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
+}
+
+TEST(Hlrun, EmptyDebugPortOrRecordPathIsAnError) {
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "-g", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "hlrun: -g: expected PORT or ADDR:PORT, got ''\n");
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--record", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "hlrun: --record: empty trace path\n");
 }
 
 TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
