@@ -85,6 +85,13 @@ TEST(Hlrun, UnknownFunctionsAndWrongArgumentsAreUsageErrors) {
             "hlrun: guest error: function 'greet' argument 1 must be string ('s'), got i64\n");
 }
 
+TEST(Hlrun, GuestTextIsEscapedOnTheTerminal) {
+  // The guest echoes the unknown name: its escapes and newlines must not reach the terminal.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "bad\x1b[31mname\nX"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'bad\\x1b[31mname\\nX'\n");
+}
+
 TEST(Hlrun, IntegerArgumentsAreDecimalOrHexAndMustFit) {
   auto r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "010"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
