@@ -1,26 +1,44 @@
 #include "cli/call_arguments.h"
 
-#include <cerrno>
-#include <cstdlib>
+#include <cstdint>
+#include <string_view>
 
 namespace hlrr::cli {
 namespace {
-
-bool parse_int(const std::string& text, int64_t& out) {
-  if (text.empty()) return false;
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 0);
-  if (errno != 0 || *end != '\0') return false;
-  out = v;
-  return true;
-}
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
+}
+
+enum class Integer : uint8_t { kNotOne, kOutOfRange, kOk };
+
+// An optional sign, then decimal digits or 0x and hex digits; never octal (010 is ten).
+// kNotOne when `text` is not shaped like an integer, kOutOfRange when it is but does not fit.
+Integer parse_int(std::string_view text, int64_t& out) {
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  uint64_t base = 10;
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    base = 16;
+    text.remove_prefix(2);
+  }
+  if (text.empty()) return Integer::kNotOne;
+  uint64_t magnitude = 0;
+  bool overflow = false;
+  for (const char c : text) {
+    const int d = hex_digit(c);
+    if (d < 0 || static_cast<uint64_t>(d) >= base) return Integer::kNotOne;
+    const auto digit = static_cast<uint64_t>(d);
+    if (magnitude > (UINT64_MAX - digit) / base) overflow = true;
+    magnitude = magnitude * base + digit;
+  }
+  const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  if (overflow || magnitude > limit) return Integer::kOutOfRange;
+  out = static_cast<int64_t>(negative ? 0 - magnitude : magnitude);  // modular: fits
+  return Integer::kOk;
 }
 
 }  // namespace
@@ -40,7 +58,15 @@ base::Expected<vmm::Value> parse_call_argument(const std::string& text) {
     return vmm::Value{std::move(bytes)};
   }
   int64_t n;
-  if (parse_int(text, n)) return vmm::Value{n};
+  switch (parse_int(text, n)) {
+    case Integer::kOk:
+      return vmm::Value{n};
+    case Integer::kOutOfRange:
+      return base::fail("argument '" + text +
+                        "' is out of range for a 64-bit integer (s:TEXT passes text)");
+    case Integer::kNotOne:
+      break;
+  }
   return vmm::Value{text};
 }
 
@@ -79,7 +105,8 @@ base::Expected<uint64_t> parse_size(const std::string& text) {
       break;
   }
   int64_t n;
-  if (!parse_int(digits, n) || n <= 0)
+  if (parse_int(digits, n) != Integer::kOk || n <= 0 ||
+      static_cast<uint64_t>(n) > UINT64_MAX / scale)
     return base::fail("invalid size '" + text + "' (e.g. 4M, 512K, 1G)");
   return static_cast<uint64_t>(n) * scale;
 }

@@ -1,5 +1,6 @@
-// Parsing guest-call arguments from the command line: `42`, `0x2a` and `-7` are integers,
-// `s:42` forces a string, `b:0a0b` is a byte buffer in hex; anything else is a string.
+// Parsing guest-call arguments from the command line: `42`, `0x2a` and `-7` are integers
+// (decimal or 0x hex, never octal; one that does not fit 64 bits is an error), `s:42` forces a
+// string, `b:0a0b` is a byte buffer in hex; anything else is a string.
 #pragma once
 
 #include <string>

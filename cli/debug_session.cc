@@ -64,6 +64,10 @@ int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
   target.run_to_end();  // after a detach; at once when the program already ended
   std::fflush(stdout);
   const auto& result = *target.result();
+  if (!result && result.error().kind == vmm::FaultKind::kGuestError) {
+    // The guest refused the call (unknown function, wrong arguments): a usage error.
+    return std::fprintf(stderr, "hlrun: %s\n", result.error().to_string().c_str()), 2;
+  }
   if (!result) {
     return std::fprintf(stderr, "hlrun: guest fault: %s\n", result.error().to_string().c_str()), 1;
   }

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "cli/debug_session.h"
@@ -120,29 +121,36 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::string debug_port, listen;
   app.add_option("trace", trace_path, "trace file (hlrun --record)")->required();
-  app.add_flag("--check", check_only, "replay to the end without a debugger");
+  auto* check_flag = app.add_flag("--check", check_only, "replay to the end without a debugger");
+  // --check replays without a debugger: a debugger option beside it would be ignored.
   app.add_option("-g", debug_port,
                  "PORT: serve the replay to gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any "
-                 "port)");
-  app.add_option("--listen", listen, "ADDR:PORT: as -g, on this one address only");
-  app.add_flag("--gdb", start_gdb,
-               "start gdb connected to the replay (symbols from the recording)");
+                 "port)")
+      ->excludes(check_flag);
+  app.add_option("--listen", listen, "ADDR:PORT: as -g, on this one address only")
+      ->excludes(check_flag);
+  app.add_flag("--gdb", start_gdb, "start gdb connected to the replay (symbols from the recording)")
+      ->excludes(check_flag);
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  // Arguments first, then the trace: a usage error is reported without reading anything.
+  // Given but empty (`-g ""`) is a mistake, not "not given".
+  const bool g = app.count("-g") > 0, listen_given = app.count("--listen") > 0;
+  std::optional<cli::DebugListen> where;
+  if (g || listen_given || start_gdb) {
+    auto parsed = cli::parse_listen(listen_given ? listen : g ? debug_port : "0");
+    if (!parsed)
+      return fail(kExitUsage, (listen_given ? "--listen: " : "-g: ") + parsed.error().message);
+    where = *parsed;
+  } else if (!check_only) {
+    return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");
+  }
   auto session = replay::ReplaySession::open(trace_path);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
-  if (!debug_port.empty() || !listen.empty() || start_gdb) {
-    auto where = cli::parse_listen(!listen.empty()       ? listen
-                                   : !debug_port.empty() ? debug_port
-                                                         : "0");
-    if (!where)
-      return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
-    return serve(**session, *where, start_gdb, verbose);
-  }
-  return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");
+  return serve(**session, *where, start_gdb, verbose);
 }

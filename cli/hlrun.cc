@@ -14,6 +14,9 @@ namespace {
 
 constexpr int kExitGuestFault = 1;
 constexpr int kExitUsage = 2;
+// The longest --timeout: a year. Longer limits are no limit in practice, and beyond ~292 years
+// a deadline no longer fits the clock.
+constexpr int64_t kMaxTimeoutMs = 365LL * 24 * 3600 * 1000;
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "hlrun: %s\n", message.c_str());
@@ -45,7 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
       ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
       ->capture_default_str();
-  app.add_option("--timeout", timeout_ms, "per-call limit in milliseconds (0: none)")
+  app.add_option("--timeout", timeout_ms,
+                 "per-call limit in milliseconds (0: none; at most a year)")
+      ->check(CLI::Range(int64_t{0}, kMaxTimeoutMs))
       ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path,
@@ -75,11 +80,14 @@ int main(int argc, char** argv) {
   config.memory_size = *size;
   config.timeout = std::chrono::milliseconds(timeout_ms);
   vmm::add_standard_host_functions(config.host_functions);
+  // Given but empty (`-g ""`, `--record ""`) is a mistake, not "not given".
+  if (app.count("--record") > 0 && record_path.empty())
+    return fail(kExitUsage, "--record: empty trace path");
   std::optional<cli::DebugListen> debug;
-  if (!debug_port.empty() || !listen.empty()) {
-    auto where = cli::parse_listen(listen.empty() ? debug_port : listen);
-    if (!where)
-      return fail(kExitUsage, (listen.empty() ? "-g: " : "--listen: ") + where.error().message);
+  if (app.count("-g") > 0 || app.count("--listen") > 0) {
+    const bool g = app.count("--listen") == 0;
+    auto where = cli::parse_listen(g ? debug_port : listen);
+    if (!where) return fail(kExitUsage, (g ? "-g: " : "--listen: ") + where.error().message);
     debug = *where;
     // A debugger holds the guest stopped for as long as it likes: no limit unless asked for.
     if (app.count("--timeout") == 0) config.timeout = std::chrono::milliseconds(0);
@@ -128,6 +136,9 @@ int main(int argc, char** argv) {
     if (auto st = recording->finish(); !st)
       return fail(kExitUsage, "--record: " + st.error().message);
   }
+  // The guest refusing the call (unknown function, wrong arguments) is a usage error.
+  if (!result && result.error().kind == vmm::FaultKind::kGuestError)
+    return fail(kExitUsage, result.error().to_string());
   if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   std::printf("result: %s\n", vmm::to_string(*result).c_str());
   return 0;

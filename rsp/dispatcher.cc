@@ -534,10 +534,11 @@ Dispatcher::Result Dispatcher::handle_write_memory(std::string_view args, std::s
   auto parts = split_once(args, ':');
   if (!parts) return fail(Errc::kInvalid, "M: no data");
   auto range = parse_address_length(parts->first);
-  if (!range || parts->second.size() != range->second * 2) {
+  std::array<uint8_t, kMaxPacketSize / 2> buffer;
+  // Bound the length before doubling it: 2 * 0x8000000000000000 wraps to 0.
+  if (!range || range->second > buffer.size() || parts->second.size() != range->second * 2) {
     return fail(Errc::kInvalid, "M: bad address,length");
   }
-  std::array<uint8_t, kMaxPacketSize / 2> buffer;
   std::span<uint8_t> bytes(buffer.data(), range->second);
   if (!decode_hex_bytes(parts->second, bytes)) return fail(Errc::kInvalid, "M: bad hex");
   base::Status status = target_.write_memory(range->first, bytes);

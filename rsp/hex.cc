@@ -24,7 +24,8 @@ std::optional<uint64_t> parse_hex_u64(std::string_view text) {
 }
 
 bool decode_hex_bytes(std::string_view text, std::span<uint8_t> out) {
-  if (text.size() != out.size() * 2) return false;
+  // No arithmetic on the caller's size: out.size() * 2 could wrap.
+  if (text.size() % 2 != 0 || text.size() / 2 != out.size()) return false;
   for (std::size_t i = 0; i < out.size(); ++i) {
     int hi = hex_digit_value(text[2 * i]);
     int lo = hex_digit_value(text[2 * i + 1]);

@@ -29,6 +29,14 @@ void append_packet(std::string& out, std::string_view payload) {
   append_hex_u8(out, sum);
 }
 
+namespace {
+// Bytes that end a packet cut off in its checksum and mean something of their own: a new
+// packet, or an interrupt (which must not be lost as a "bad checksum digit").
+bool resynchronises(char byte) {
+  return byte == '$' || byte == '\x03';
+}
+}  // namespace
+
 PacketDecoder::PacketDecoder() : buffer_(kMaxPacketSize) {}
 
 void PacketDecoder::put(char c) {
@@ -111,7 +119,7 @@ PacketDecoder::Event PacketDecoder::next(char byte) {
       if (d < 0) {
         // Not a checksum: a broken packet. Resynchronise on this byte.
         state_ = State::kIdle;
-        return byte == '$' ? next(byte) : Event::kBadChecksum;
+        return resynchronises(byte) ? next(byte) : Event::kBadChecksum;
       }
       received_ = static_cast<uint8_t>(d << 4);
       state_ = State::kChecksumLo;
@@ -120,7 +128,7 @@ PacketDecoder::Event PacketDecoder::next(char byte) {
     case State::kChecksumLo: {
       state_ = State::kIdle;
       int d = hex_digit_value(byte);
-      if (d < 0) return byte == '$' ? next(byte) : Event::kBadChecksum;
+      if (d < 0) return resynchronises(byte) ? next(byte) : Event::kBadChecksum;
       received_ = static_cast<uint8_t>(received_ | d);
       if (received_ != sum_) return Event::kBadChecksum;
       if (overflow_) return Event::kOversize;

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio.hpp>
 #include <optional>
@@ -51,6 +52,13 @@ bool ipv6_unavailable(const error_code& ec) {
   return ec == asio::error::address_family_not_supported ||
          ec == boost::system::errc::address_not_available;
 }
+
+// Unsent reply bytes beyond which we stop reading a client until they drain: one that sends
+// requests and never reads the replies must not grow the server without bound.
+constexpr std::size_t kMaxUnsentBytes = 1 << 20;
+// Received bytes go to the session in slices this small, so one read full of small requests
+// with large replies (`m0,1ff0`: 12 bytes in, 16 KiB out) overshoots the bound by little.
+constexpr std::size_t kFeedSlice = 64;
 
 }  // namespace
 
@@ -147,11 +155,26 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
                                 self->close();
                                 return;
                               }
-                              self->session_.receive(std::string_view(self->buffer_.data(), n));
-                              self->maybe_done();
-                              self->read();
+                              self->received_ = n;
+                              self->fed_ = 0;
+                              self->feed();
                             });
   }
+
+  // Feeds the received bytes to the session, then reads more; pauses (flush() resumes) while
+  // the client leaves too many replies unread.
+  void feed() {
+    while (fed_ < received_ && !closed_ && !backlogged()) {
+      const std::size_t n = std::min(kFeedSlice, received_ - fed_);
+      session_.receive(std::string_view(buffer_.data() + fed_, n));
+      fed_ += n;
+    }
+    maybe_done();
+    paused_ = fed_ < received_ && !closed_;
+    if (!paused_) read();
+  }
+
+  bool backlogged() const { return pending_.size() + in_flight_.size() > kMaxUnsentBytes; }
 
   void write(std::string_view bytes) {
     if (closed_) return;
@@ -173,7 +196,11 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
                           return;
                         }
                         self->flush();
-                        self->maybe_done();
+                        if (self->paused_ && !self->backlogged()) {
+                          self->feed();
+                        } else {
+                          self->maybe_done();
+                        }
                       });
   }
 
@@ -209,6 +236,9 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
   tcp::socket socket_;
   Session session_;
   std::array<char, 4096> buffer_{};
+  std::size_t received_ = 0;  // bytes in buffer_
+  std::size_t fed_ = 0;       // of which the session has seen these
+  bool paused_ = false;       // not reading: waiting for unsent replies to drain
   std::string pending_;
   std::string in_flight_;
   bool writing_ = false;

@@ -21,6 +21,7 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "
 echo "== fuzzers (short runs)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DHLRR_FUZZ=ON -DHLRR_TESTS=OFF -DHLRR_BENCH=OFF
 cmake --build build-fuzz -j "$jobs" --target rsp_fuzz trace_reader_fuzz elf_image_fuzz
+ctest --test-dir build-fuzz --output-on-failure  # each target over its committed inputs
 for fuzzer in build-fuzz/fuzz/*_fuzz; do
   [[ -x "$fuzzer" ]] || continue
   echo "-- $fuzzer"

@@ -80,12 +80,18 @@ TraceReader::~TraceReader() = default;
 
 base::Expected<std::unique_ptr<TraceReader>> TraceReader::open(const std::string& path,
                                                                ReaderOptions options) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (reads of a regular file ignore it).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return base::fail("cannot open trace " + path + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
     return base::fail("cannot stat trace " + path + ": " + std::strerror(errno));
+  }
+  // The reader trusts st_size: a directory, a device or a pipe has none to trust.
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return base::fail("not a regular file");
   }
   std::unique_ptr<TraceReader> reader(new TraceReader(
       std::make_unique<FileSource>(fd, static_cast<uint64_t>(st.st_size)), options));

@@ -1,14 +1,16 @@
 #include "vmm/elf_image.h"
 
 #include <elf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "base/hex.h"
+#include "hl_abi.h"
 
 namespace hlrr::vmm {
 namespace {
@@ -60,10 +62,38 @@ SymbolTable read_symbols(std::span<const uint8_t> bytes, const Elf64_Ehdr& eh) {
 }  // namespace
 
 base::Expected<ElfImage> ElfImage::read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return base::fail("cannot open " + path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
+  // O_NONBLOCK: opening a FIFO must not wait for a writer. Only a regular file has a size to
+  // trust: a directory cannot be read, /dev/zero never ends.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return base::fail("cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  const int stat_errno = errno;
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return base::fail(stat_ok ? path + ": not a regular file"
+                              : "cannot stat " + path + ": " + std::strerror(stat_errno));
+  }
+  // No guest memory is larger, so no loadable guest file is either.
+  if (static_cast<uint64_t>(st.st_size) > HL_MAPPED_LIMIT) {
+    ::close(fd);
+    return base::fail(path + ": too large for a guest (" + std::to_string(st.st_size) + " bytes)");
+  }
+  std::vector<uint8_t> bytes(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int read_errno = errno;
+      ::close(fd);
+      return base::fail("cannot read " + path + ": " + std::strerror(read_errno));
+    }
+    if (n == 0) break;  // the file shrank meanwhile: parse() judges what was read
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  bytes.resize(done);
   auto image = parse(std::move(bytes));
   if (!image) return base::fail(path + ": " + image.error().message);
   return image;

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "base/printable.h"
+
 namespace hlrr::vmm {
 
 const char* to_string(FaultKind kind) {
@@ -45,13 +47,15 @@ std::string Fault::to_string() const {
   if (kind != FaultKind::kGuestError) {
     std::snprintf(buf, sizeof buf, " at 0x%llx", static_cast<unsigned long long>(rip));
     out += buf;
-    if (!symbol.empty()) out += " in " + symbol;
+    // The symbol (from the ELF) and the message (a panic's text, a guest's refusal) come from
+    // the guest: shown escaped, they cannot forge terminal output.
+    if (!symbol.empty()) out += " in " + base::printable(symbol);
   }
   if (has_address) {
     std::snprintf(buf, sizeof buf, " (address 0x%llx)", static_cast<unsigned long long>(address));
     out += buf;
   }
-  if (!message.empty()) out += ": " + message;
+  if (!message.empty()) out += ": " + base::printable(message);
   return out;
 }
 

@@ -95,7 +95,7 @@ base::Status Sandbox::prepare() {
   // an observer by the first resume(), so that one attached after load() sees it.
   call_in_progress_ = true;
   initialization_unreported_ = true;
-  if (config_.timeout.count() > 0) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
+  if (config_.timeout.count() > 0) watchdog_->arm_for(config_.timeout);
   return {};
 }
 
@@ -138,7 +138,7 @@ base::Status Sandbox::begin_call(std::string_view name, std::span<const Value> a
     observer_->on_call_start(name, args, regs, journal_);
     journal_.clear();
   }
-  if (config_.timeout.count() > 0) watchdog_->arm(Watchdog::Clock::now() + config_.timeout);
+  if (config_.timeout.count() > 0) watchdog_->arm_for(config_.timeout);
   return {};
 }
 

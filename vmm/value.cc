@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "base/printable.h"
+
 namespace hlrr::vmm {
 
 ValueType type_of(const Value& value) {
@@ -29,7 +31,7 @@ std::string to_string(const Value& value) {
     case ValueType::kI64:
       return std::to_string(std::get<int64_t>(value));
     case ValueType::kString:
-      return "\"" + std::get<std::string>(value) + "\"";
+      return "\"" + base::printable(std::get<std::string>(value)) + "\"";
     case ValueType::kBytes: {
       const auto& bytes = std::get<Bytes>(value);
       std::string out = "bytes[" + std::to_string(bytes.size()) + "]";

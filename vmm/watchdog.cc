@@ -27,6 +27,13 @@ void Watchdog::arm(Clock::time_point deadline) {
   if (notify) wake_.notify_one();
 }
 
+void Watchdog::arm_for(std::chrono::milliseconds limit) {
+  const Clock::time_point now = Clock::now();
+  const auto room =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::time_point::max() - now);
+  arm(limit < room ? now + limit : Clock::time_point::max());
+}
+
 bool Watchdog::disarm() {
   std::lock_guard lock(mutex_);
   armed_ = false;

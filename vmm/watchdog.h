@@ -25,6 +25,9 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   void arm(Clock::time_point deadline);
+  // Arms for `limit` from now. No overflow: a limit past the clock's end (~292 years of
+  // nanoseconds) is a deadline at the end, that is, never.
+  void arm_for(std::chrono::milliseconds limit);
   // Returns whether the deadline passed (and `expire` was called) while armed.
   bool disarm();
   // Whether the deadline of the current arming has passed (and `expire` was called).

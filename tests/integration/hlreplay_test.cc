@@ -1,6 +1,7 @@
 // hlreplay --check end to end: recordings made by `hlrun --record` replay deterministically, and
 // the counts it prints are the ones `hltrace info` reads from the trace.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -91,6 +92,28 @@ TEST_P(HlreplayCheck, GdbStartsConnectedWithTheRecordingsSymbols) {
 }
 
 HLRR_INSTANTIATE_FOR_BACKENDS(HlreplayCheck);
+
+TEST(HlreplayUsage, ATracePathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
+  // A FIFO once blocked hlreplay forever in open().
+  const std::string fifo = "/tmp/hlrr-hlreplay-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
+    auto r = run_process({tool_path("hlreplay"), path, "--check"}, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
+    EXPECT_EQ(r.err, "hlreplay: " + path + ": not a regular file\n");
+  }
+  ::unlink(fifo.c_str());
+}
+
+TEST(HlreplayUsage, ConflictingOrEmptyOptionsAreUsageErrors) {
+  // --check replays without a debugger: -g beside it was silently ignored.
+  auto r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "--check", "-g", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--check excludes -g"), std::string::npos) << r.err;
+  r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "-g", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlreplay: -g: expected PORT or ADDR:PORT, got ''\n");
+}
 
 }  // namespace
 }  // namespace hlrr::testing

@@ -1,5 +1,7 @@
 // hlrun, the binary, as a user runs it.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
 
@@ -57,6 +59,77 @@ TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
             "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
   r = hlrun({guest_path("hello"), "--vcpu", "abacus"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
+  // A directory once threw an uncaught ios_failure; /dev/zero was read until bad_alloc; a
+  // FIFO blocked forever.
+  const std::string fifo = "/tmp/hlrr-hlrun-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
+    auto r = hlrun({path});
+    EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
+    EXPECT_EQ(r.err, "hlrun: " + path + ": not a regular file\n");
+  }
+  ::unlink(fifo.c_str());
+}
+
+TEST(Hlrun, UnknownFunctionsAndWrongArgumentsAreUsageErrors) {
+  // --help says: bad arguments exit 2; a guest fault exits 1.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "nosuch"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'nosuch'\n");
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "7"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "hlrun: guest error: function 'greet' argument 1 must be string ('s'), got i64\n");
+}
+
+TEST(Hlrun, GuestTextIsEscapedOnTheTerminal) {
+  // The guest echoes the unknown name: its escapes and newlines must not reach the terminal.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "bad\x1b[31mname\nX"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'bad\\x1b[31mname\\nX'\n");
+}
+
+TEST(Hlrun, IntegerArgumentsAreDecimalOrHexAndMustFit) {
+  auto r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "010"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "result: 55\n");  // F(10), not F(8): no octal
+  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "0x8000000000000000"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "hlrun: argument '0x8000000000000000' is out of range for a 64-bit integer "
+            "(s:TEXT passes text)\n");
+  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "-9223372036854775809"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "0x"});  // not a number
+  EXPECT_EQ(r.out, "Hello, 0x!\nresult: 11\n");
+}
+
+TEST(Hlrun, TimeoutsOutOfRangeAreRefused) {
+  for (const char* bad : {"-1", "10000000000000", "9223372036854775807"}) {
+    auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_EQ(r.out, "") << bad;
+    EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
+  }
+  // The largest accepted limit is a limit far away, not an instant timeout.
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", "31536000000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
+}
+
+TEST(Hlrun, EmptyDebugPortOrRecordPathIsAnError) {
+  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "-g", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "hlrun: -g: expected PORT or ADDR:PORT, got ''\n");
+  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--record", ""});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "hlrun: --record: empty trace path\n");
 }
 
 TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {

@@ -64,6 +64,25 @@ TEST(SandboxApi, LoadStopsAtTheEntryAndTheInitialisationIsTheFirstCall) {
   EXPECT_EQ((*s)->dispatch_address(), *image->symbols().address_of("hl_dispatch_entry"));
 }
 
+// A limit so long that now + limit overflows the clock once made a deadline in the past: the
+// call timed out as soon as the watchdog thread ran (a call of ~100 ms always loses that race).
+TEST(SandboxApi, AnEnormousTimeoutIsNoLimitNotAnInstantTimeout) {
+  auto image = vmm::ElfImage::read_file(guest_path("compute"));
+  ASSERT_TRUE(image.has_value());
+  for (const auto limit :
+       {std::chrono::milliseconds(10'000'000'000'000), std::chrono::milliseconds::max()}) {
+    vmm::SandboxConfig config;
+    config.vcpu = vmm::VcpuKind::kUnicorn;
+    config.timeout = limit;
+    auto s = vmm::Sandbox::create(*image, config);
+    ASSERT_TRUE(s.has_value()) << limit.count() << ": " << s.error().message;
+    const std::vector<Value> args{Value{int64_t{20000}}, Value{int64_t{1}}};
+    auto result = (*s)->call("sort_hash", args);
+    ASSERT_TRUE(result.has_value()) << limit.count() << ": " << result.error().to_string();
+    EXPECT_EQ(std::get<int64_t>(*result), -4307917313543480996);
+  }
+}
+
 TEST(SandboxApi, SingleStepsACallToItsResult) {
   std::string out;
   auto s = make_sandbox("compute", &out);

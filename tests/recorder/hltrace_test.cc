@@ -383,6 +383,18 @@ TEST_F(HltraceCorruption, AFutureVersion) {
   EXPECT_EQ(v.out, "corrupt: trace format 3.1 is newer than this hlrr reads (1.x): upgrade hlrr\n");
 }
 
+TEST(HltraceUsage, ATracePathThatIsNotARegularFile) {
+  // A FIFO once blocked hltrace forever in open(); a directory failed on its first read.
+  const std::string fifo = "/tmp/hlrr-hltrace-fifo-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
+    auto r = tool("hltrace", {"info", path});
+    EXPECT_EQ(r.exit_code, 1) << path << ": " << r.err;  // --help: 1 is "unreadable"
+    EXPECT_EQ(r.err, "hltrace: " + path + ": not a regular file\n");
+  }
+  ::unlink(fifo.c_str());
+}
+
 TEST(HltraceUsage, AMissingFileAndNoCommand) {
   auto r = tool("hltrace", {"verify", "/nonexistent.cap"});
   EXPECT_EQ(r.exit_code, 1);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -57,6 +58,8 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
   bool hardware_breakpoints = true;
   std::optional<uint64_t> exit_at = 0x2000;  // reaching this rip exits with exit_code
   uint8_t exit_code = 0;
+  // Memory reads served so far (read from the test thread while the server runs).
+  std::atomic<uint64_t> memory_reads{0};
   std::map<uint64_t, Access> accesses;      // the instruction at rip accesses memory
   std::map<uint64_t, uint8_t> faults;       // the instruction at rip faults with a signal
   std::chrono::microseconds step_delay{0};  // slows continue down (interrupt tests)
@@ -83,6 +86,7 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
     return {};
   }
   base::Status read_memory(uint64_t address, std::span<uint8_t> out) override {
+    ++memory_reads;
     if (address > kMemorySize || out.size() > kMemorySize - address) {
       return base::fail("memory read outside guest memory");
     }

@@ -80,6 +80,15 @@ TEST(PacketCodec, AcksNacksAndInterruptBetweenPackets) {
                                           Event::kPacket, Event::kInterrupt, Event::kAck}));
 }
 
+TEST(PacketCodec, InterruptRightAfterACutOffPacketIsNotLost) {
+  // A packet cut off in its checksum is dropped; the 0x03 after it is still an interrupt.
+  EXPECT_EQ(decode("$g#\x03").events, std::vector<Event>{Event::kInterrupt});
+  EXPECT_EQ(decode("$g#6\x03").events, std::vector<Event>{Event::kInterrupt});
+  Decoded d = decode("$m1000,4#\x03$g#67");
+  EXPECT_EQ(d.events, (std::vector<Event>{Event::kInterrupt, Event::kPacket}));
+  EXPECT_EQ(d.packets, std::vector<std::string>{"g"});
+}
+
 TEST(PacketCodec, InterruptByteInsideAPacketIsData) {
   // Binary X data may hold 0x03; only outside a packet is it an interrupt.
   std::string body = std::string("X10,1:") + '\x03';

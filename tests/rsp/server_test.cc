@@ -139,6 +139,61 @@ TEST_F(ServerTest, InterruptStopsARunningTarget) {
   EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
 }
 
+TEST_F(ServerTest, InterruptRightAfterACutOffPacketStopsTheTarget) {
+  target_.exit_at.reset();
+  target_.step_delay = std::chrono::microseconds(100);
+  start();
+  TcpClient client(server_->port());
+  ASSERT_TRUE(client.send("$c#63"));
+  EXPECT_EQ(client.read(1), "+");
+  // A packet cut off where its checksum starts, then 0x03: the interrupt must not be taken
+  // for a checksum digit.
+  ASSERT_TRUE(client.send("$m1000,4#"));
+  ASSERT_TRUE(client.send("\x03"));
+  std::string stop = client.read_packet();
+  EXPECT_TRUE(stop.starts_with("$T02")) << stop;
+  ASSERT_TRUE(client.send("+" + std::string(kReadMemory)));
+  EXPECT_EQ(client.read(kReadMemoryReply.size()), kReadMemoryReply);
+}
+
+// A client that sends many large reads and never reads the replies must not make the server
+// queue them all: it stops reading that client until the replies drain, and loses none.
+TEST_F(ServerTest, ClientThatDoesNotReadRepliesIsNotReadEither) {
+  start();
+  constexpr int kRequests = 4000;
+  constexpr std::size_t kReplyHex = 2 * 0x1ff0;  // m is capped at 0x1ff0 bytes
+  TcpClient client(server_->port(), std::chrono::seconds(10), TcpClient::Family::kIpv4,
+                   /*receive_buffer=*/64 << 10);
+  const std::string request = frame("m0,1ff0");
+  std::string requests;
+  for (int i = 0; i < kRequests; ++i) requests += request;
+  ASSERT_TRUE(client.send(requests));  // ~50 KB: fits the kernel's buffers
+  // Wait until the server stops making progress.
+  uint64_t reads = 0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const uint64_t now = target_.memory_reads.load();
+    if (now == reads) break;
+    reads = now;
+  }
+  // Unbounded, it answers all 4000 (64 MiB queued); bounded, what fits the queue and the
+  // kernel's socket buffers (a few MiB: a few hundred replies).
+  EXPECT_LT(reads, 1500u);
+  // Reading the replies lets it go on: every one arrives, intact.
+  std::string expected;
+  for (std::size_t i = 0; i < kReplyHex / 2; ++i) {
+    const uint8_t byte = static_cast<uint8_t>(i * 7);
+    expected += "0123456789abcdef"[byte >> 4];
+    expected += "0123456789abcdef"[byte & 0xf];
+  }
+  const std::string expected_reply = "+" + frame(expected);
+  for (int i = 0; i < kRequests; ++i) {
+    ASSERT_TRUE(client.read(expected_reply.size()) == expected_reply) << "reply " << i;
+  }
+  EXPECT_EQ(target_.memory_reads.load(), uint64_t{kRequests});
+  expect_serves(client);
+}
+
 TEST_F(ServerTest, DisconnectWhileRunningStopsTheTargetAndAcceptsAgain) {
   target_.exit_at.reset();
   target_.step_delay = std::chrono::microseconds(100);

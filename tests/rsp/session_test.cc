@@ -164,6 +164,32 @@ TEST_F(SessionTest, WritesMemoryHexAndBinary) {
   EXPECT_EQ(reply("X2000,2:a"), "E16");
 }
 
+// Lengths from the client are checked before any arithmetic: 2 * 0x8000000000000000 wraps to
+// 0 and once let an empty payload "match", decoding 2^63 bytes into an 8 KiB stack buffer from
+// the packet buffer, which still held the previous packet's hex digits.
+TEST_F(SessionTest, WriteLengthsThatOverflowAreRefused) {
+  const std::vector<uint8_t> before = target_.memory();
+  // Without the bound, decoding ran off the end of the packet buffer (ASan:
+  // heap-buffer-overflow); a build without ASan shows no symptom here.
+  const std::string hex_digits(kMaxPacketSize - 1, '1');
+  EXPECT_EQ(reply("m" + hex_digits), "E16");
+  EXPECT_EQ(reply("M0,8000000000000000:"), "E16");
+  EXPECT_EQ(reply("m" + hex_digits), "E16");
+  EXPECT_EQ(reply("M0,8000000000000002:abcd"), "E16");  // 2 * len wraps to 4
+  EXPECT_EQ(reply("M0,ffffffffffffffff:" + std::string(0x3fe0, 'a')), "E16");
+  EXPECT_EQ(reply("M0,2001:" + std::string(2 * 0x2001 - 16, '1')), "E16");  // 2 * len > data
+  EXPECT_EQ(reply("X0,8000000000000000:"), "E16");
+  EXPECT_EQ(reply("X0,ffffffffffffffff:ab"), "E16");
+  EXPECT_EQ(target_.memory(), before);
+  // The longest hex write that fits a packet still works.
+  const std::size_t max_hex = (kMaxPacketSize - 16) / 2;
+  std::string m = "M0,";
+  append_hex_u64(m, max_hex);
+  EXPECT_EQ(reply(m + ":" + std::string(2 * max_hex, 'e')), "OK");
+  EXPECT_EQ(target_.memory()[max_hex - 1], 0xee);
+  EXPECT_EQ(target_.memory()[max_hex], before[max_hex]);
+}
+
 TEST_F(SessionTest, BinaryWriteWithRunLengthFromTheClient) {
   // "X3000,5:a*!": 'a' and 4 more ('!' = 33, 33 - 29 = 4).
   std::string body = "X3000,5:a*!";

@@ -19,9 +19,13 @@ class TcpClient {
  public:
   enum class Family { kIpv4, kIpv6 };  // connects to 127.0.0.1 or ::1
 
+  // `receive_buffer`: SO_RCVBUF in bytes (0: the kernel's default, which grows on demand).
   explicit TcpClient(uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                     Family family = Family::kIpv4) {
+                     Family family = Family::kIpv4, int receive_buffer = 0) {
     fd_ = ::socket(family == Family::kIpv4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    }
     timeval tv{};
     tv.tv_sec = timeout.count() / 1000;
     tv.tv_usec = (timeout.count() % 1000) * 1000;

@@ -103,6 +103,22 @@ TEST_F(ExitHandlerTest, PanicCarriesTheGuestsMessage) {
   EXPECT_EQ(action.fault.message, "invariant broken");
 }
 
+TEST_F(ExitHandlerTest, APanicsTextIsShownEscaped) {
+  // A panic message or symbol name is the guest's: as text it must not move the cursor,
+  // recolour the terminal or forge a line of hlrun's own.
+  const std::vector<Value> msg = {std::string("bad\x1b[2J\nhlrun: all good\\")};
+  ASSERT_TRUE(
+      write_message(*memory_, HL_OUT_AREA, HL_OUT_AREA_SIZE, HL_MSG_PANIC, "", msg).has_value());
+  ExitAction action = handler_->handle(out(HL_PORT_PANIC));
+  ASSERT_EQ(action.kind, ExitAction::Kind::kFault);
+  EXPECT_EQ(action.fault.message, "bad\x1b[2J\nhlrun: all good\\");  // the value keeps its bytes
+  action.fault.rip = 0x1234;
+  action.fault.symbol = "f\x07\xff+0x4";
+  EXPECT_EQ(action.fault.to_string(),
+            "panic at 0x1234 in f\\x07\\xff+0x4: bad\\x1b[2J\\nhlrun: all good\\\\");
+  EXPECT_EQ(to_string(Value{std::string("a\tb\r\n")}), "\"a\\tb\\r\\n\"");
+}
+
 TEST_F(ExitHandlerTest, EachExceptionBecomesItsFaultKind) {
   const struct {
     uint8_t vector;
