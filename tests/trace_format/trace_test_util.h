@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "trace_format/record_codec.h"
 #include "trace_format/records.h"
 #include "trace_format/trace_writer.h"
 
@@ -180,6 +181,20 @@ inline void write_trace(const std::string& path, const Setup& setup,
   if (end) {
     ASSERT_TRUE((*writer)->finish(*end));
   }
+}
+
+// `bytes` up to `index_offset`, then an index of `chunks` and a footer for it.
+inline std::vector<uint8_t> with_index(std::vector<uint8_t> bytes, uint64_t index_offset,
+                                       std::vector<ChunkInfo> chunks) {
+  std::vector<uint8_t> index = encode_index(chunks);
+  uint64_t exits = 0;
+  for (const ChunkInfo& c : chunks) exits += c.exit_count;
+  bytes.resize(index_offset);
+  bytes.insert(bytes.end(), index.begin(), index.end());
+  auto footer =
+      encode_footer(Footer{index_offset, index.size(), checksum(index), chunks.size(), exits});
+  bytes.insert(bytes.end(), footer.begin(), footer.end());
+  return bytes;
 }
 
 }  // namespace hlrr::trace::testing
