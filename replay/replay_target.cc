@@ -5,6 +5,7 @@
 
 #include "base/hex.h"
 #include "rsp/registers.h"
+#include "vmm/long_mode.h"
 
 namespace hlrr::replay {
 namespace {
@@ -74,6 +75,7 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile&) {
 }
 
 base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  if (vmm::unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
   return timeline_.session().memory().read(address, out);
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "hl_abi.h"
+#include "vmm/long_mode.h"
 
 namespace hlrr::vmm {
 namespace {
@@ -145,15 +146,6 @@ base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
   if (!regs) return base::Unexpected(std::move(regs).error());
   from_gdb(in, *regs);
   return sandbox_.vcpu().set_registers(*regs);
-}
-
-// Page 0 and the stack guard page exist in host memory but are not mapped for the guest: a
-// debugger sees them as the guest does (`print *p` with p = NULL: cannot access memory).
-static bool unmapped_in_guest(uint64_t address, uint64_t size) {
-  const auto overlaps = [&](uint64_t page) {
-    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
-  };
-  return overlaps(0) || overlaps(HL_STACK_GUARD);
 }
 
 base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
