@@ -14,6 +14,7 @@ namespace {
 
 constexpr int kExitGuestFault = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitRecordingFailed = 3;  // the call ran (its outcome is printed); the trace failed
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "hlrun: %s\n", message.c_str());
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hlrun: run a function of a freestanding x86-64 guest ELF in an hlrr micro-VM.\n"
       "Prints what the guest prints, then `result: VALUE`. A guest fault prints one line\n"
-      "and exits 1; bad arguments or an unloadable guest exit 2.",
+      "and exits 1; bad arguments or an unloadable guest exit 2; a recording that fails\n"
+      "after the call ran (disk full) prints the call's outcome, then why, and exits 3.",
       "hlrun"};
   std::string guest_path;
   std::vector<std::string> call;
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
         cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
     if (recording) {
       if (auto st = recording->finish(); !st)
-        return fail(kExitUsage, "--record: " + st.error().message);
+        return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);
     }
     return code;
   }
@@ -123,11 +125,16 @@ int main(int argc, char** argv) {
   if (verbose)
     std::fprintf(stderr, "hlrun: %llu exits\n",
                  static_cast<unsigned long long>((*sandbox)->exit_count()));
-  if (recording) {
-    if (auto st = recording->finish(); !st)
-      return fail(kExitUsage, "--record: " + st.error().message);
+  // The call's outcome is printed whatever became of its recording (disk full): it happened.
+  const base::Status recorded = recording ? recording->finish() : base::Status{};
+  int code = 0;
+  if (result) {
+    std::printf("result: %s\n", vmm::to_string(*result).c_str());
+    std::fflush(stdout);
+  } else {
+    code = fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   }
-  if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
-  std::printf("result: %s\n", vmm::to_string(*result).c_str());
-  return 0;
+  if (!recorded)
+    return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + recorded.error().message);
+  return code;
 }
