@@ -93,7 +93,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<recorder::Recorder> recording;
   if (!record_path.empty()) {
     const std::string name = std::filesystem::path(guest_path).filename().string();
-    auto started = recorder::record_to(**sandbox, record_path, {.guest_name = name});
+    recorder::RecordOptions options{.guest_name = name};
+    options.notice = [](const std::string& line) {
+      std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
+    };
+    auto started = recorder::record_to(**sandbox, record_path, std::move(options));
     if (!started) return fail(kExitUsage, "--record: " + started.error().message);
     recording = std::move(*started);
     for (const auto& line : recording->warnings())

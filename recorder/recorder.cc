@@ -147,6 +147,13 @@ void Recorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t val
   append(std::move(r));
 }
 
+base::Status Recorder::on_debugger_write(std::string_view what) {
+  std::string line = "refused a debugger's write to " + std::string(what) +
+                     ": the run is being recorded, and the trace could not replay the change";
+  if (options_.notice) options_.notice(line);
+  return base::fail(std::move(line));
+}
+
 void Recorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result) {
   if (result) {
     pending_stop_.reset();

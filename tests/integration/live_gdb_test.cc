@@ -189,6 +189,31 @@ TEST_P(LiveGdb, RecordsTheDebuggedRun) {
   std::remove(trace.c_str());
 }
 
+// A trace cannot place a change made between two exits, so while recording a debugger's writes
+// are refused (one line from hlrun, an error in gdb): the recording stays the truth and replays.
+TEST_P(LiveGdb, WritesAreRefusedWhileRecordingSoTheTraceReplays) {
+  const std::string trace = ::testing::TempDir() + "live_writes_" + backend() + ".cap";
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5", "--record " + trace);
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break add_sample", "continue", "set var g_stats.count = 16",
+                   "print g_stats.count", "set var $rbx = 0x1234", "print/x $rbx", "continue"});
+  EXPECT_CONTAINS(out, "$1 = 0\n");
+  EXPECT_EQ(out.find("$2 = 0x1234"), std::string::npos) << out;
+  EXPECT_CONTAINS(out, "exited normally");
+  const std::string rest = hlrun.finish();
+  EXPECT_CONTAINS(rest, "hlrun: --record: refused a debugger's write to memory at 0x");
+  EXPECT_CONTAINS(rest,
+                  "hlrun: --record: refused a debugger's write to registers: the run is "
+                  "being recorded, and the trace could not replay the change\n");
+  EXPECT_CONTAINS(rest, "result: 1\n");  // count was 0: the write did not happen
+  const ProcessResult check = run_process({tool_path("hlreplay"), trace, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_CONTAINS(check.out, "deterministic: ");
+  std::remove(trace.c_str());
+}
+
 TEST_P(LiveGdb, EachFaultKindIsItsSignal) {
   struct Case {
     const char* call;
