@@ -24,12 +24,6 @@
  *                          inside out_of_bounds.
  *   panic()                hl_panic("something went wrong").
  *   still_alive()          returns 1: for checking that a sandbox still works after a fault.
- *   written_code(k)        copies a tiny function into g_code (data: the loader's code scan
- *                          never sees it) and calls it: k = 0 `rdtsc; ret`, 1 `nop; nop;
- *                          rdrand rax; ret`, 2 `hlt; ret`. The software vCPU stops before the
- *                          rdtsc/rdrand/hlt (unsupported instruction: in code the loader did
- *                          not scan) rather than run it unrecorded; KVM runs them natively.
- *   wild_jump()            calls the non-canonical address 0x8000000000000000: #GP there.
  */
 #include "hlguest.h"
 
@@ -106,6 +100,13 @@ hl_value panic(const hl_value* args, uint32_t argc) {
   hl_panic("something went wrong");
 }
 
+/* Not in the header above, so that the lines the debugger tests name stay put:
+ *   written_code(k)  copies a tiny function into g_code (data: the loader's code scan never
+ *                    sees it) and calls it: k = 0 `rdtsc; ret`, 1 `nop; nop; rdrand rax; ret`,
+ *                    2 `hlt; ret`. The software vCPU stops before the rdtsc/rdrand/hlt
+ *                    (unsupported instruction: in code the loader did not scan) rather than run
+ *                    it unrecorded; KVM runs them natively.
+ *   wild_jump()      calls the non-canonical address 0x8000000000000000: #GP there. */
 static uint8_t g_code[16] __attribute__((aligned(16)));
 
 hl_value written_code(const hl_value* args, uint32_t argc) {
