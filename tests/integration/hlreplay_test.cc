@@ -90,6 +90,29 @@ TEST_P(HlreplayCheck, GdbStartsConnectedWithTheRecordingsSymbols) {
 
 HLRR_INSTANTIATE_FOR_BACKENDS(HlreplayCheck);
 
+// `cat a.cap a.cap`: the last footer is the second copy's and does not fit the file. Both tools
+// fall back to the chunk scan and agree: a truncated trace whose first copy replays whole.
+TEST(HlreplayTruncated, ATraceCatenatedTwiceVerifiesTruncatedAndReplays) {
+  char d[] = "/tmp/hlrr-hlreplay-XXXXXX";
+  ASSERT_TRUE(mkdtemp(d));
+  const std::string dir = d;
+  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu", "unicorn", "--call",
+                          "chatter", "300", "--record", dir + "/a.cap"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  shell("cat " + dir + "/a.cap " + dir + "/a.cap > " + dir + "/b.cap");
+  auto verify = run_process({tool_path("hltrace"), "verify", dir + "/b.cap"});
+  EXPECT_EQ(verify.exit_code, 3) << verify.out << verify.err;
+  EXPECT_NE((verify.out + verify.err).find("truncated (footer does not fit the file: "),
+            std::string::npos)
+      << verify.out << verify.err;
+  auto check = run_process({tool_path("hlreplay"), dir + "/b.cap", "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_TRUE(std::regex_search(check.out, std::regex("^deterministic: 303 exits, [0-9]+ "
+                                                      "instructions\nend: completed\n")))
+      << check.out;
+  std::filesystem::remove_all(dir);
+}
+
 // Code the loader's scan never saw (written at run time) must not run rdtsc/rdrand/hlt unrecorded,
 // and a jump to a non-canonical address is #GP: hlrun names the cause, and replay of the
 // recording ends in the same fault, at the same RIP.
