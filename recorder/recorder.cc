@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
 #include "recorder/setup.h"
@@ -147,9 +148,19 @@ void Recorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t val
   append(std::move(r));
 }
 
-base::Status Recorder::on_debugger_write(std::string_view what) {
-  std::string line = "refused a debugger's write to " + std::string(what) +
-                     ": the run is being recorded, and the trace could not replay the change";
+base::Status Recorder::on_debugger_write(const vmm::HostWrite* write) {
+  const bool counted = sandbox_.vcpu().counts_instructions();
+  if (write && counted) {
+    bytes_since_delta_ += write->bytes.size();
+    append(trace::DebuggerWrite{instruction_count(), to_trace(std::span(write, 1))});
+    return {};
+  }
+  std::string line =
+      "refused a debugger's write to " +
+      (write ? "memory at " + base::hex(write->address) : std::string("registers")) +
+      ": the run is being recorded, and the trace could not replay the change" +
+      (write ? " (no instruction count on " + std::string(sandbox_.vcpu().backend_name()) + ")"
+             : "");
   if (options_.notice) options_.notice(line);
   return base::fail(std::move(line));
 }

@@ -72,8 +72,9 @@ class Recorder final : public vmm::ExitObserver {
   void on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
                  uint64_t extra) override;
   void on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result) override;
-  // Refuses: the trace has no record to place a change between two exits (docs/recording.md).
-  base::Status on_debugger_write(std::string_view what) override;
+  // Records a memory write as a DebuggerWrite at the instruction count (software vCPU); refuses
+  // register writes, and memory writes on KVM, which has no count (docs/recording.md).
+  base::Status on_debugger_write(const vmm::HostWrite* write) override;
 
  private:
   friend base::Expected<std::unique_ptr<Recorder>> record_to(vmm::Sandbox&, const std::string&,

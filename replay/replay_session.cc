@@ -147,6 +147,11 @@ StopKind ReplaySession::run_to(uint64_t target) {
       if (stop != StopKind::kReachedCount) return stop;
       continue;
     }
+    if (const auto* write = std::get_if<trace::DebuggerWrite>(&record)) {
+      const StopKind stop = run_to_debugger_write(*write, target);
+      if (stop != StopKind::kReachedCount) return stop;
+      continue;
+    }
     return diverge("record " + std::to_string(cursor_) + " of the trace cannot be replayed");
   }
 }
@@ -187,6 +192,14 @@ bool ReplaySession::apply_passive_records() {
       at_end_ = true;
       end_note_ = end_text(*end);
       return false;
+    } else if (const auto* write = std::get_if<trace::DebuggerWrite>(&record);
+               write && recorded_count(write->instruction_count) == instruction_count()) {
+      // Made while the guest was paused here: part of the state "at this count".
+      if (auto st = apply_writes(write->writes); !st) {
+        diverge("the debugger's write at instruction " + std::to_string(instruction_count()) +
+                ": " + st.error().message);
+        return false;
+      }
     } else {
       return true;  // an Exit or a NondetResult: the vCPU runs to it
     }
@@ -314,16 +327,8 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
     }
   }
   // What the host did at this exit.
-  for (const auto& w : recorded.host_writes) {
-    if (auto st = memory_.write(w.address, w.bytes); !st)
-      return diverge(where + ": " + st.error().message);
-    for (const auto& seg : image_.segments()) {
-      if (seg.executable && w.address < seg.vaddr + seg.memory_size &&
-          seg.vaddr < w.address + w.bytes.size()) {
-        vcpu_->code_modified(w.address, w.bytes.size());
-      }
-    }
-  }
+  if (auto st = apply_writes(recorded.host_writes); !st)
+    return diverge(where + ": " + st.error().message);
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
   exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
                                .instruction_count = instruction_count(),
@@ -334,6 +339,43 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   ++exits_;
   ++cursor_;
   return StopKind::kReachedCount;
+}
+
+uint64_t ReplaySession::recorded_count(uint64_t count) const {
+  return count - count_offset_.value_or(0);
+}
+
+base::Status ReplaySession::apply_writes(const std::vector<trace::MemoryWrite>& writes) {
+  for (const auto& w : writes) {
+    if (auto st = memory_.write(w.address, w.bytes); !st) return st;
+    for (const auto& seg : image_.segments()) {
+      if (seg.executable && w.address < seg.vaddr + seg.memory_size &&
+          seg.vaddr < w.address + w.bytes.size()) {
+        vcpu_->code_modified(w.address, w.bytes.size());
+      }
+    }
+  }
+  return {};
+}
+
+StopKind ReplaySession::run_to_debugger_write(const trace::DebuggerWrite& recorded,
+                                              uint64_t target) {
+  const uint64_t at = recorded_count(recorded.instruction_count);
+  const std::string where = "the debugger's write at instruction " + std::to_string(at);
+  if (at < instruction_count()) {
+    return diverge(where + ": replay is already at instruction " +
+                   std::to_string(instruction_count()));
+  }
+  // No exit comes before it (it would be recorded first): run exactly to it, or to the target.
+  vmm::RunOptions options;
+  options.max_instructions = std::min(at, target) - instruction_count();
+  const vmm::VcpuExit exit = vcpu_->run(options);
+  if (auto stop = stop_for_caller(exit, target)) return *stop;
+  if (exit.kind != vmm::ExitKind::kInstructionLimit || instruction_count() != at) {
+    return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) +
+                   " at instruction " + std::to_string(instruction_count()) + " before it");
+  }
+  return StopKind::kReachedCount;  // apply_passive_records() applies it at this count
 }
 
 std::optional<StopKind> ReplaySession::stop_for_caller(const vmm::VcpuExit& exit, uint64_t target) {

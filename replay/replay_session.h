@@ -126,6 +126,11 @@ class ReplaySession {
   std::optional<StopKind> stop_for_caller(const vmm::VcpuExit& exit, uint64_t target);
   StopKind replay_nondet(const trace::NondetResult& recorded, uint64_t target);
   StopKind diverge(std::string message);
+  // A recorded instruction count as replay counts it.
+  uint64_t recorded_count(uint64_t count) const;
+  base::Status apply_writes(const std::vector<trace::MemoryWrite>& writes);
+  // Runs to the count of a debugger's write (applied by apply_passive_records()).
+  StopKind run_to_debugger_write(const trace::DebuggerWrite& recorded, uint64_t target);
   base::Status load_chunk(size_t index, trace::StructureCheck& check);
   bool compare_memory(const DeltaDigest& delta);
   // Re-reads the delta to name the first differing byte (or, for KVM, take the fault frame).

@@ -16,6 +16,7 @@ std::string where(size_t chunk, const ChunkInfo& info) {
 uint64_t instruction_count_of(const Record& record) {
   if (auto* e = std::get_if<Exit>(&record)) return e->instruction_count;
   if (auto* n = std::get_if<NondetResult>(&record)) return n->instruction_count;
+  if (auto* d = std::get_if<DebuggerWrite>(&record)) return d->instruction_count;
   return 0;
 }
 

@@ -34,10 +34,11 @@ class ExitObserver {
   // exit of the call: no host writes, and on_exit() is not called for it.
   virtual void on_nondet(NondetInstruction /*kind*/, uint64_t /*rip*/, uint64_t /*value*/,
                          uint64_t /*extra*/) {}
-  // A debugger asks to change the guest's registers or memory while the vCPU is paused (`what`:
-  // "registers", "memory at 0x1000"). An error refuses the change with its one line: the
-  // recorder refuses, since a trace cannot say where between two exits to apply it.
-  virtual base::Status on_debugger_write(std::string_view /*what*/) { return {}; }
+  // A debugger asks to change the guest while the vCPU is paused between exits: `write` is the
+  // memory it is about to write, nullptr for registers. An error refuses the change with its one
+  // line. The recorder records memory writes where it can place them (a DebuggerWrite at the
+  // software vCPU's instruction count) and refuses the rest (docs/recording.md).
+  virtual base::Status on_debugger_write(const HostWrite* /*write*/) { return {}; }
   // The call ended with a value or a fault.
   virtual void on_call_end(const base::Expected<Value, Fault>& result) = 0;
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "base/hex.h"
 #include "hl_abi.h"
 #include "vmm/long_mode.h"
 
@@ -143,7 +142,7 @@ base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
 }
 
 base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
-  if (auto st = sandbox_.allow_debugger_write("registers"); !st) return st;
+  if (auto st = sandbox_.allow_debugger_write(nullptr); !st) return st;
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
   from_gdb(in, *regs);
@@ -157,7 +156,8 @@ base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
 
 base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
   if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
-  if (auto st = sandbox_.allow_debugger_write("memory at " + base::hex(address)); !st) return st;
+  const HostWrite write{address, {data.begin(), data.end()}};
+  if (auto st = sandbox_.allow_debugger_write(&write); !st) return st;
   if (auto st = sandbox_.memory().write(address, data); !st) return st;
   sandbox_.vcpu().code_modified(address, data.size());
   return {};

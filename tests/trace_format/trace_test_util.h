@@ -142,8 +142,10 @@ class RecordGenerator {
         out.push_back(std::move(call));
       } else if (roll < 4) {
         out.push_back(roll == 2 ? CallEnd::result(int64_t{42}) : CallEnd::error("guest panicked"));
-      } else if (roll < 6) {
+      } else if (roll < 5) {
         out.push_back(NondetResult{icount_ + 1, registers_.rip, NondetKind::kRdtscp, {rng_(), 3}});
+      } else if (roll < 6) {  // format 1.2
+        out.push_back(DebuggerWrite{icount_ + 1, {MemoryWrite{0x200010, {16, 0, 0, 0}}}});
       } else if (roll < 7) {
         MemoryDelta d{next_sequence_ - (next_sequence_ > 0), icount_, {}};
         d.pages.push_back(
