@@ -112,9 +112,9 @@ static uint8_t g_code[16] __attribute__((aligned(16)));
 hl_value written_code(const hl_value* args, uint32_t argc) {
   (void)argc;
   static const uint8_t kCode[3][8] = {
-      {0x0f, 0x31, 0xc3},                          /* rdtsc; ret */
+      {0x0f, 0x31, 0xc3},                         /* rdtsc; ret */
       {0x90, 0x90, 0x48, 0x0f, 0xc7, 0xf0, 0xc3}, /* nop; nop; rdrand rax; ret */
-      {0xf4, 0xc3},                                /* hlt; ret */
+      {0xf4, 0xc3},                               /* hlt; ret */
   };
   const int64_t k = hl_as_i64(args[0]);
   if (k < 0 || k > 2) hl_panic("written_code: k must be 0, 1 or 2");
