@@ -17,6 +17,7 @@ constexpr int kExitUsage = 2;
 // The longest --timeout: a year. Longer limits are no limit in practice, and beyond ~292 years
 // a deadline no longer fits the clock.
 constexpr int64_t kMaxTimeoutMs = 365LL * 24 * 3600 * 1000;
+constexpr int kExitRecordingFailed = 3;  // the call ran (its outcome is printed); the trace failed
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "hlrun: %s\n", message.c_str());
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hlrun: run a function of a freestanding x86-64 guest ELF in an hlrr micro-VM.\n"
       "Prints what the guest prints, then `result: VALUE`. A guest fault prints one line\n"
-      "and exits 1; bad arguments or an unloadable guest exit 2.",
+      "and exits 1; bad arguments or an unloadable guest exit 2; a recording that fails\n"
+      "after the call ran (disk full) prints the call's outcome, then why, and exits 3.",
       "hlrun"};
   std::string guest_path;
   std::vector<std::string> call;
@@ -100,7 +102,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<recorder::Recorder> recording;
   if (!record_path.empty()) {
     const std::string name = std::filesystem::path(guest_path).filename().string();
-    auto started = recorder::record_to(**sandbox, record_path, {.guest_name = name});
+    recorder::RecordOptions options{.guest_name = name};
+    options.notice = [](const std::string& line) {
+      std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
+    };
+    auto started = recorder::record_to(**sandbox, record_path, std::move(options));
     if (!started) return fail(kExitUsage, "--record: " + started.error().message);
     recording = std::move(*started);
     for (const auto& line : recording->warnings())
@@ -111,7 +117,7 @@ int main(int argc, char** argv) {
         cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
     if (recording) {
       if (auto st = recording->finish(); !st)
-        return fail(kExitUsage, "--record: " + st.error().message);
+        return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);
     }
     return code;
   }
@@ -132,14 +138,19 @@ int main(int argc, char** argv) {
   if (verbose)
     std::fprintf(stderr, "hlrun: %llu exits\n",
                  static_cast<unsigned long long>((*sandbox)->exit_count()));
-  if (recording) {
-    if (auto st = recording->finish(); !st)
-      return fail(kExitUsage, "--record: " + st.error().message);
+  // The call's outcome is printed whatever became of its recording (disk full): it happened.
+  const base::Status recorded = recording ? recording->finish() : base::Status{};
+  int code = 0;
+  if (result) {
+    std::printf("result: %s\n", vmm::to_string(*result).c_str());
+    std::fflush(stdout);
+  } else if (result.error().kind == vmm::FaultKind::kGuestError) {
+    // The guest refusing the call (unknown function, wrong arguments) is a usage error.
+    code = fail(kExitUsage, result.error().to_string());
+  } else {
+    code = fail(kExitGuestFault, "guest fault: " + result.error().to_string());
   }
-  // The guest refusing the call (unknown function, wrong arguments) is a usage error.
-  if (!result && result.error().kind == vmm::FaultKind::kGuestError)
-    return fail(kExitUsage, result.error().to_string());
-  if (!result) return fail(kExitGuestFault, "guest fault: " + result.error().to_string());
-  std::printf("result: %s\n", vmm::to_string(*result).c_str());
-  return 0;
+  if (!recorded)
+    return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + recorded.error().message);
+  return code;
 }

@@ -159,6 +159,15 @@ std::string record_line(const Record& record, bool json) {
     return "memory-delta after exit " + std::to_string(d->exit_sequence) + ": " +
            std::to_string(d->pages.size()) + " pages";
   }
+  if (auto* w = std::get_if<DebuggerWrite>(&record)) {
+    if (json) {
+      return "{\"type\":\"debugger_write\",\"instruction_count\":" +
+             std::to_string(w->instruction_count) + ",\"writes\":" + writes_text(w->writes, true) +
+             "}";
+    }
+    return "debugger-write icount=" + std::to_string(w->instruction_count) + " (" +
+           writes_text(w->writes, false) + ")";
+  }
   if (auto* e = std::get_if<End>(&record)) {
     if (json) {
       return "{\"type\":\"end\",\"kind\":\"" + std::string(to_string(e->kind)) +

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
 #include "recorder/setup.h"
@@ -145,6 +146,23 @@ void Recorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t val
   if (kind != vmm::NondetInstruction::kRdtsc) r.values.push_back(extra);
   ++nondet_;
   append(std::move(r));
+}
+
+base::Status Recorder::on_debugger_write(const vmm::HostWrite* write) {
+  const bool counted = sandbox_.vcpu().counts_instructions();
+  if (write && counted) {
+    bytes_since_delta_ += write->bytes.size();
+    append(trace::DebuggerWrite{instruction_count(), to_trace(std::span(write, 1))});
+    return {};
+  }
+  std::string line =
+      "refused a debugger's write to " +
+      (write ? "memory at " + base::hex(write->address) : std::string("registers")) +
+      ": the run is being recorded, and the trace could not replay the change" +
+      (write ? " (no instruction count on " + std::string(sandbox_.vcpu().backend_name()) + ")"
+             : "");
+  if (options_.notice) options_.notice(line);
+  return base::fail(std::move(line));
 }
 
 void Recorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ struct RecordOptions {
   uint64_t delta_every_exits = 4096;
   uint64_t delta_every_bytes = 1 << 20;
   trace::WriterOptions writer;
+  // Told, one line each, what the recording refused (a debugger's write): hlrun prints them.
+  std::function<void(const std::string&)> notice;
 };
 
 class Recorder final : public vmm::ExitObserver {
@@ -69,6 +72,9 @@ class Recorder final : public vmm::ExitObserver {
   void on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
                  uint64_t extra) override;
   void on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result) override;
+  // Records a memory write as a DebuggerWrite at the instruction count (software vCPU); refuses
+  // register writes, and memory writes on KVM, which has no count (docs/recording.md).
+  base::Status on_debugger_write(const vmm::HostWrite* write) override;
 
  private:
   friend base::Expected<std::unique_ptr<Recorder>> record_to(vmm::Sandbox&, const std::string&,

@@ -8,6 +8,7 @@
 #include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
+#include "trace_format/file_layout.h"
 #include "vmm/unicorn_vcpu.h"
 
 namespace hlrr::replay {
@@ -53,6 +54,10 @@ base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(
   if (!image) return base::fail("the trace's guest ELF: " + image.error().message);
   auto memory = vmm::GuestMemory::create(setup->config.memory_size);
   if (!memory) return base::Unexpected(std::move(memory).error());
+  reader->limit_chunk_size(max_chunk_bytes(setup->config.memory_size),
+                           "more than a recording of " +
+                               std::to_string(setup->config.memory_size >> 20) +
+                               " MiB of guest memory holds");
   std::unique_ptr<ReplaySession> session(new ReplaySession(std::move(reader), std::move(*setup),
                                                            std::move(*image), std::move(*memory)));
   if (auto st = session->load(); !st) return base::Unexpected(std::move(st).error());
@@ -86,13 +91,29 @@ base::Status ReplaySession::load() {
   vcpu_->set_dirty_tracking(true);
   // Every record after Setup, read now: a damaged chunk fails here with its one-line error
   // rather than in the middle of a debugging session. A truncated trace holds its complete
-  // chunks.
+  // chunks. The trace must pass hltrace verify's structural checks (nothing after End, ...).
+  trace::StructureCheck check(*reader_);
   for (size_t i = 0; i < reader_->chunks().size(); ++i) {
-    auto chunk = reader_->read_chunk(i);
-    if (!chunk) return base::Unexpected(std::move(chunk).error());
-    for (auto& record : *chunk) {
-      if (!std::holds_alternative<trace::Setup>(record)) records_.push_back(std::move(record));
+    if (auto st = load_chunk(i, check); !st) return st;
+  }
+  return check.finish();
+}
+
+base::Status ReplaySession::load_chunk(size_t index, trace::StructureCheck& check) {
+  trace::ChunkHeader header;
+  auto chunk = reader_->read_chunk(index, &header);
+  if (!chunk) return base::Unexpected(std::move(chunk).error());
+  if (auto st = check.check_chunk(index, header, *chunk); !st) return st;
+  for (size_t r = 0; r < chunk->size(); ++r) {
+    trace::Record& record = (*chunk)[r];
+    if (std::holds_alternative<trace::Setup>(record)) continue;
+    if (auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
+      auto d = digest(*delta, memory_.size(), index, r);
+      if (!d) return base::Unexpected(std::move(d).error());
+      deltas_.emplace(records_.size(), std::move(*d));
+      delta->pages = {};
     }
+    records_.push_back(std::move(record));
   }
   return {};
 }
@@ -123,6 +144,11 @@ StopKind ReplaySession::run_to(uint64_t target) {
     }
     if (const auto* nondet = std::get_if<trace::NondetResult>(&record)) {
       const StopKind stop = replay_nondet(*nondet, target);
+      if (stop != StopKind::kReachedCount) return stop;
+      continue;
+    }
+    if (const auto* write = std::get_if<trace::DebuggerWrite>(&record)) {
+      const StopKind stop = run_to_debugger_write(*write, target);
       if (stop != StopKind::kReachedCount) return stop;
       continue;
     }
@@ -160,12 +186,20 @@ bool ReplaySession::apply_passive_records() {
       call_ = start->function;
     } else if (std::holds_alternative<trace::CallEnd>(record)) {
       call_.reset();
-    } else if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
-      if (!compare_memory(*delta)) return false;
+    } else if (std::holds_alternative<trace::MemoryDelta>(record)) {
+      if (!compare_memory(deltas_.at(cursor_))) return false;
     } else if (const auto* end = std::get_if<trace::End>(&record)) {
       at_end_ = true;
       end_note_ = end_text(*end);
       return false;
+    } else if (const auto* write = std::get_if<trace::DebuggerWrite>(&record);
+               write && recorded_count(write->instruction_count) == instruction_count()) {
+      // Made while the guest was paused here: part of the state "at this count".
+      if (auto st = apply_writes(write->writes); !st) {
+        diverge("the debugger's write at instruction " + std::to_string(instruction_count()) +
+                ": " + st.error().message);
+        return false;
+      }
     } else {
       return true;  // an Exit or a NondetResult: the vCPU runs to it
     }
@@ -173,15 +207,29 @@ bool ReplaySession::apply_passive_records() {
   }
 }
 
-bool ReplaySession::compare_memory(const trace::MemoryDelta& delta) {
-  std::vector<uint8_t> page(trace::kPageSize);
-  for (const auto& p : delta.pages) {
-    if (!memory_.read(p.address, page) || p.bytes.size() != page.size()) {
-      diverge("memory delta after exit " + std::to_string(delta.exit_sequence) + ": page " +
-              hex(p.address) + " is not guest memory");
-      return false;
+bool ReplaySession::compare_memory(const DeltaDigest& delta) {
+  for (const auto& [address, sum] : delta.pages) {
+    // digest() checked that the page is guest memory.
+    if (trace::checksum({memory_.host_base() + address, trace::kPageSize}) != sum) {
+      return explain_memory_difference(delta);
     }
-    if (std::memcmp(page.data(), p.bytes.data(), page.size()) == 0) continue;
+  }
+  return true;
+}
+
+bool ReplaySession::explain_memory_difference(const DeltaDigest& digest) {
+  auto records = reader_->read_chunk(digest.chunk);
+  const auto* delta = records && digest.record < records->size()
+                          ? std::get_if<trace::MemoryDelta>(&(*records)[digest.record])
+                          : nullptr;
+  if (!delta) {
+    diverge("memory delta after exit " + std::to_string(digest.exit_sequence) + ": " +
+            (records ? "no longer in the trace" : records.error().message));
+    return false;
+  }
+  for (const auto& p : delta->pages) {
+    const uint8_t* page = memory_.host_base() + p.address;
+    if (std::memcmp(page, p.bytes.data(), trace::kPageSize) == 0) continue;
     // KVM delivers a fault through the guest's IDT, which pushes a frame on the exception stack;
     // the software vCPU reports faults without touching memory. The call ends there, so the
     // frame is taken from the recording, not compared.
@@ -192,7 +240,7 @@ bool ReplaySession::compare_memory(const trace::MemoryDelta& delta) {
     }
     size_t i = 0;
     while (page[i] == p.bytes[i]) ++i;
-    diverge("memory after exit " + std::to_string(delta.exit_sequence) + " at instruction " +
+    diverge("memory after exit " + std::to_string(delta->exit_sequence) + " at instruction " +
             std::to_string(instruction_count()) + ": byte " + hex(p.address + i) + " is " +
             hex(page[i]) + ", recorded " + hex(p.bytes[i]));
     return false;
@@ -279,11 +327,8 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
     }
   }
   // What the host did at this exit.
-  for (const auto& w : recorded.host_writes) {
-    if (auto st = memory_.write(w.address, w.bytes); !st)
-      return diverge(where + ": " + st.error().message);
-    host_wrote(w.address, w.bytes.size());
-  }
+  if (auto st = apply_writes(recorded.host_writes); !st)
+    return diverge(where + ": " + st.error().message);
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
   exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
                                .instruction_count = instruction_count(),
@@ -313,6 +358,38 @@ base::Status ReplaySession::write_memory(uint64_t address, std::span<const uint8
 vmm::VcpuExit ReplaySession::run_unrecorded(const vmm::RunOptions& options, std::stop_token stop) {
   std::stop_callback on_stop(stop, [this] { vcpu_->request_stop(); });
   return vcpu_->run(options);
+}
+
+uint64_t ReplaySession::recorded_count(uint64_t count) const {
+  return count - count_offset_.value_or(0);
+}
+
+base::Status ReplaySession::apply_writes(const std::vector<trace::MemoryWrite>& writes) {
+  for (const auto& w : writes) {
+    if (auto st = memory_.write(w.address, w.bytes); !st) return st;
+    host_wrote(w.address, w.bytes.size());
+  }
+  return {};
+}
+
+StopKind ReplaySession::run_to_debugger_write(const trace::DebuggerWrite& recorded,
+                                              uint64_t target) {
+  const uint64_t at = recorded_count(recorded.instruction_count);
+  const std::string where = "the debugger's write at instruction " + std::to_string(at);
+  if (at < instruction_count()) {
+    return diverge(where + ": replay is already at instruction " +
+                   std::to_string(instruction_count()));
+  }
+  // No exit comes before it (it would be recorded first): run exactly to it, or to the target.
+  vmm::RunOptions options;
+  options.max_instructions = std::min(at, target) - instruction_count();
+  const vmm::VcpuExit exit = vcpu_->run(options);
+  if (auto stop = stop_for_caller(exit, target)) return *stop;
+  if (exit.kind != vmm::ExitKind::kInstructionLimit || instruction_count() != at) {
+    return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) +
+                   " at instruction " + std::to_string(instruction_count()) + " before it");
+  }
+  return StopKind::kReachedCount;  // apply_passive_records() applies it at this count
 }
 
 std::optional<StopKind> ReplaySession::stop_for_caller(const vmm::VcpuExit& exit, uint64_t target) {

@@ -24,11 +24,14 @@
 #include <span>
 #include <stop_token>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/expected.h"
+#include "replay/delta_digest.h"
 #include "trace_format/records.h"
 #include "trace_format/trace_reader.h"
+#include "trace_format/verify.h"
 #include "vmm/elf_image.h"
 #include "vmm/guest_memory.h"
 #include "vmm/register_file.h"
@@ -131,9 +134,17 @@ class ReplaySession {
   std::optional<StopKind> stop_for_caller(const vmm::VcpuExit& exit, uint64_t target);
   StopKind replay_nondet(const trace::NondetResult& recorded, uint64_t target);
   StopKind diverge(std::string message);
-  bool compare_memory(const trace::MemoryDelta& delta);
   // The host wrote [address, address + size): drop translations of any code there.
   void host_wrote(uint64_t address, uint64_t size);
+  // A recorded instruction count as replay counts it.
+  uint64_t recorded_count(uint64_t count) const;
+  base::Status apply_writes(const std::vector<trace::MemoryWrite>& writes);
+  // Runs to the count of a debugger's write (applied by apply_passive_records()).
+  StopKind run_to_debugger_write(const trace::DebuggerWrite& recorded, uint64_t target);
+  base::Status load_chunk(size_t index, trace::StructureCheck& check);
+  bool compare_memory(const DeltaDigest& delta);
+  // Re-reads the delta to name the first differing byte (or, for KVM, take the fault frame).
+  bool explain_memory_difference(const DeltaDigest& delta);
   const trace::Record* next_record();
 
   std::unique_ptr<trace::TraceReader> reader_;
@@ -146,8 +157,10 @@ class ReplaySession {
   // started after the vCPU had already run counts from an offset).
   std::optional<uint64_t> count_offset_;
 
-  // Every record after Setup, in order (loaded chunk by chunk as replay reaches them).
+  // Every record after Setup, in order; a MemoryDelta's pages are kept only as the digest in
+  // `deltas_` (by position in records_), so memory stays bounded by the guest's, not the trace's.
   std::vector<trace::Record> records_;
+  std::unordered_map<size_t, DeltaDigest> deltas_;
   size_t chunks_loaded_ = 0;
   size_t cursor_ = 0;
   uint64_t exits_ = 0;

@@ -8,6 +8,7 @@
 #include "hl_abi.h"
 #include "rsp/registers.h"
 #include "vmm/gdb_registers.h"
+#include "vmm/long_mode.h"
 
 namespace hlrr::replay {
 namespace {
@@ -64,6 +65,7 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
 }
 
 base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
+  if (vmm::unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
   return timeline_.session().memory().read(address, out);
 }
 

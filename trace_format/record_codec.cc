@@ -362,6 +362,14 @@ void write_record(const Record& record, const Registers* previous, s::Record::Bu
           m.setExitSequence(v.exit_sequence);
           m.setInstructionCount(v.instruction_count);
           write_pages(v.pages, m.initPages(static_cast<unsigned>(v.pages.size())));
+        } else if constexpr (std::is_same_v<T, DebuggerWrite>) {
+          auto d = b.initDebuggerWrite();
+          d.setInstructionCount(v.instruction_count);
+          auto writes = d.initWrites(static_cast<unsigned>(v.writes.size()));
+          for (unsigned i = 0; i < writes.size(); ++i) {
+            writes[i].setAddress(v.writes[i].address);
+            writes[i].setBytes(data_of(v.writes[i].bytes));
+          }
         } else if constexpr (std::is_same_v<T, End>) {
           auto e = b.initEnd();
           e.setKind(static_cast<s::EndKind>(v.kind));
@@ -440,6 +448,13 @@ base::Expected<Record> read_record(s::Record::Reader b, const Registers* previou
         return base::fail("end: unknown kind " + std::to_string(kind));
       }
       return Record{End{static_cast<EndKind>(kind), string_of(e.getMessage()), e.getEndTimeNs()}};
+    }
+    case s::Record::DEBUGGER_WRITE: {
+      auto d = b.getDebuggerWrite();
+      DebuggerWrite v{d.getInstructionCount(), {}};
+      for (auto w : d.getWrites())
+        v.writes.push_back(MemoryWrite{w.getAddress(), bytes_of(w.getBytes())});
+      return Record{std::move(v)};
     }
   }
   *known = false;

@@ -183,6 +183,14 @@ struct End {
   bool operator==(const End&) const = default;
 };
 
-using Record = std::variant<Setup, Exit, CallStart, CallEnd, NondetResult, MemoryDelta, End>;
+// Format 1.2: memory a debugger wrote while the guest was paused at `instruction_count`.
+struct DebuggerWrite {
+  uint64_t instruction_count = 0;
+  std::vector<MemoryWrite> writes;
+  bool operator==(const DebuggerWrite&) const = default;
+};
+
+using Record =
+    std::variant<Setup, Exit, CallStart, CallEnd, NondetResult, MemoryDelta, End, DebuggerWrite>;
 
 }  // namespace hlrr::trace

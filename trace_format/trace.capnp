@@ -236,6 +236,15 @@ struct End {
   endTimeNs @2 :Int64;  # added in 1.1: when recording ended, ns since the Unix epoch; 0 = unknown
 }
 
+# Added in 1.2: bytes a debugger wrote into guest memory while the guest was paused between two
+# exits, to apply when replay reaches `instructionCount` (after the instructions before it, before
+# the next). Software vCPU recordings only: KVM has no instruction count, and its recorder refuses
+# such writes. Older readers skip it (and their replay then diverges where it took effect).
+struct DebuggerWrite {
+  instructionCount @0 :UInt64;
+  writes @1 :List(MemoryWrite);
+}
+
 struct Record {
   union {
     setup @0 :Setup;
@@ -245,6 +254,7 @@ struct Record {
     nondet @4 :NondetResult;
     memoryDelta @5 :MemoryDelta;
     end @6 :End;
+    debuggerWrite @7 :DebuggerWrite;  # 1.2
   }
 }
 

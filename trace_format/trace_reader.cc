@@ -144,6 +144,16 @@ base::Status TraceReader::load() {
                                                                  : "footer damaged");
     return {};
   }
+  // A valid footer whose index does not end at it belongs to other bytes (`cat a.cap a.cap`, a
+  // trace appended to): the chunks before it are still worth the scan.
+  const uint64_t index_end = size - kFooterSize;
+  if (footer->index_offset < header_size_ || footer->index_offset > index_end ||
+      footer->index_size != index_end - footer->index_offset) {
+    recover("footer does not fit the file: its index ends at " +
+            std::to_string(footer->index_offset + footer->index_size) + ", the footer starts at " +
+            std::to_string(index_end));
+    return {};
+  }
   return load_index(*footer);
 }
 
@@ -151,12 +161,8 @@ base::Status TraceReader::load_index(const Footer& footer) {
   const uint64_t size = source_->size();
   const uint64_t index_end = size - kFooterSize;
   const std::string where = "index at offset " + std::to_string(footer.index_offset);
-  if (footer.index_offset < header_size_ || footer.index_offset > index_end ||
-      footer.index_size != index_end - footer.index_offset) {
-    return base::fail("footer: index offset " + std::to_string(footer.index_offset) + " and size " +
-                      std::to_string(footer.index_size) + " do not end at the footer (offset " +
-                      std::to_string(index_end) + ")");
-  }
+  HLRR_CHECK(footer.index_offset >= header_size_ && footer.index_offset <= index_end &&
+             footer.index_size == index_end - footer.index_offset);
   if (footer.index_size % 8 != 0 || footer.index_size > kMaxIndexSize) {
     return base::fail(where + ": size " + std::to_string(footer.index_size) +
                       " is not a capnp message size");
@@ -288,6 +294,10 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index,
     return base::fail(name + ": bad uncompressed size " + std::to_string(declared) +
                       " (zstd frame says " + std::to_string(frame_size) + ")");
   }
+  if (index > 0 && declared > chunk_limit_) {
+    return base::fail(name + ": " + std::to_string(declared) + " bytes of records, " +
+                      chunk_limit_why_);
+  }
   std::vector<uint64_t> words(declared / 8);
   size_t got = ZSTD_decompress(words.data(), declared, payload.data(), payload.size());
   if (ZSTD_isError(got)) return base::fail(name + ": bad zstd: " + ZSTD_getErrorName(got));
@@ -323,6 +333,11 @@ base::Expected<std::vector<Record>> TraceReader::read_chunk(size_t index,
                       " exits, its header says " + std::to_string(header->exit_count));
   }
   return records;
+}
+
+void TraceReader::limit_chunk_size(uint64_t bytes, std::string why) {
+  chunk_limit_ = bytes;
+  chunk_limit_why_ = std::move(why);
 }
 
 base::Expected<Setup> TraceReader::setup() const {

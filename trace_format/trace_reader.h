@@ -67,6 +67,11 @@ class TraceReader {
   base::Expected<size_t> chunk_for_instruction_count(uint64_t instruction_count) const;
   base::Expected<Exit> exit_at_instruction_count(uint64_t instruction_count) const;
 
+  // From now on, refuses before decompressing any chunk but the first (Setup's) that declares more
+  // than `bytes` of records: "chunk 3 at offset 1234: 67108864 bytes of records, <why>". Replay
+  // sets it from the recorded guest memory size. Call before reading from several threads.
+  void limit_chunk_size(uint64_t bytes, std::string why);
+
   // Calls `visit` on every record in file order; stops early when it returns false.
   base::Status for_each_record(const std::function<bool(const Record&)>& visit) const;
 
@@ -88,6 +93,8 @@ class TraceReader {
   bool truncated_ = false;
   std::string truncation_note_;
   uint64_t index_offset_ = 0;
+  uint64_t chunk_limit_ = kMaxChunkSize;
+  std::string chunk_limit_why_;
 };
 
 }  // namespace hlrr::trace

@@ -23,6 +23,32 @@ struct VerifyResult {
   uint64_t exits = 0;
 };
 
+// The structural rules of a trace, chunk by chunk in file order: each chunk against the index and
+// the chunk before it (contiguous, exits continuing), and each record against those before it
+// (Setup first and once, nothing after End, memory deltas tagged with an exit already seen, known
+// instruction counts never decreasing). verify() and replay both use it, so a trace one accepts the
+// other accepts too. Errors are one line naming the chunk (and record).
+class StructureCheck {
+ public:
+  explicit StructureCheck(const TraceReader& reader) : reader_(reader) {}
+  // `records` and `header` come from reader.read_chunk(index, &header); chunks in order from 0.
+  base::Status check_chunk(size_t index, const ChunkHeader& header,
+                           const std::vector<Record>& records);
+  // After the last chunk: a complete trace has at least the Setup chunk.
+  base::Status finish() const;
+  uint64_t exits() const { return next_exit_; }
+
+ private:
+  base::Status check_record(const Record& record, const std::string& at);
+
+  const TraceReader& reader_;
+  uint64_t next_exit_ = 0;   // exits in the chunks checked so far
+  uint64_t exits_seen_ = 0;  // exits among the records checked so far
+  uint64_t last_count_ = 0;
+  bool ended_ = false;
+  bool first_ = true;
+};
+
 // Opens `path` and checks: header; footer and index checksums; every chunk's checksum, zstd frame
 // and capnp records; the index against each chunk's header and contents (offsets, first exit
 // numbers and instruction counts, counts); exit numbers consecutive from 0 and known instruction

@@ -7,6 +7,40 @@
 #include "base/check.h"
 
 namespace hlrr::vmm {
+namespace {
+
+// The instructions the code scan makes sites of and the software vCPU stops before (cpuid runs
+// natively: its answers are the CPU model's everywhere). nullptr for any other.
+const char* special_name(unsigned id) {
+  switch (id) {
+    case X86_INS_IN:
+      return "in";
+    case X86_INS_OUT:
+      return "out";
+    case X86_INS_INSB:
+    case X86_INS_INSW:
+    case X86_INS_INSD:
+      return "ins";
+    case X86_INS_OUTSB:
+    case X86_INS_OUTSW:
+    case X86_INS_OUTSD:
+      return "outs";
+    case X86_INS_HLT:
+      return "hlt";
+    case X86_INS_RDTSC:
+      return "rdtsc";
+    case X86_INS_RDTSCP:
+      return "rdtscp";
+    case X86_INS_RDRAND:
+      return "rdrand";
+    case X86_INS_RDSEED:
+      return "rdseed";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
 
 uint64_t BlockCounter::Block::index_of(uint64_t rip) const {
   if (rip < address) return length();
@@ -54,6 +88,9 @@ BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const 
   uint64_t pc = address;
   cs_insn* insn = cs_malloc(handle);
   while (left > 0 && cs_disasm_iter(handle, &code, &left, &pc, insn)) {
+    if (const char* name = special_name(insn->id)) {
+      block.specials.push_back({static_cast<uint32_t>(block.offsets.size()), name});
+    }
     block.offsets.push_back(static_cast<uint32_t>(insn->address - address));
   }
   cs_free(insn, 1);

@@ -24,6 +24,14 @@ class BlockCounter {
     uint32_t size = 0;
     // Offsets of the block's instructions from `address`, in order.
     std::vector<uint32_t> offsets;
+    // Its exit and non-deterministic instructions (in/out/ins/outs, hlt, rdtsc, rdtscp, rdrand,
+    // rdseed): index into `offsets` and mnemonic. The vCPU checks them against the loader's
+    // code scan, which cannot see code written at run time.
+    struct Special {
+      uint32_t index = 0;
+      const char* name = "";
+    };
+    std::vector<Special> specials;
     uint64_t length() const { return offsets.size(); }
     // Instructions of this block that come before `rip` (its length if `rip` is not one of them).
     uint64_t index_of(uint64_t rip) const;

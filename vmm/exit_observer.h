@@ -34,6 +34,11 @@ class ExitObserver {
   // exit of the call: no host writes, and on_exit() is not called for it.
   virtual void on_nondet(NondetInstruction /*kind*/, uint64_t /*rip*/, uint64_t /*value*/,
                          uint64_t /*extra*/) {}
+  // A debugger asks to change the guest while the vCPU is paused between exits: `write` is the
+  // memory it is about to write, nullptr for registers. An error refuses the change with its one
+  // line. The recorder records memory writes where it can place them (a DebuggerWrite at the
+  // software vCPU's instruction count) and refuses the rest (docs/recording.md).
+  virtual base::Status on_debugger_write(const HostWrite* /*write*/) { return {}; }
   // The call ended with a value or a fault.
   virtual void on_call_end(const base::Expected<Value, Fault>& result) = 0;
 };

@@ -6,6 +6,7 @@
 
 #include "hl_abi.h"
 #include "vmm/gdb_registers.h"
+#include "vmm/long_mode.h"
 
 namespace hlrr::vmm {
 namespace {
@@ -71,19 +72,11 @@ base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
 }
 
 base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
+  if (auto st = sandbox_.allow_debugger_write(nullptr); !st) return st;
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
   from_gdb(in, *regs);
   return sandbox_.vcpu().set_registers(*regs);
-}
-
-// Page 0 and the stack guard page exist in host memory but are not mapped for the guest: a
-// debugger sees them as the guest does (`print *p` with p = NULL: cannot access memory).
-static bool unmapped_in_guest(uint64_t address, uint64_t size) {
-  const auto overlaps = [&](uint64_t page) {
-    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
-  };
-  return overlaps(0) || overlaps(HL_STACK_GUARD);
 }
 
 base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
@@ -93,6 +86,8 @@ base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
 
 base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
   if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
+  const HostWrite write{address, {data.begin(), data.end()}};
+  if (auto st = sandbox_.allow_debugger_write(&write); !st) return st;
   if (auto st = sandbox_.memory().write(address, data); !st) return st;
   sandbox_.vcpu().code_modified(address, data.size());
   return {};

@@ -23,6 +23,13 @@ base::Status write_u64s(GuestMemory& memory, uint64_t gpa, const std::vector<uin
 
 }  // namespace
 
+bool unmapped_in_guest(uint64_t address, uint64_t size) {
+  const auto overlaps = [&](uint64_t page) {
+    return size > 0 && address < page + HL_PAGE_SIZE && page < address + size;
+  };
+  return overlaps(0) || overlaps(HL_STACK_GUARD);
+}
+
 bool vector_has_error_code(uint8_t vector) {
   switch (vector) {
     case 8:

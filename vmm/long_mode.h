@@ -33,6 +33,11 @@ inline constexpr uint64_t kPteLarge = 1ull << 7;
 // memory reach the VMM as out-of-bounds accesses.
 base::Status write_page_tables(GuestMemory& memory);
 
+// True if [address, address + size) touches a page those tables leave not present (the null page,
+// the stack guard page). They exist in host memory, but the guest cannot access them, so neither
+// does a debugger, live or replayed (`print *p` with p = NULL: cannot access memory).
+bool unmapped_in_guest(uint64_t address, uint64_t size);
+
 // GDT (flat 64-bit code, data, TSS), TSS (IST1 = exception stack), IDT for vectors 0-31, and
 // one stub per vector that saves RAX/RDX, puts the vector in AL and `out`s it to
 // HL_PORT_EXCEPTION. The stack a stub leaves is described by ExceptionFrame.

@@ -113,6 +113,11 @@ class Sandbox {
 
   // Observes calls and exits from now on (nullptr: none). Not owned.
   void set_exit_observer(ExitObserver* observer) { observer_ = observer; }
+  // Whether a debugger may make `write` (nullptr: a register write) now; the exit observer is
+  // told of it first (ExitObserver::on_debugger_write()).
+  base::Status allow_debugger_write(const HostWrite* write) {
+    return observer_ ? observer_->on_debugger_write(write) : base::Status{};
+  }
 
   Snapshot snapshot();
   base::Status restore(const Snapshot& snapshot);

@@ -146,6 +146,7 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
   stepping_ = options.single_step;
   pending_site_ = nullptr;
   unscanned_io_ = false;
+  unscanned_name_ = nullptr;
   pending_vector_ = -1;
   unmapped_type_ = 0;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
@@ -204,6 +205,7 @@ bool UnicornVcpu::settle_count(int err) {
   switch (block_stop_) {
     case BlockStop::kTarget:
     case BlockStop::kRequested:
+    case BlockStop::kUnscanned:
       count = counter_.settle_before_block();
       write_reg(UC_X86_REG_RIP, block_address_);
       break;
@@ -234,6 +236,13 @@ VcpuExit UnicornVcpu::translate_stop(int err, const RunOptions& options) {
   // completed before whatever ended the run.
   if (hit_) return debug_point_exit();
   if (pending_site_) return io_exit(*pending_site_);
+  if (unscanned_name_) {
+    // Run unrecorded, its result (or its exit) would make a recording lie; as for unscanned
+    // port I/O, the call ends here, at the same RIP live and in replay.
+    return VcpuExit{.kind = ExitKind::kUnsupported,
+                    .detail = std::string(unscanned_name_) +
+                              " in code the loader did not scan (written at run time)"};
+  }
   if (unscanned_io_) {
     return VcpuExit{.kind = ExitKind::kUnsupported,
                     .detail = "port I/O from code the loader did not scan (near rip " +
@@ -254,6 +263,11 @@ VcpuExit UnicornVcpu::translate_stop(int err, const RunOptions& options) {
     default:
       return VcpuExit{.kind = ExitKind::kInternalError,
                       .detail = std::string("unicorn: ") + uc_strerror(static_cast<uc_err>(err))};
+  }
+  // A jump to exactly kNoUntil (non-canonical) ends the run cleanly; any other non-canonical
+  // target is a fetch fault reported as #GP (memory_fault()). Same report for this one.
+  if (read_reg(UC_X86_REG_RIP) == kNoUntil) {
+    return VcpuExit{.kind = ExitKind::kException, .vector = kGeneralProtection};
   }
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
   if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
@@ -376,6 +390,7 @@ void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void*
     uc_emu_stop(uc);
     return;
   }
+  if (!v->finishing_ && !block.specials.empty() && v->stop_at_unscanned(block)) return;
   if (v->finishing_ || v->target_ == kNoTarget) return;
   const uint64_t first = v->counter_.count_at_block_start();
   if (v->target_ >= first + block.length()) return;
@@ -386,6 +401,26 @@ void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void*
     v->finish_address_ = block.address_of(v->target_ - first);
   }
   uc_emu_stop(uc);
+}
+
+bool UnicornVcpu::stop_at_unscanned(const BlockCounter::Block& block) {
+  const uint64_t first = counter_.count_at_block_start();
+  for (const auto& special : block.specials) {
+    const uint64_t address = block.address_of(special.index);
+    if (site_at_.contains(address)) continue;
+    if (target_ != kNoTarget && target_ <= first + special.index) return false;  // target first
+    unscanned_at_ = address;
+    unscanned_name_ = special.name;
+    if (special.index == 0) {
+      block_stop_ = BlockStop::kUnscanned;
+    } else {
+      block_stop_ = BlockStop::kFinishInBlock;  // run_counted() reruns the block to a code hook
+      finish_address_ = address;
+    }
+    uc_emu_stop(uc_);
+    return true;
+  }
+  return false;
 }
 
 void UnicornVcpu::on_target(uc_struct* uc, uint64_t address, uint32_t, void* self) {

@@ -81,6 +81,9 @@ class UnicornVcpu final : public Vcpu {
   static void on_instruction_after_access(uc_struct* uc, uint64_t address, uint32_t size,
                                           void* self);
   VcpuExit debug_point_exit();
+  // In on_block(): stops before the first special instruction of `block` the code scan missed,
+  // unless the count target comes first. True if it stopped.
+  bool stop_at_unscanned(const BlockCounter::Block& block);
 
   GuestMemory& memory_;
   uc_struct* uc_ = nullptr;
@@ -90,6 +93,10 @@ class UnicornVcpu final : public Vcpu {
   // What the hooks saw during the current run().
   const InstructionSite* pending_site_ = nullptr;
   bool unscanned_io_ = false;
+  // An exit or nondet instruction the code scan did not see (code written at run time), stopped
+  // before: its address and mnemonic.
+  uint64_t unscanned_at_ = 0;
+  const char* unscanned_name_ = nullptr;
   int pending_vector_ = -1;
   int unmapped_type_ = 0;
   uint64_t unmapped_address_ = 0;
@@ -111,7 +118,14 @@ class UnicornVcpu final : public Vcpu {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
   // Instruction counting (run_counted()): where the current run must stop, and why it did.
-  enum class BlockStop : uint8_t { kNone, kTarget, kFinishInBlock, kRequested, kTargetHook };
+  enum class BlockStop : uint8_t {
+    kNone,
+    kTarget,
+    kFinishInBlock,
+    kRequested,
+    kTargetHook,
+    kUnscanned,  // before the block's first instruction, an unscanned special (unscanned_at_)
+  };
   BlockCounter counter_;
   uint64_t target_ = 0;  // stop before instruction number target_ (kNoTarget: never)
   uint64_t finish_address_ = 0;

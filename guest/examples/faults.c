@@ -100,6 +100,37 @@ hl_value panic(const hl_value* args, uint32_t argc) {
   hl_panic("something went wrong");
 }
 
+/* Not in the header above, so that the lines the debugger tests name stay put:
+ *   written_code(k)  copies a tiny function into g_code (data: the loader's code scan never
+ *                    sees it) and calls it: k = 0 `rdtsc; ret`, 1 `nop; nop; rdrand rax; ret`,
+ *                    2 `hlt; ret`. The software vCPU stops before the rdtsc/rdrand/hlt
+ *                    (unsupported instruction: in code the loader did not scan) rather than run
+ *                    it unrecorded; KVM runs them natively.
+ *   wild_jump()      calls the non-canonical address 0x8000000000000000: #GP there. */
+static uint8_t g_code[16] __attribute__((aligned(16)));
+
+hl_value written_code(const hl_value* args, uint32_t argc) {
+  (void)argc;
+  static const uint8_t kCode[3][8] = {
+      {0x0f, 0x31, 0xc3},                         /* rdtsc; ret */
+      {0x90, 0x90, 0x48, 0x0f, 0xc7, 0xf0, 0xc3}, /* nop; nop; rdrand rax; ret */
+      {0xf4, 0xc3},                               /* hlt; ret */
+  };
+  const int64_t k = hl_as_i64(args[0]);
+  if (k < 0 || k > 2) hl_panic("written_code: k must be 0, 1 or 2");
+  volatile uint8_t* out = g_code;
+  for (unsigned i = 0; i < sizeof kCode[0]; ++i) out[i] = kCode[k][i];
+  int64_t (*fn)(void) = (int64_t(*)(void))(uintptr_t)g_code;
+  return hl_i64(fn());
+}
+
+hl_value wild_jump(const hl_value* args, uint32_t argc) {
+  (void)args;
+  (void)argc;
+  int64_t (*volatile fn)(void) = (int64_t(*)(void))0x8000000000000000ull;
+  return hl_i64(fn()); /* faults: the fetch (non-canonical, #GP) */
+}
+
 hl_value still_alive(const hl_value* args, uint32_t argc) {
   (void)args;
   (void)argc;
@@ -117,4 +148,6 @@ void hl_main(void) {
   hl_register("out_of_bounds", out_of_bounds, "");
   hl_register("panic", panic, "");
   hl_register("still_alive", still_alive, "");
+  hl_register("written_code", written_code, "i");
+  hl_register("wild_jump", wild_jump, "");
 }

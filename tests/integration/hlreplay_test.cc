@@ -113,6 +113,70 @@ TEST(HlreplayUsage, ConflictingOrEmptyOptionsAreUsageErrors) {
   r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "-g", ""});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlreplay: -g: expected PORT or ADDR:PORT, got ''\n");
+// `cat a.cap a.cap`: the last footer is the second copy's and does not fit the file. Both tools
+// fall back to the chunk scan and agree: a truncated trace whose first copy replays whole.
+TEST(HlreplayTruncated, ATraceCatenatedTwiceVerifiesTruncatedAndReplays) {
+  char d[] = "/tmp/hlrr-hlreplay-XXXXXX";
+  ASSERT_TRUE(mkdtemp(d));
+  const std::string dir = d;
+  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu", "unicorn", "--call",
+                          "chatter", "300", "--record", dir + "/a.cap"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  shell("cat " + dir + "/a.cap " + dir + "/a.cap > " + dir + "/b.cap");
+  auto verify = run_process({tool_path("hltrace"), "verify", dir + "/b.cap"});
+  EXPECT_EQ(verify.exit_code, 3) << verify.out << verify.err;
+  EXPECT_NE((verify.out + verify.err).find("truncated (footer does not fit the file: "),
+            std::string::npos)
+      << verify.out << verify.err;
+  auto check = run_process({tool_path("hlreplay"), dir + "/b.cap", "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_TRUE(std::regex_search(check.out, std::regex("^deterministic: 303 exits, [0-9]+ "
+                                                      "instructions\nend: completed\n")))
+      << check.out;
+  std::filesystem::remove_all(dir);
+}
+
+// Code the loader's scan never saw (written at run time) must not run rdtsc/rdrand/hlt unrecorded,
+// and a jump to a non-canonical address is #GP: hlrun names the cause, and replay of the
+// recording ends in the same fault, at the same RIP.
+TEST(HlreplayFaults, UnscannedInstructionsAndWildJumpsEndTheSameLiveAndReplayed) {
+  char d[] = "/tmp/hlrr-hlreplay-XXXXXX";
+  ASSERT_TRUE(mkdtemp(d));
+  const std::string trace = std::string(d) + "/run.cap";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"written_code", "0"},
+       "unsupported instruction at 0x[0-9a-f]+ in g_code: rdtsc in code the loader did not "
+       "scan \\(written at run time\\)"},
+      {{"written_code", "1"},
+       "unsupported instruction at 0x[0-9a-f]+ in g_code\\+0x2: rdrand in code the loader did "
+       "not scan \\(written at run time\\)"},
+      {{"written_code", "2"},
+       "unsupported instruction at 0x[0-9a-f]+ in g_code: hlt in code the loader did not scan "
+       "\\(written at run time\\)"},
+      // (No symbol there: the fault line names the address twice, as for any such RIP.)
+      {{"wild_jump"}, "#GP at 0x8000000000000000 in 0x8000000000000000"},
+  };
+  for (const auto& [call, line] : cases) {
+    SCOPED_TRACE(call.front());
+    std::vector<std::string> args = {
+        tool_path("hlrun"), guest_path("faults"), "--vcpu", "unicorn", "--record", trace, "--call"};
+    args.insert(args.end(), call.begin(), call.end());
+    auto rec = run_process(args);
+    EXPECT_EQ(rec.exit_code, 1) << rec.out << rec.err;
+    EXPECT_TRUE(std::regex_match(rec.err, std::regex("hlrun: guest fault: " + line + "\n")))
+        << rec.err;
+    auto check = run_process({tool_path("hlreplay"), trace, "--check"});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+    EXPECT_TRUE(std::regex_search(check.out, std::regex("end: guest fault: " + line + "\n")))
+        << check.out;
+    // The same RIP live and replayed: the recorded fault line is hlrun's.
+    const std::string prefix = "hlrun: guest fault: ";
+    ASSERT_TRUE(rec.err.starts_with(prefix)) << rec.err;
+    EXPECT_NE(check.out.find("end: guest fault: " + rec.err.substr(prefix.size())),
+              std::string::npos)
+        << check.out << rec.err;
+  }
+  std::filesystem::remove_all(d);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <regex>
 
 #include "tests/integration/guests.h"
@@ -152,6 +153,24 @@ TEST(Hlrun, HelpListsEveryOption) {
   for (const char* option : {"--call", "--vcpu", "--timeout", "--mem", "--verbose"}) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
   }
+}
+
+// A file size limit stands in for a full disk: the trace's first chunks fit, a later one fails.
+// The call still ran: its result is printed, then the recording's failure, and the exit status
+// says the run was not what was asked for.
+TEST(Hlrun, ARecordingThatRunsOutOfSpaceStillPrintsTheResultAndSaysWhy) {
+  char dir[] = "/tmp/hlrr-hlrun-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  const std::string trace = std::string(dir) + "/run.cap";
+  auto r = run_process({"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 64; exec \"$@\"", "bash",
+                        tool_path("hlrun"), guest_path("chatty"), "--vcpu", "unicorn", "--call",
+                        "chatter", "20000", "--record", trace});
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(r.out.ends_with("chatter: done, 20000 clock_ns calls\nresult: 20021\n")) << r.out;
+  EXPECT_TRUE(std::regex_match(
+      r.err, std::regex("hlrun: --record: cannot write trace .*/run.cap: File too large\n")))
+      << r.err;
 }
 
 TEST(Hlrun, VerboseNamesTheBackendAndCountsExits) {

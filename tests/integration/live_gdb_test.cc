@@ -1,5 +1,6 @@
 // Live debugging end to end: real gdb against `hlrun -g 0` on both vCPU backends, with the
 // example guests. Every session asserts values (registers, variables, lines, results).
+#include <regex>
 #include <sstream>
 
 #include "tests/integration/live_debug.h"
@@ -249,6 +250,40 @@ TEST_P(LiveGdb, RecordsTheDebuggedRun) {
   const ProcessResult info = run_process({tool_path("hltrace"), "info", trace});
   EXPECT_CONTAINS(info.out, "calls:         2\n");  // the initialisation and greet
   EXPECT_CONTAINS(info.out, "end:           completed");
+  std::remove(trace.c_str());
+}
+
+// A debugger's memory write while recording is recorded where it happened (a DebuggerWrite at
+// the software vCPU's instruction count), so the trace replays the session; register writes, and
+// memory writes on KVM (no count), are refused with one line from hlrun and an error in gdb.
+TEST_P(LiveGdb, WritesWhileRecordingAreRecordedOrRefusedSoTheTraceReplays) {
+  const bool counted = backend() == "unicorn";
+  const std::string trace = ::testing::TempDir() + "live_writes_" + backend() + ".cap";
+  DebuggedHlrun hlrun(backend(), "buggy", "add_sample 5", "--record " + trace);
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out =
+      gdb_session("buggy", hlrun.port(),
+                  {"break add_sample", "continue", "set var g_stats.count = 16",
+                   "print g_stats.count", "set var $rbx = 0x1234", "print/x $rbx", "continue"});
+  EXPECT_CONTAINS(out, counted ? "$1 = 16\n" : "$1 = 0\n");
+  EXPECT_EQ(out.find("$2 = 0x1234"), std::string::npos) << out;
+  EXPECT_CONTAINS(out, "exited normally");
+  const std::string rest = hlrun.finish();
+  EXPECT_EQ(rest.find("refused a debugger's write to memory") == std::string::npos, counted)
+      << rest;
+  EXPECT_CONTAINS(rest,
+                  "hlrun: --record: refused a debugger's write to registers: the run is "
+                  "being recorded, and the trace could not replay the change\n");
+  // count = 16: the off-by-one store lands in count itself, and add_sample returns 17.
+  EXPECT_CONTAINS(rest, counted ? "result: 17\n" : "result: 1\n");
+  if (counted) {
+    const ProcessResult dump = run_process({tool_path("hltrace"), "dump", trace});
+    EXPECT_TRUE(std::regex_search(dump.out, std::regex("debugger-write icount=[0-9]+ \\(0x")))
+        << dump.out;
+  }
+  const ProcessResult check = run_process({tool_path("hlreplay"), trace, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_CONTAINS(check.out, "deterministic: ");
   std::remove(trace.c_str());
 }
 

@@ -85,6 +85,23 @@ TEST_F(ReplayGdb, ReverseStepiRetracesStepiExactly) {
   }
 }
 
+// The null page and the stack guard page are in host memory but not mapped for the guest: the
+// replay answers gdb as the live target does (FaultIsASignalAtTheFaultingLine), not with zeros.
+TEST_F(ReplayGdb, PagesTheGuestCannotAccessCannotBeReadInTheReplayEither) {
+  const std::string trace = dir_.path("faults.cap");
+  ASSERT_TRUE(record_guest("faults", {{"null_deref", {}}}, trace));
+  // A gdb script stops at its first error: one session per refused read.
+  ReplayServer at_fault(trace);
+  ASSERT_NE(at_fault.port(), 0);
+  const std::string out = gdb_script("faults", at_fault.port(), "continue\nprint *p\n");
+  EXPECT_CONTAINS(out, "Cannot access memory at address 0x0");
+  ReplayServer guard(trace);
+  ASSERT_NE(guard.port(), 0);
+  const std::string stack = gdb_script("faults", guard.port(), "x/2gx 0x31000\nx/2gx 0x30ff8\n");
+  EXPECT_CONTAINS(stack, "0x31000:\t0x");  // the stack's first page is readable
+  EXPECT_CONTAINS(stack, "Cannot access memory at address 0x30ff8");
+}
+
 // buggy.c's scenario: after 16 samples, add_sample(1000) overwrites count; watch it, run back.
 TEST_F(ReplayGdb, WatchAndReverseContinueFindTheOffByOneStore) {
   const std::string trace = dir_.path("buggy.cap");

@@ -113,7 +113,7 @@ TEST_P(HltraceTest, ChattyEveryHostCallShowsWithItsPortAndReply) {
   EXPECT_EQ(info_field(i, "backend"), on_kvm() ? "kvm" : "unicorn");
   EXPECT_TRUE(info_field(i, "cpu model").starts_with("AuthenticAMD, ")) << i;
   EXPECT_EQ(info_field(i, "end"), "completed");
-  EXPECT_TRUE(info_field(i, "format").starts_with("1.1 ")) << i;
+  EXPECT_TRUE(info_field(i, "format").starts_with("1.2 ")) << i;
 
   // --json: one object per line, the same exits.
   auto j = tool("hltrace", {"dump", "--json", trace_.path()});
@@ -380,7 +380,8 @@ TEST_F(HltraceCorruption, AFutureVersion) {
   std::copy(encoded.begin(), encoded.end(), bytes.begin());
   auto v = check(bytes);
   EXPECT_EQ(v.exit_code, 1);
-  EXPECT_EQ(v.out, "corrupt: trace format 3.1 is newer than this hlrr reads (1.x): upgrade hlrr\n");
+  EXPECT_EQ(v.out, "corrupt: trace format 3." + std::to_string(trace::kFormatMinor) +
+                       " is newer than this hlrr reads (1.x): upgrade hlrr\n");
 }
 
 TEST(HltraceUsage, ATracePathThatIsNotARegularFile) {

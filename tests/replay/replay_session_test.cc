@@ -17,6 +17,7 @@ namespace hlrr::replay {
 namespace {
 
 using testing::CallSpec;
+using testing::rewrite;
 using testing::TempDir;
 using vmm::Value;
 
@@ -97,30 +98,6 @@ TEST(ReplaySession, ATimeoutReplaysToTheRecordedInstruction) {
   (*session)->run_to_end();
   EXPECT_NE((*session)->end_note().find("timeout"), std::string::npos) << (*session)->end_note();
   EXPECT_EQ((*session)->exits().back().kind, trace::ExitKind::kTimeout);
-}
-
-// Rewrites `in` into `out`, letting `edit` change records (not Setup/End).
-void rewrite(const std::string& in, const std::string& out,
-             const std::function<void(trace::Record&)>& edit) {
-  auto reader = trace::TraceReader::open(in);
-  ASSERT_TRUE(reader);
-  auto setup = (*reader)->setup();
-  ASSERT_TRUE(setup);
-  auto writer = trace::TraceWriter::open(out, *setup);
-  ASSERT_TRUE(writer) << writer.error().message;
-  trace::End end;
-  ASSERT_TRUE((*reader)->for_each_record([&](const trace::Record& r) {
-    if (std::holds_alternative<trace::Setup>(r)) return true;
-    if (auto* e = std::get_if<trace::End>(&r)) {
-      end = *e;
-      return true;
-    }
-    trace::Record copy = r;
-    edit(copy);
-    EXPECT_TRUE((*writer)->append(std::move(copy)));
-    return true;
-  }));
-  ASSERT_TRUE((*writer)->finish(end));
 }
 
 TEST(ReplaySession, ATamperedRegisterIsADivergenceNamingExitCountAndRegister) {

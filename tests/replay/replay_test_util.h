@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "recorder/recorder.h"
+#include "trace_format/trace_reader.h"
+#include "trace_format/trace_writer.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
 
@@ -69,6 +72,35 @@ inline bool record_guest(const std::string& guest, const std::vector<CallSpec>& 
   auto st = (*rec)->finish();
   if (!st) ADD_FAILURE() << st.error().message;
   return static_cast<bool>(st);
+}
+
+// Rewrites `in` into `out`, letting `edit` change records (not Setup/End) and `insert` add records
+// after each one.
+inline void rewrite(
+    const std::string& in, const std::string& out, const std::function<void(trace::Record&)>& edit,
+    const std::function<std::vector<trace::Record>(const trace::Record&)>& insert = {}) {
+  auto reader = trace::TraceReader::open(in);
+  ASSERT_TRUE(reader);
+  auto setup = (*reader)->setup();
+  ASSERT_TRUE(setup);
+  auto writer = trace::TraceWriter::open(out, *setup);
+  ASSERT_TRUE(writer) << writer.error().message;
+  trace::End end;
+  ASSERT_TRUE((*reader)->for_each_record([&](const trace::Record& r) {
+    if (std::holds_alternative<trace::Setup>(r)) return true;
+    if (auto* e = std::get_if<trace::End>(&r)) {
+      end = *e;
+      return true;
+    }
+    trace::Record copy = r;
+    edit(copy);
+    EXPECT_TRUE((*writer)->append(std::move(copy)));
+    if (insert) {
+      for (auto& extra : insert(r)) EXPECT_TRUE((*writer)->append(std::move(extra)));
+    }
+    return true;
+  }));
+  ASSERT_TRUE((*writer)->finish(end));
 }
 
 }  // namespace hlrr::testing

@@ -16,6 +16,7 @@ namespace {
 using testing::make_setup;
 using testing::RecordGenerator;
 using testing::TempFile;
+using testing::with_index;
 
 class CorruptionTest : public ::testing::Test {
  protected:
@@ -156,19 +157,6 @@ TEST_F(CorruptionTest, CorruptIndexBytes) {
 }
 
 // Rewrites the index with `edit` applied and a correct checksum, so only content checks catch it.
-std::vector<uint8_t> with_index(std::vector<uint8_t> bytes, uint64_t index_offset,
-                                std::vector<ChunkInfo> chunks) {
-  std::vector<uint8_t> index = encode_index(chunks);
-  uint64_t exits = 0;
-  for (const ChunkInfo& c : chunks) exits += c.exit_count;
-  bytes.resize(index_offset);
-  bytes.insert(bytes.end(), index.begin(), index.end());
-  auto footer =
-      encode_footer(Footer{index_offset, index.size(), checksum(index), chunks.size(), exits});
-  bytes.insert(bytes.end(), footer.begin(), footer.end());
-  return bytes;
-}
-
 TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
   const std::string index = "index at offset " + std::to_string(index_offset_);
   {
@@ -224,6 +212,28 @@ TEST_F(CorruptionTest, IndexContentErrorsNameTheEntryOrChunk) {
                                             ", but the index starts at " +
                                             std::to_string(index_offset_));
   }
+}
+
+// `cat a.cap a.cap`: the last footer is a valid footer, but of the second copy, so its index does
+// not end where it says. The chunk scan recovers the first copy whole, as for a missing footer.
+TEST_F(CorruptionTest, ATraceFollowedByAnotherTracesFooterIsRecoveredByTheChunkScan) {
+  uint64_t exits = 0;
+  for (const ChunkInfo& c : chunks_) exits += c.exit_count;
+  std::vector<uint8_t> twice = bytes_;
+  twice.insert(twice.end(), bytes_.begin(), bytes_.end());
+  auto reader = TraceReader::open_memory(twice);
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_TRUE((*reader)->truncated());
+  EXPECT_EQ((*reader)->chunks(), chunks_);
+  EXPECT_EQ((*reader)->end()->kind, EndKind::kCompleted);
+  VerifyResult result = verify(**reader);
+  EXPECT_EQ(result.status, VerifyStatus::kTruncated) << result.message;
+  EXPECT_EQ(result.message, "truncated (footer does not fit the file: its index ends at " +
+                                std::to_string(bytes_.size() - kFooterSize) +
+                                ", the footer starts at " +
+                                std::to_string(2 * bytes_.size() - kFooterSize) +
+                                "): " + std::to_string(chunks_.size()) + " complete chunks, " +
+                                std::to_string(exits) + " exits recovered");
 }
 
 TEST_F(CorruptionTest, RandomDamageNeverCrashes) {

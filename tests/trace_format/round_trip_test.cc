@@ -134,6 +134,34 @@ TEST(RoundTrip, EmptyTraceHasSetupAndEnd) {
   EXPECT_EQ(verify(file.path()).status, VerifyStatus::kOk);
 }
 
+// Format 1.2: a debugger's write, with its instruction count, reads back field by field; its
+// count takes part in verify's "counts never decrease" rule.
+TEST(RoundTrip, DebuggerWritesReadBackAndTheirCountsAreOrdered) {
+  TempFile file;
+  const DebuggerWrite write{1234, {MemoryWrite{0x103080, {16, 0, 0, 0, 0, 0, 0, 0}}}};
+  Exit exit;
+  exit.instruction_count = 2000;
+  testing::write_trace(file.path(), make_setup(), {write, exit}, End{EndKind::kCompleted, ""});
+  auto reader = TraceReader::open(file.path());
+  ASSERT_TRUE(reader) << reader.error().message;
+  EXPECT_EQ((*reader)->header().minor, 2);
+  std::vector<Record> read;
+  ASSERT_TRUE((*reader)->for_each_record([&](const Record& r) {
+    read.push_back(r);
+    return true;
+  }));
+  ASSERT_EQ(read.size(), 4u);
+  EXPECT_EQ(std::get<DebuggerWrite>(read[1]), write);
+  EXPECT_EQ(verify(**reader).status, VerifyStatus::kOk);
+
+  exit.instruction_count = 1000;  // before the write: the count goes back
+  testing::write_trace(file.path(), make_setup(), {write, exit}, End{EndKind::kCompleted, ""});
+  const VerifyResult result = verify(file.path());
+  EXPECT_EQ(result.status, VerifyStatus::kCorrupt);
+  EXPECT_NE(result.message.find("instruction count 1000 goes back from 1234"), std::string::npos)
+      << result.message;
+}
+
 TEST(RoundTrip, UnknownInstructionCountsAreSkippedBySearch) {
   // KVM recordings have no instruction counts: every exit says 0.
   TempFile file;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "trace_format/record_codec.h"
 #include "trace_format/records.h"
 #include "trace_format/trace_writer.h"
 
@@ -141,8 +142,10 @@ class RecordGenerator {
         out.push_back(std::move(call));
       } else if (roll < 4) {
         out.push_back(roll == 2 ? CallEnd::result(int64_t{42}) : CallEnd::error("guest panicked"));
-      } else if (roll < 6) {
+      } else if (roll < 5) {
         out.push_back(NondetResult{icount_ + 1, registers_.rip, NondetKind::kRdtscp, {rng_(), 3}});
+      } else if (roll < 6) {  // format 1.2
+        out.push_back(DebuggerWrite{icount_ + 1, {MemoryWrite{0x200010, {16, 0, 0, 0}}}});
       } else if (roll < 7) {
         MemoryDelta d{next_sequence_ - (next_sequence_ > 0), icount_, {}};
         d.pages.push_back(
@@ -180,6 +183,20 @@ inline void write_trace(const std::string& path, const Setup& setup,
   if (end) {
     ASSERT_TRUE((*writer)->finish(*end));
   }
+}
+
+// `bytes` up to `index_offset`, then an index of `chunks` and a footer for it.
+inline std::vector<uint8_t> with_index(std::vector<uint8_t> bytes, uint64_t index_offset,
+                                       std::vector<ChunkInfo> chunks) {
+  std::vector<uint8_t> index = encode_index(chunks);
+  uint64_t exits = 0;
+  for (const ChunkInfo& c : chunks) exits += c.exit_count;
+  bytes.resize(index_offset);
+  bytes.insert(bytes.end(), index.begin(), index.end());
+  auto footer =
+      encode_footer(Footer{index_offset, index.size(), checksum(index), chunks.size(), exits});
+  bytes.insert(bytes.end(), footer.begin(), footer.end());
+  return bytes;
 }
 
 }  // namespace hlrr::trace::testing
