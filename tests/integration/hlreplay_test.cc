@@ -113,6 +113,8 @@ TEST(HlreplayUsage, ConflictingOrEmptyOptionsAreUsageErrors) {
   r = run_process({tool_path("hlreplay"), "/nonexistent.cap", "-g", ""});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlreplay: -g: expected PORT or ADDR:PORT, got ''\n");
+}
+
 // `cat a.cap a.cap`: the last footer is the second copy's and does not fit the file. Both tools
 // fall back to the chunk scan and agree: a truncated trace whose first copy replays whole.
 TEST(HlreplayTruncated, ATraceCatenatedTwiceVerifiesTruncatedAndReplays) {
