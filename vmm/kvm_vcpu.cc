@@ -887,6 +887,9 @@ base::Status KvmVcpu::set_registers(const RegisterFile& r) {
     }
   }
   kvm_regs& k = regs();
+  // Moving RIP (a call's start, gdb's `jump`) is not a stop at the new RIP: a breakpoint there
+  // fires on the next run.
+  if (k.rip != r.rip) performed_to_ = r.rip;
   k.rax = r.rax, k.rcx = r.rcx, k.rdx = r.rdx, k.rbx = r.rbx;
   k.rsp = r.rsp, k.rbp = r.rbp, k.rsi = r.rsi, k.rdi = r.rdi;
   k.r8 = r.r8, k.r9 = r.r9, k.r10 = r.r10, k.r11 = r.r11;

@@ -123,7 +123,7 @@ class KvmVcpu final : public Vcpu {
 
   // Debug points (set_debug_points()).
   std::vector<uint64_t> breakpoints_;  // on the DRs after the cpuid sites
-  uint64_t performed_to_ = ~0ull;      // RIP after the last I/O or hlt exit (see run())
+  uint64_t performed_to_ = ~0ull;      // RIP after an I/O/hlt exit or a move (see run())
   std::unique_ptr<UnicornVcpu> software_;
   bool use_software_ = false;
   std::atomic<bool> software_running_{false};

@@ -643,6 +643,9 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
 }
 
 base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
+  // Moving RIP (a call's start, gdb's `jump`, a restored checkpoint) is not a stop at the new
+  // RIP either: a breakpoint there fires on the next run.
+  if (regs.rip != read_reg(UC_X86_REG_RIP)) performed_to_ = regs.rip;
   RegisterFile copy = regs;
   uint64_t* slots[std::size(kGprs)];
   gpr_slots(copy, slots);

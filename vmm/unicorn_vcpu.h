@@ -108,8 +108,8 @@ class UnicornVcpu final : public Vcpu {
   std::vector<size_t> debug_hooks_;      // uc_hook handles
   uint64_t skip_breakpoint_at_ = ~0ull;  // the run started here: execute it once
   // Where RIP went after an instruction the vCPU performed itself (an I/O or hlt exit, a
-  // non-deterministic result): a run starting there has not stopped at it yet, so it does not
-  // step over a breakpoint there.
+  // non-deterministic result) or a register write moved it: a run starting there has not
+  // stopped at it yet, so it does not step over a breakpoint there.
   uint64_t performed_to_ = ~0ull;
   bool stepping_ = false;
   const DebugPoint* hit_ = nullptr;

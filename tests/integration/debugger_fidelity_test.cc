@@ -1,6 +1,7 @@
 // Debugger fidelity, end to end with real gdb: break- and watchpoints where the vCPU leaves the
 // guest (port I/O, rdtsc), watched accesses that only overlap the watched bytes, watchpoints
 // of any length, and x87 registers, live on both backends and in replay.
+#include "hl_abi.h"
 #include "tests/integration/live_debug.h"
 #include "tests/replay/replay_test_util.h"
 #include "vmm/elf_image.h"
@@ -45,12 +46,15 @@ uint64_t stats_count() {
   return symbol("buggy", "g_stats") + 16 * 8;
 }
 
-// 10.3 on `add_sample 5`: a 1-byte access watchpoint on count's second byte; the 8-byte read
-// of count (from count's first byte) overlaps it and must stop, before count++ writes it.
+// 10.3 on `add_sample 5`: a 1-byte access watchpoint on count's second byte; the 8-byte reads
+// of count (from count's first byte: line 32's test, then count++'s load) overlap it and must
+// stop, and so must count++'s 8-byte store.
 const std::vector<std::string> kOverlapCommands = {
     "break add_sample",
     "continue",
     "awatch *(char*)" + hex_address(stats_count() + 1),
+    "continue",
+    "print g_stats.count",
     "continue",
     "print g_stats.count",
     "continue",
@@ -59,8 +63,11 @@ const std::vector<std::string> kOverlapCommands = {
 void expect_overlap_stops(const std::string& out) {
   EXPECT_CONTAINS(out, "Hardware access (read/write) watchpoint 2: *(char*)" +
                            hex_address(stats_count() + 1) + "\n\nValue = 0 '\\000'\n");
-  EXPECT_CONTAINS(out, "$1 = 0\n");  // the read, before the increment
-  EXPECT_CONTAINS(out, "$2 = 1\n");  // then count++'s write
+  EXPECT_CONTAINS(out, "buggy.c:32\n");  // the test's read
+  EXPECT_CONTAINS(out, "$1 = 0\n");
+  EXPECT_CONTAINS(out, "buggy.c:33\n");  // count++'s read, before the increment
+  EXPECT_CONTAINS(out, "$2 = 0\n");
+  EXPECT_CONTAINS(out, "$3 = 1\n");  // then count++'s write
 }
 
 // 11.1 on `add_sample 5`: a 136-byte watchpoint, five watchpoints, odd lengths; length 0 and
@@ -150,7 +157,7 @@ TEST_P(LiveFidelity, BreakpointsOnAndAfterAHostCallsOutStop) {
     EXPECT_CONTAINS(out_text, "Breakpoint 1, ");
     EXPECT_CONTAINS(out_text, pc_is(1, out.address));
     EXPECT_CONTAINS(out_text, pc_is(2, out.next));
-    EXPECT_CONTAINS(out_text, "Breakpoint 2, hl_call_host (");
+    EXPECT_CONTAINS(out_text, "Breakpoint 2, ");
     EXPECT_CONTAINS(out_text, "exited normally");
     const std::string rest = hlrun.finish();
     EXPECT_CONTAINS(rest, "Hello, world!\n");
@@ -198,6 +205,23 @@ TEST_P(LiveFidelity, StepOverAWatchedStoreReportsTheWatchpoint) {
   expect_step_reports_watch(gdb_session("buggy", hlrun.port(), kStepOverWatchedStore));
 }
 
+// Every call starts with the VMM setting RIP to hl_dispatch_entry: arriving there by a register
+// write is not a stop there, so a breakpoint on it stops (it used to be stepped over).
+TEST_P(LiveFidelity, ABreakpointWhereACallStartsStops) {
+  const uint64_t entry = symbol("hello", "hl_dispatch_entry");
+  ASSERT_NE(entry, 0u);
+  DebuggedHlrun hlrun(backend(), "hello", "greet world");
+  ASSERT_NE(hlrun.port(), 0);
+  const std::string out = gdb_session(
+      "hello", hlrun.port(),
+      {"break *" + hex_address(entry), "continue", "print/x $pc", "print/x $rsp", "continue"});
+  EXPECT_CONTAINS(out, "Breakpoint 1, ");
+  EXPECT_CONTAINS(out, pc_is(1, entry));
+  EXPECT_CONTAINS(out, "$2 = " + hex_address(HL_STACK_TOP) + "\n");
+  EXPECT_CONTAINS(out, "exited normally");
+  EXPECT_CONTAINS(hlrun.finish(), "result: 14\n");
+}
+
 HLRR_INSTANTIATE_FOR_BACKENDS(LiveFidelity);
 
 // 10.2 in replay: forward onto the `out` and the instruction after it, then reverse-continue
@@ -232,6 +256,24 @@ TEST_F(ReplayFidelity, BreakpointsOnAndAfterAnExitStopForwardAndReverse) {
     EXPECT_CONTAINS(out, pc_is(3, c.site.next));
     EXPECT_CONTAINS(out, pc_is(4, c.site.address));
   }
+}
+
+// The same in replay, forward from the start and back from the end.
+TEST_F(ReplayFidelity, ABreakpointWhereACallStartsStopsForwardAndReverse) {
+  const uint64_t entry = symbol("hello", "hl_dispatch_entry");
+  ASSERT_NE(entry, 0u);
+  const std::string trace = dir_.path("hello.cap");
+  ASSERT_TRUE(record_guest("hello", {{"greet", {vmm::Value{std::string("world")}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out =
+      gdb_session("hello", server.port(),
+                  {"break *" + hex_address(entry), "continue", "print/x $pc", "continue",
+                   "reverse-continue", "print/x $pc", "monitor when"});
+  EXPECT_CONTAINS(out, pc_is(1, entry));
+  EXPECT_CONTAINS(out, "No more reverse-execution history.");
+  EXPECT_CONTAINS(out, pc_is(2, entry));
+  EXPECT_CONTAINS(out, "in call greet");
 }
 
 TEST_F(ReplayFidelity, WatchpointSeesAnAccessThatOverlapsItFromBelow) {
