@@ -152,12 +152,14 @@ bool ReplaySession::apply_passive_records() {
           diverge("call " + start->function + ": " + st.error().message);
           return false;
         }
+        host_wrote(w.address, w.bytes.size());  // a restored snapshot may put back code
       }
       if (auto st = vcpu_->set_registers(recorder::from_trace(*start->registers)); !st) {
         diverge(st.error().message);
         return false;
       }
       call_ = start->function;
+      call_starts_[calls_started_++] = instruction_count();
     } else if (std::holds_alternative<trace::CallEnd>(record)) {
       call_.reset();
     } else if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
@@ -358,6 +360,7 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   c.count = instruction_count();
   c.exits = exits_;
   c.exit_log_size = exit_log_.size();
+  c.calls_started = calls_started_;
   c.call = call_;
   c.at_end = at_end_;
   auto regs = vcpu_->registers();
@@ -393,6 +396,7 @@ void ReplaySession::restore(const Checkpoint& c) {
   cursor_ = c.cursor;
   exits_ = c.exits;
   exit_log_.resize(c.exit_log_size);
+  calls_started_ = c.calls_started;
   call_ = c.call;
   at_end_ = c.at_end;
   divergence_.clear();

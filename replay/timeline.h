@@ -55,6 +55,9 @@ class Timeline {
 
   // To instruction count `target` (the end of the recording if it ends before).
   TimelineStop seek(uint64_t target);
+  // Forward to `target` from here, never restoring a checkpoint: every record on the way is
+  // replayed (what learns call starts, ReplaySession::call_start()).
+  TimelineStop replay_forward(uint64_t target);
   TimelineStop step_forward();
   TimelineStop step_backward();
   // Runs forward / backward to the next / previous break- or watchpoint hit, or an end.
