@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path,
-                 "record the run (initialisation and call) into this trace file");
+                 "record the run (initialisation and every call) into this trace file");
   app.add_option("-g", debug_port,
                  "PORT: wait for gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any port, "
                  "printed)");

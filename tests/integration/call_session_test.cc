@@ -51,11 +51,16 @@ TEST_F(CallSession, TheSeventeenthSampleBugReproducesFromACallsFileOnStdin) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("[16] result: 16\n[17] result: 17\n[18] result: 1\n"), std::string::npos)
       << r.out;
-  // The same calls, each from a fresh state: no corruption, mean of one sample each time.
-  r = hlrun({guest_path("buggy"), "--calls", "-", "--fresh"}, buggy_session());
+  // The same calls, each from a fresh state: no corruption, mean of one sample each time. The
+  // restores are in the recording: it replays exactly.
+  r = hlrun({guest_path("buggy"), "--calls", "-", "--fresh", "--record", path("fresh.cap")},
+            buggy_session());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("[16] result: 1\n[17] result: 1\n[18] result: 0\n"), std::string::npos)
       << r.out;
+  auto check = run_process({tool_path("hlreplay"), path("fresh.cap"), "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(check.out.rfind("deterministic: 19 exits, ", 0), 0u) << check.out;
 }
 
 TEST_F(CallSession, AFaultEndsTheSessionWithStatusOneAndNamesTheCall) {
