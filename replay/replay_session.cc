@@ -287,12 +287,15 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
     host_wrote(w.address, w.bytes.size());
   }
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
-  exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
-                               .instruction_count = instruction_count(),
-                               .kind = recorded.kind,
-                               .port = recorded.port,
-                               .rip = regs->rip,
-                               .call = call_.value_or("")});
+  // Known once: replaying an exit again (after going back) finds it in the log already.
+  if (recorded.sequence == exit_log_.size()) {
+    exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
+                                 .instruction_count = instruction_count(),
+                                 .kind = recorded.kind,
+                                 .port = recorded.port,
+                                 .rip = regs->rip,
+                                 .call = call_.value_or("")});
+  }
   ++exits_;
   ++cursor_;
   return StopKind::kReachedCount;
@@ -359,7 +362,6 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   c.cursor = cursor_;
   c.count = instruction_count();
   c.exits = exits_;
-  c.exit_log_size = exit_log_.size();
   c.calls_started = calls_started_;
   c.call = call_;
   c.at_end = at_end_;
@@ -395,7 +397,6 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
 void ReplaySession::restore(const Checkpoint& c) {
   cursor_ = c.cursor;
   exits_ = c.exits;
-  exit_log_.resize(c.exit_log_size);
   calls_started_ = c.calls_started;
   call_ = c.call;
   at_end_ = c.at_end;

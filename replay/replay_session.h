@@ -79,7 +79,8 @@ class ReplaySession {
   const std::string& divergence() const { return divergence_; }
   // The guest call in progress ("" = initialisation), or nullopt between calls.
   const std::optional<std::string>& current_call() const { return call_; }
-  // Exits replayed so far, in order.
+  // Every exit replay has passed, in order (index = sequence). Kept across restore(), which
+  // only ever jumps to a checkpoint replay reached: exits_replayed() says where replay is.
   const std::vector<ExitInfo>& exits() const { return exit_log_; }
   // The instruction count at which call `number` started (0: the initialisation;
   // replay/call_index.h), once replay has passed that start: the state at that count is the
@@ -124,7 +125,6 @@ class ReplaySession {
     size_t cursor = 0;
     uint64_t count = 0;
     uint64_t exits = 0;
-    size_t exit_log_size = 0;
     uint64_t calls_started = 0;
     std::optional<std::string> call;
     bool at_end = false;
