@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "cli/call_arguments.h"
+#include "cli/call_session.h"
 #include "cli/debug_session.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
@@ -12,7 +13,6 @@
 
 namespace {
 
-constexpr int kExitGuestFault = 1;
 constexpr int kExitUsage = 2;
 // The longest --timeout: a year. Longer limits are no limit in practice, and beyond ~292 years
 // a deadline no longer fits the clock.
@@ -32,10 +32,15 @@ int main(int argc, char** argv) {
       "hlrun: run a function of a freestanding x86-64 guest ELF in an hlrr micro-VM.\n"
       "Prints what the guest prints, then `result: VALUE`. A guest fault prints one line\n"
       "and exits 1; bad arguments or an unloadable guest exit 2; a recording that fails\n"
-      "after the call ran (disk full) prints the call's outcome, then why, and exits 3.",
+      "after the calls ran (disk full) prints their outcome, then why, and exits 3.\n"
+      "Several calls (--call repeated, --calls FILE) run in order in one sandbox and one\n"
+      "recording, each printing `[N] result: VALUE`; the first that faults ends the session\n"
+      "(later calls do not run) and hlrun exits 1.",
       "hlrun"};
   std::string guest_path;
-  std::vector<std::string> call;
+  std::vector<std::vector<std::string>> call;
+  std::string calls_file;
+  bool fresh = false;
   std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
@@ -45,8 +50,13 @@ int main(int argc, char** argv) {
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
-                 "42, -7, 0x2a are integers; s:TEXT forces a string; b:HEX is bytes")
+                 "42, -7, 0x2a are integers; s:TEXT forces a string; b:HEX is bytes.\n"
+                 "Repeat it for a session of calls, run in order")
       ->expected(1, -1);
+  app.add_option("--calls", calls_file,
+                 "FILE: calls to run after any --call, one a line `FN ARGS...` (- : stdin)");
+  app.add_flag("--fresh", fresh,
+               "restore the state right after initialisation before each call of a session");
   app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
       ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
       ->capture_default_str();
@@ -56,7 +66,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path,
-                 "record the run (initialisation and call) into this trace file");
+                 "record the run (initialisation and every call) into this trace file");
   app.add_option("-g", debug_port,
                  "PORT: wait for gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any port, "
                  "printed)");
@@ -72,10 +82,8 @@ int main(int argc, char** argv) {
 
   auto size = cli::parse_size(memory);
   if (!size) return fail(kExitUsage, "--mem: " + size.error().message);
-  const std::string function = call.empty() ? "main" : call.front();
-  auto args = cli::parse_call_arguments(call.empty() ? std::vector<std::string>{}
-                                                     : std::vector(call.begin() + 1, call.end()));
-  if (!args) return fail(kExitUsage, args.error().message);
+  auto calls = cli::gather_calls(call, calls_file);
+  if (!calls) return fail(kExitUsage, calls.error().message);
 
   vmm::SandboxConfig config;
   config.vcpu = *vmm::parse_vcpu_kind(vcpu);
@@ -113,8 +121,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "hlrun: warning: %s\n", line.c_str());
   }
   if (debug) {
-    const int code =
-        cli::run_under_debugger(**sandbox, guest_path, function, std::move(*args), *debug, verbose);
+    if (calls->size() > 1)
+      return fail(kExitUsage,
+                  "-g debugs one call; record the session (--record) and debug the "
+                  "recording with hlreplay");
+    const int code = cli::run_under_debugger(**sandbox, guest_path, calls->front().function,
+                                             std::move(calls->front().args), *debug, verbose);
     if (recording) {
       if (auto st = recording->finish(); !st)
         return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);
@@ -133,24 +145,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hlrun: vcpu backend: %s\n",
                  std::string((*sandbox)->vcpu().backend_name()).c_str());
 
-  auto result = (*sandbox)->call(function, *args);
-  std::fflush(stdout);
+  const int code = cli::run_calls(**sandbox, *calls, {.fresh = fresh});
   if (verbose)
     std::fprintf(stderr, "hlrun: %llu exits\n",
                  static_cast<unsigned long long>((*sandbox)->exit_count()));
-  // The call's outcome is printed whatever became of its recording (disk full): it happened.
-  const base::Status recorded = recording ? recording->finish() : base::Status{};
-  int code = 0;
-  if (result) {
-    std::printf("result: %s\n", vmm::to_string(*result).c_str());
-    std::fflush(stdout);
-  } else if (result.error().kind == vmm::FaultKind::kGuestError) {
-    // The guest refusing the call (unknown function, wrong arguments) is a usage error.
-    code = fail(kExitUsage, result.error().to_string());
-  } else {
-    code = fail(kExitGuestFault, "guest fault: " + result.error().to_string());
+  // The calls' outcomes are printed (run_calls) whatever becomes of the recording (disk full).
+  if (recording) {
+    if (auto st = recording->finish(); !st)
+      return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);
   }
-  if (!recorded)
-    return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + recorded.error().message);
   return code;
 }

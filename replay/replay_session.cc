@@ -178,12 +178,14 @@ bool ReplaySession::apply_passive_records() {
           diverge("call " + start->function + ": " + st.error().message);
           return false;
         }
+        host_wrote(w.address, w.bytes.size());  // a restored snapshot may put back code
       }
       if (auto st = vcpu_->set_registers(recorder::from_trace(*start->registers)); !st) {
         diverge(st.error().message);
         return false;
       }
       call_ = start->function;
+      call_starts_[calls_started_++] = instruction_count();
     } else if (std::holds_alternative<trace::CallEnd>(record)) {
       call_.reset();
     } else if (std::holds_alternative<trace::MemoryDelta>(record)) {
@@ -330,12 +332,15 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   if (auto st = apply_writes(recorded.host_writes); !st)
     return diverge(where + ": " + st.error().message);
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
-  exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
-                               .instruction_count = instruction_count(),
-                               .kind = recorded.kind,
-                               .port = recorded.port,
-                               .rip = regs->rip,
-                               .call = call_.value_or("")});
+  // Known once: replaying an exit again (after going back) finds it in the log already.
+  if (recorded.sequence == exit_log_.size()) {
+    exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
+                                 .instruction_count = instruction_count(),
+                                 .kind = recorded.kind,
+                                 .port = recorded.port,
+                                 .rip = regs->rip,
+                                 .call = call_.value_or("")});
+  }
   ++exits_;
   ++cursor_;
   return StopKind::kReachedCount;
@@ -434,7 +439,7 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   c.cursor = cursor_;
   c.count = instruction_count();
   c.exits = exits_;
-  c.exit_log_size = exit_log_.size();
+  c.calls_started = calls_started_;
   c.call = call_;
   c.at_end = at_end_;
   auto regs = vcpu_->registers();
@@ -469,7 +474,7 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
 void ReplaySession::restore(const Checkpoint& c) {
   cursor_ = c.cursor;
   exits_ = c.exits;
-  exit_log_.resize(c.exit_log_size);
+  calls_started_ = c.calls_started;
   call_ = c.call;
   at_end_ = c.at_end;
   divergence_.clear();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -81,8 +82,23 @@ class ReplaySession {
   const std::string& divergence() const { return divergence_; }
   // The guest call in progress ("" = initialisation), or nullopt between calls.
   const std::optional<std::string>& current_call() const { return call_; }
-  // Exits replayed so far, in order.
+  // Every exit replay has passed, in order (index = sequence). Kept across restore(), which
+  // only ever jumps to a checkpoint replay reached: exits_replayed() says where replay is.
   const std::vector<ExitInfo>& exits() const { return exit_log_; }
+  // The instruction count at which call `number` started (0: the initialisation;
+  // replay/call_index.h), once replay has passed that start: the state at that count is the
+  // call's first instruction, its arguments placed. Kept across restore(): it never changes.
+  std::optional<uint64_t> call_start(uint64_t number) const {
+    auto it = call_starts_.find(number);
+    return it == call_starts_.end() ? std::nullopt : std::optional<uint64_t>(it->second);
+  }
+  // Calls started so far, the one in progress included.
+  uint64_t calls_started() const { return calls_started_; }
+  // The number of the call in progress (nullopt between calls).
+  std::optional<uint64_t> current_call_number() const {
+    if (!call_ || calls_started_ == 0) return std::nullopt;
+    return calls_started_ - 1;
+  }
 
   // Breakpoints stop before the instruction (a run starting at one executes it first);
   // watchpoints stop after the accessing instruction (vmm::Vcpu::set_debug_points()).
@@ -99,6 +115,7 @@ class ReplaySession {
   vmm::VcpuExit run_unrecorded(const vmm::RunOptions& options, std::stop_token stop);
 
   const trace::Setup& setup() const { return setup_; }
+  const trace::TraceReader& reader() const { return *reader_; }
   const vmm::ElfImage& image() const { return image_; }
   vmm::GuestMemory& memory() { return memory_; }
   base::Expected<vmm::RegisterFile> registers() { return vcpu_->registers(); }
@@ -111,7 +128,7 @@ class ReplaySession {
     size_t cursor = 0;
     uint64_t count = 0;
     uint64_t exits = 0;
-    size_t exit_log_size = 0;
+    uint64_t calls_started = 0;
     std::optional<std::string> call;
     bool at_end = false;
     vmm::RegisterFile registers;
@@ -165,6 +182,8 @@ class ReplaySession {
   size_t cursor_ = 0;
   uint64_t exits_ = 0;
   std::vector<ExitInfo> exit_log_;
+  uint64_t calls_started_ = 0;
+  std::map<uint64_t, uint64_t> call_starts_;  // call number -> count, as replay learns them
   std::optional<std::string> call_;
   bool at_end_ = false;
   std::string end_note_;

@@ -209,6 +209,8 @@ std::vector<rsp::MonitorCommands::Command> ReplayTarget::commands() const {
       {"seek", "seek EXIT: go to just after exit number EXIT"},
       {"seek-icount", "seek-icount N: go to instruction count N"},
       {"exits", "the exits around the current position (number, kind, port, count, rip, call)"},
+      {"calls", "the recording's guest calls: number, function(arguments), exits, result"},
+      {"seek-call", "seek-call N: go to the first instruction of call N (0: initialisation)"},
   };
 }
 
@@ -226,8 +228,13 @@ std::string ReplayTarget::when() {
     text += ", after exit " + std::to_string(s.exits_replayed() - 1);
   }
   const auto& call = s.current_call();
-  text += call ? ", in call " + (call->empty() ? std::string("(initialisation)") : *call)
-               : ", between calls";
+  const auto number = s.current_call_number();
+  if (call && number) {
+    text += ", in call " + std::to_string(*number) + " (" +
+            (call->empty() ? std::string("initialisation") : *call) + ")";
+  } else {
+    text += ", between calls";
+  }
   if (s.at_end()) text += ", at the end of the recording (" + s.end_note() + ")";
   return text + "\n";
 }
@@ -268,13 +275,85 @@ std::string ReplayTarget::list_exits() {
   return text;
 }
 
+base::Expected<const std::vector<CallInfo>*> ReplayTarget::calls() {
+  if (!calls_) {
+    auto calls = index_calls(timeline_.session().reader());
+    if (!calls) return base::Unexpected(std::move(calls).error());
+    calls_ = std::move(*calls);
+  }
+  return &*calls_;
+}
+
+// One line a call; "=>" marks the call in progress. Instruction counts are known once replay
+// has passed the call's start (or its last exit).
+base::Expected<std::string> ReplayTarget::list_calls() {
+  auto calls = this->calls();
+  if (!calls) return base::Unexpected(std::move(calls).error());
+  ReplaySession& s = timeline_.session();
+  const auto here = s.current_call_number();
+  std::string text;
+  for (const CallInfo& c : **calls) {
+    text += (here && *here == c.index ? "=> " : "   ") + std::to_string(c.index) + " " +
+            call_text(c) + ": ";
+    if (c.end_exit > c.first_exit) {
+      text += "exits " + std::to_string(c.first_exit) + "-" + std::to_string(c.end_exit - 1);
+    } else {
+      text += "no exits";
+    }
+    if (auto start = s.call_start(c.index)) {
+      text += ", from instruction " + std::to_string(*start);
+    }
+    text += ", " + outcome_text(c) + "\n";
+  }
+  if (text.empty()) text = "the recording holds no calls\n";
+  return text;
+}
+
+base::Expected<std::string> ReplayTarget::seek_call(uint64_t number) {
+  auto calls = this->calls();
+  if (!calls) return base::Unexpected(std::move(calls).error());
+  if (number >= (*calls)->size()) {
+    return base::fail("no call " + std::to_string(number) + ": the recording has calls 0-" +
+                      std::to_string((*calls)->size() - 1) + " (monitor calls lists them)");
+  }
+  // Its start count is learned by replaying over it: from the latest call start known before
+  // it (the recording's start at worst), forward, interval by interval.
+  ReplaySession& s = timeline_.session();
+  uint64_t from = 0;
+  for (uint64_t k = number; k-- > 0;) {
+    if (auto at = s.call_start(k)) {
+      from = *at;
+      break;
+    }
+  }
+  if (!s.call_start(number)) {
+    timeline_.seek(from);
+    while (!s.call_start(number)) {
+      const TimelineStop st =
+          timeline_.replay_forward(s.instruction_count() + timeline_.interval());
+      if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+      if (st.kind == TimelineStop::Kind::kEnd && !s.call_start(number)) {
+        return base::fail("call " + std::to_string(number) + " is not replayable");
+      }
+    }
+  }
+  const TimelineStop st = timeline_.seek(*s.call_start(number));
+  if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+  return when();
+}
+
 base::Expected<std::string> ReplayTarget::run(std::string_view line) {
   const auto space = line.find(' ');
   const std::string_view name = line.substr(0, space);
   const std::string_view arg = space == std::string_view::npos ? "" : line.substr(space + 1);
   if (name == "when") return when();
   if (name == "exits") return list_exits();
+  if (name == "calls") return list_calls();
   uint64_t n = 0;
+  if (name == "seek-call") {
+    if (!parse_u64(arg, n)) return base::fail("usage: seek-call N (a call number, monitor calls)");
+    return seek_call(n);
+  }
   if (name == "seek") {
     if (!parse_u64(arg, n)) return base::fail("usage: seek EXIT (an exit number)");
     return seek_exit(n);

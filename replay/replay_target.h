@@ -10,10 +10,12 @@
 // concurrently with them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "replay/call_index.h"
 #include "replay/timeline.h"
 #include "rsp/target.h"
 
@@ -57,7 +59,7 @@ class ReplayTarget final : public rsp::Target,
   std::vector<Command> commands() const override;
   base::Expected<std::string> run(std::string_view command_line) override;
 
-  // "exit 12 (after), instruction 34567, in call add_sample" (monitor when).
+  // "instruction 34567, after exit 12, in call 3 (add_sample)" (monitor when).
   std::string when();
 
  private:
@@ -65,9 +67,14 @@ class ReplayTarget final : public rsp::Target,
   rsp::StopInfo diversion_stop(const vmm::VcpuExit& exit);
   base::Expected<std::string> seek_exit(uint64_t sequence);
   std::string list_exits();
+  base::Expected<std::string> list_calls();
+  base::Expected<std::string> seek_call(uint64_t number);
+  // The recording's calls, read once (replay/call_index.h).
+  base::Expected<const std::vector<CallInfo>*> calls();
 
   Timeline& timeline_;
   std::vector<vmm::DebugPoint> points_;
+  std::optional<std::vector<CallInfo>> calls_;
 };
 
 }  // namespace hlrr::replay

@@ -101,6 +101,14 @@ TimelineStop Timeline::seek(uint64_t target) {
   return s;
 }
 
+TimelineStop Timeline::replay_forward(uint64_t target) {
+  end_diversion();
+  arm(false);
+  const StopKind s = run_forward(target);
+  if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
+  return {s == StopKind::kEnd ? TimelineStop::Kind::kEnd : TimelineStop::Kind::kStep};
+}
+
 TimelineStop Timeline::step_forward() {
   end_diversion();
   const uint64_t target = now() + 1;

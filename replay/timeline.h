@@ -55,6 +55,9 @@ class Timeline {
 
   // To instruction count `target` (the end of the recording if it ends before).
   TimelineStop seek(uint64_t target);
+  // Forward to `target` from here, never restoring a checkpoint: every record on the way is
+  // replayed (what learns call starts, ReplaySession::call_start()).
+  TimelineStop replay_forward(uint64_t target);
   // One instruction forward; a watched access by it is reported (kWatchpoint), as a live
   // single step reports it, and breakpoints never stop it.
   TimelineStop step_forward();

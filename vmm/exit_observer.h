@@ -21,8 +21,9 @@ namespace hlrr::vmm {
 class ExitObserver {
  public:
   virtual ~ExitObserver() = default;
-  // A guest call begins: `registers` as the vCPU will start it, `writes` the call's arguments
-  // as the host placed them in guest memory. The guest's initialisation is reported as a call
+  // A guest call begins: `registers` as the vCPU will start it, `writes` the host's writes into
+  // guest memory since the previous call: the pages a Sandbox::restore() put back, then the
+  // call's arguments as the host placed them. The guest's initialisation is reported as a call
   // named "" with no arguments.
   virtual void on_call_start(std::string_view function, std::span<const Value> args,
                              const RegisterFile& registers, std::span<const HostWrite> writes) = 0;

@@ -121,13 +121,14 @@ base::Expected<Value, Fault> Sandbox::call(std::string_view name, std::span<cons
 base::Status Sandbox::begin_call(std::string_view name, std::span<const Value> args) {
   HLRR_CHECK(!call_in_progress_);
   if (!initialized()) return base::fail("the guest has not finished its initialisation");
+  const size_t journaled = journal_.size();
   if (observer_) memory_.set_write_journal(&journal_);
   auto st = write_message(memory_, HL_CALL_AREA, HL_AREA_SIZE, HL_MSG_CALL, name, args);
   // A guest that halts without writing its result must not be credited with an old one.
   if (st) st = memory_.write_value<uint32_t>(HL_OUT_AREA, 0);
   memory_.set_write_journal(nullptr);
   if (!st) {
-    journal_.clear();
+    journal_.resize(journaled);  // a restore's writes before it still belong to the next call
     return st;
   }
   // Every call starts from the same register state: deterministic whatever ran before.
@@ -304,9 +305,15 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
     }
   };
   const auto restore_page = [&](uint64_t page) {
-    std::memcpy(base + page * HL_PAGE_SIZE, snapshot.memory_.data() + page * HL_PAGE_SIZE,
-                HL_PAGE_SIZE);
+    uint8_t* to = base + page * HL_PAGE_SIZE;
+    const uint8_t* from = snapshot.memory_.data() + page * HL_PAGE_SIZE;
+    if (std::memcmp(to, from, HL_PAGE_SIZE) == 0) return;
+    std::memcpy(to, from, HL_PAGE_SIZE);
     log_page(page);
+    // An observer (the recorder) sees a restore as what it is, host writes into guest memory:
+    // they go with the next call's start, so a replay applies them too.
+    if (observer_)
+      journal_.push_back({page * HL_PAGE_SIZE, std::vector<uint8_t>(from, from + HL_PAGE_SIZE)});
   };
   // Restored code must not run from stale translations; data pages need nothing.
   const auto is_code = [&](uint64_t page) {
@@ -323,8 +330,7 @@ base::Status Sandbox::restore(const Snapshot& snapshot) {
       if (is_code(page)) vcpu_->code_modified(page * HL_PAGE_SIZE, HL_PAGE_SIZE);
     }
   } else {
-    std::memcpy(base, snapshot.memory_.data(), memory_.size());
-    for (uint64_t page = 0; page < log_dirty_.size(); ++page) log_page(page);
+    for (uint64_t page = 0; page < log_dirty_.size(); ++page) restore_page(page);
     base_snapshot_id_ = snapshot.id_;
     for (const auto& seg : image_.segments()) {
       if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);

@@ -120,6 +120,8 @@ class Sandbox {
   }
 
   Snapshot snapshot();
+  // Between calls. With an observer attached, the pages it changes are reported as host writes
+  // with the next call's start (a recording of a restore replays).
   base::Status restore(const Snapshot& snapshot);
 
   HostFunctionTable& host_functions() { return config_.host_functions; }

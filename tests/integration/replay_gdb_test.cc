@@ -142,7 +142,7 @@ TEST_F(ReplayGdb, WatchAndReverseContinueFindTheOffByOneStore) {
   // reverse-continue from before the 17th call to the previous breakpoint hit: the 16th call's
   // entry (the initialisation's halt is exit 0, the calls' halts exits 1..15 before it).
   EXPECT_CONTAINS(out, "Breakpoint 3, add_sample");
-  EXPECT_CONTAINS(out, "after exit 15, in call add_sample");
+  EXPECT_CONTAINS(out, "after exit 15, in call 16 (add_sample)");
 }
 
 TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop) {
@@ -167,7 +167,7 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
                                      "delete\n"
                                      "continue\n");
   EXPECT_CONTAINS(out, "No more reverse-execution history.");
-  EXPECT_CONTAINS(out, "instruction 0, before exit 0, in call (initialisation)");
+  EXPECT_CONTAINS(out, "instruction 0, before exit 0, in call 0 (initialisation)");
   EXPECT_CONTAINS(out, "$1 = 14\n");
   // reverse-next from line 29 goes back over hl_print(line) (an `out` to the host) to line 28.
   EXPECT_CONTAINS(out, "Line 28 of \"");
@@ -272,9 +272,9 @@ TEST_F(ReplayGdb, BreakpointConditionCallsAGuestFunction) {
   EXPECT_EQ(tagged(out, "X "), (std::vector<std::string>{"30 2", "30 2"})) << out;
   const auto at_30 = tagged(out, "instruction ");
   ASSERT_EQ(at_30.size(), 4u) << out;
-  EXPECT_NE(at_30[0].find(", after exit 2, in call add_sample"), std::string::npos) << out;
+  EXPECT_NE(at_30[0].find(", after exit 2, in call 3 (add_sample)"), std::string::npos) << out;
   EXPECT_NE(at_30[1].find(", at the end of the recording (completed)"), std::string::npos) << out;
-  EXPECT_EQ(at_30[2], "0, before exit 0, in call (initialisation)");
+  EXPECT_EQ(at_30[2], "0, before exit 0, in call 0 (initialisation)");
   EXPECT_EQ(at_30[3], at_30[0]);
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
   EXPECT_EQ(out.find("SIGKILL"), std::string::npos) << out;
@@ -299,15 +299,16 @@ TEST_F(ReplayGdb, AHostCallInADiversionStopsWithSigsys) {
   EXPECT_CONTAINS(out, "Program received signal SIGSYS");
   EXPECT_CONTAINS(out, "while in a function called from GDB.");
   std::smatch m;
-  ASSERT_TRUE(
-      std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call greet")))
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("instruction ([0-9]+), after exit 0, in call 1 \\(greet\\)")))
       << out;
   const uint64_t at = std::stoull(m[1]);
   const std::string when = m[0];
   EXPECT_NE(out.find(when, out.find(when) + 1), std::string::npos) << out;
   EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
                            std::to_string(at) + ";");
-  EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call greet");
+  EXPECT_CONTAINS(out,
+                  "instruction " + std::to_string(at - 1) + ", after exit 0, in call 1 (greet)");
   EXPECT_CONTAINS(out, "Breakpoint 1, greet (");
   EXPECT_CONTAINS(out, "= 14\n");
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
@@ -329,13 +330,14 @@ TEST_F(ReplayGdb, AnEndlessCallInADiversionIsInterrupted) {
       guest_path("faults") + " & p=\\$!; sleep 3; kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.\ninfinite_loop (");
   std::smatch m;
-  ASSERT_TRUE(
-      std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit 0, in call still")))
+  ASSERT_TRUE(std::regex_search(
+      out, m, std::regex("instruction ([0-9]+), after exit 0, in call 1 \\(still_alive\\)")))
       << out;
   const uint64_t at = std::stoull(m[1]);
   EXPECT_CONTAINS(out, "in a diversion (an inferior call or a write) from instruction " +
                            std::to_string(at) + ";");
-  EXPECT_CONTAINS(out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call still");
+  EXPECT_CONTAINS(
+      out, "instruction " + std::to_string(at - 1) + ", after exit 0, in call 1 (still_alive)");
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");
 }
 
@@ -384,11 +386,11 @@ TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
                                          "\n"
                                          "monitor seek 99\n"
                                          "monitor help\n");
-  EXPECT_CONTAINS(out, "instruction " + icount[5] + ", after exit 5, in call chatter");
-  EXPECT_CONTAINS(out, "instruction " + icount[1] + ", after exit 1, in call chatter");
+  EXPECT_CONTAINS(out, "instruction " + icount[5] + ", after exit 5, in call 1 (chatter)");
+  EXPECT_CONTAINS(out, "instruction " + icount[1] + ", after exit 1, in call 1 (chatter)");
   EXPECT_CONTAINS(out, "=> exit 1 port-out port=0x6c00 icount=" + icount[1]);
   EXPECT_CONTAINS(out, "   exit 0 halt icount=" + icount[0]);
-  EXPECT_CONTAINS(out, "instruction " + icount[9] + ", after exit 9, in call chatter");
+  EXPECT_CONTAINS(out, "instruction " + icount[9] + ", after exit 9, in call 1 (chatter)");
   EXPECT_CONTAINS(out, "no exit 99: the recording has " + std::to_string(icount.size()) + " exits");
   EXPECT_CONTAINS(out, "seek-icount");
 }

@@ -83,10 +83,12 @@ TEST_F(ReplayLldb, ReverseContinueToWatchpointAndBreakpointsForwardAgainAndBound
   EXPECT_CONTAINS(out, "stop reason = breakpoint 2.1");
   const std::string rest = between(out, "breakpoint set -n add_sample", "kill");
   const auto on = [&](const std::string& what) { return rest.find(what); };
-  ASSERT_NE(on("after exit 16, in call add_sample"), std::string::npos) << rest;
-  ASSERT_NE(on("after exit 15, in call add_sample"), std::string::npos) << rest;
-  EXPECT_LT(on("after exit 16, in call add_sample"), on("after exit 15, in call add_sample"));
-  EXPECT_NE(rest.find("after exit 16, in call add_sample", on("after exit 15, in call add_sample")),
+  ASSERT_NE(on("after exit 16, in call 17 (add_sample)"), std::string::npos) << rest;
+  ASSERT_NE(on("after exit 15, in call 16 (add_sample)"), std::string::npos) << rest;
+  EXPECT_LT(on("after exit 16, in call 17 (add_sample)"),
+            on("after exit 15, in call 16 (add_sample)"));
+  EXPECT_NE(rest.find("after exit 16, in call 17 (add_sample)",
+                      on("after exit 15, in call 16 (add_sample)")),
             std::string::npos)
       << rest;
   // With no breakpoints: forward to the end of the recording, back to its start. Both are
@@ -99,7 +101,7 @@ TEST_F(ReplayLldb, ReverseContinueToWatchpointAndBreakpointsForwardAgainAndBound
   }
   EXPECT_EQ(boundaries, 2u) << ends;
   EXPECT_CONTAINS(ends, "at the end of the recording (completed)");
-  EXPECT_CONTAINS(ends, "instruction 0, before exit 0, in call (initialisation)");
+  EXPECT_CONTAINS(ends, "instruction 0, before exit 0, in call 0 (initialisation)");
   auto image = vmm::ElfImage::read_file(guest_path("buggy"));
   ASSERT_TRUE(image.has_value());
   char rip[64];

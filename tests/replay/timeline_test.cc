@@ -181,5 +181,28 @@ TEST(Timeline, AStepBackEndsADiversion) {
   EXPECT_EQ(*s.registers(), at_2499);
 }
 
+// The exits replay has passed stay known: going back to the start, then jumping forward to a
+// late checkpoint, leaves every exit in the list as recorded (monitor exits, monitor seek).
+TEST(Timeline, TheExitListSurvivesGoingBackThenJumpingForward) {
+  testing::TempDir dir;
+  const std::string path = buggy_trace(dir);
+  auto session = ReplaySession::open(path);
+  ASSERT_TRUE(session);
+  Timeline timeline(**session, {.interval = 1000});
+  timeline.seek(UINT64_MAX);
+  const std::vector<ExitInfo> all = (*session)->exits();
+  ASSERT_EQ(all.size(), 19u);
+  timeline.seek(0);
+  timeline.seek(all[17].instruction_count);  // from the checkpoint before it, not from 0
+  EXPECT_EQ((*session)->exits_replayed(), 18u);
+  ASSERT_GE((*session)->exits().size(), 18u);
+  for (size_t i = 0; i < 18; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ((*session)->exits()[i].sequence, i);
+    EXPECT_EQ((*session)->exits()[i].instruction_count, all[i].instruction_count);
+    EXPECT_EQ((*session)->exits()[i].rip, all[i].rip);
+  }
+}
+
 }  // namespace
 }  // namespace hlrr::replay
