@@ -273,7 +273,7 @@ TEST_F(ReplayFidelity, ABreakpointWhereACallStartsStopsForwardAndReverse) {
   EXPECT_CONTAINS(out, pc_is(1, entry));
   EXPECT_CONTAINS(out, "No more reverse-execution history.");
   EXPECT_CONTAINS(out, pc_is(2, entry));
-  EXPECT_CONTAINS(out, "in call greet");
+  EXPECT_CONTAINS(out, "in call 1 (greet)");
 }
 
 TEST_F(ReplayFidelity, WatchpointSeesAnAccessThatOverlapsItFromBelow) {
@@ -294,7 +294,7 @@ TEST_F(ReplayFidelity, WatchpointsOfAnyLengthAndNumber) {
   commands.push_back("monitor when");
   const std::string out = gdb_session("buggy", server.port(), commands);
   expect_any_length_works(out);
-  EXPECT_CONTAINS(out, "in call add_sample");
+  EXPECT_CONTAINS(out, "in call 1 (add_sample)");
   EXPECT_EQ(server.finish().find("internal error"), std::string::npos);
 }
 

@@ -101,7 +101,7 @@ TEST(Hlrun, IntegerArgumentsAreDecimalOrHexAndMustFit) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
-            "hlrun: argument '0x8000000000000000' is out of range for a 64-bit integer "
+            "hlrun: --call: argument '0x8000000000000000' is out of range for a 64-bit integer "
             "(s:TEXT passes text)\n");
   r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "-9223372036854775809"});
   EXPECT_EQ(r.exit_code, 2);
