@@ -116,22 +116,7 @@ void expect_step_reports_watch(const std::string& out) {
   EXPECT_CONTAINS(out, "$1 = 1\n");
 }
 
-// `hlreplay trace -g 0` waiting for a debugger.
-class ReplayServer : public BackgroundServer {
- public:
-  explicit ReplayServer(const std::string& trace)
-      : BackgroundServer("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0") {}
-};
-
-class LiveFidelity : public BackendTest {
- protected:
-  void SetUp() override {
-    BackendTest::SetUp();
-    if (IsSkipped()) return;
-    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
-  }
-  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
-};
+class LiveFidelity : public GdbBackendTest {};
 
 class ReplayFidelity : public ::testing::Test {
  protected:

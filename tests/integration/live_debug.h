@@ -62,6 +62,24 @@ class DebuggedHlrun : public BackgroundServer {
                          backend + " " + guest_path(guest) + " --call " + call) {}
 };
 
+// `hlreplay trace -g 0` waiting for a debugger.
+class ReplayServer : public BackgroundServer {
+ public:
+  explicit ReplayServer(const std::string& trace)
+      : BackgroundServer("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0") {}
+};
+
+// A live-debugging test on each backend (HLRR_INSTANTIATE_FOR_BACKENDS) that needs gdb.
+class GdbBackendTest : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped()) return;
+    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  }
+  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
+};
+
 inline std::string quote_all(const std::string& flag, const std::vector<std::string>& commands) {
   std::string out;
   for (const std::string& c : commands) out += " " + flag + " '" + c + "'";

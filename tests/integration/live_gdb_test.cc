@@ -16,15 +16,7 @@ uint64_t symbol(const std::string& guest, const std::string& name) {
   return image->symbols().address_of(name).value_or(0);
 }
 
-class LiveGdb : public BackendTest {
- protected:
-  void SetUp() override {
-    BackendTest::SetUp();
-    if (IsSkipped()) return;
-    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
-  }
-  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
-};
+class LiveGdb : public GdbBackendTest {};
 
 TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
   DebuggedHlrun hlrun(backend(), "hello", "greet world");

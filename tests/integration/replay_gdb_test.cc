@@ -9,13 +9,6 @@
 namespace hlrr::testing {
 namespace {
 
-// `hlreplay trace -g 0` waiting for a debugger.
-class ReplayServer : public BackgroundServer {
- public:
-  explicit ReplayServer(const std::string& trace)
-      : BackgroundServer("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0") {}
-};
-
 // Runs a gdb script (one command a line) against the replay.
 std::string gdb_script(const std::string& guest, int port, const std::string& script) {
   char path[] = "/tmp/hlrr-gdb-XXXXXX";
@@ -105,11 +98,7 @@ TEST_F(ReplayGdb, PagesTheGuestCannotAccessCannotBeReadInTheReplayEither) {
 // buggy.c's scenario: after 16 samples, add_sample(1000) overwrites count; watch it, run back.
 TEST_F(ReplayGdb, WatchAndReverseContinueFindTheOffByOneStore) {
   const std::string trace = dir_.path("buggy.cap");
-  std::vector<CallSpec> calls;
-  for (int64_t v = 10; v <= 160; v += 10) calls.push_back({"add_sample", {vmm::Value{v}}});
-  calls.push_back({"add_sample", {vmm::Value{int64_t{1000}}}});
-  calls.push_back({"mean", {}});
-  ASSERT_TRUE(record_guest("buggy", calls, trace));
+  ASSERT_TRUE(record_guest("buggy", buggy_off_by_one_calls(), trace));
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("buggy", server.port(),

@@ -37,12 +37,8 @@ std::string between(const std::string& out, const std::string& from, const std::
 // count. Reverse to the watchpoint, then to breakpoints, forward again, and both ends.
 TEST_F(ReplayLldb, ReverseContinueToWatchpointAndBreakpointsForwardAgainAndBoundaries) {
   const std::string trace = dir_.path("buggy.cap");
-  std::vector<CallSpec> calls;
-  for (int64_t v = 10; v <= 160; v += 10) calls.push_back({"add_sample", {vmm::Value{v}}});
-  calls.push_back({"add_sample", {vmm::Value{int64_t{1000}}}});
-  calls.push_back({"mean", {}});
-  ASSERT_TRUE(record_guest("buggy", calls, trace));
-  BackgroundServer server("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0");
+  ASSERT_TRUE(record_guest("buggy", buggy_off_by_one_calls(), trace));
+  ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string when = "process plugin packet monitor when";
   const std::string out = session("buggy", server.port(),

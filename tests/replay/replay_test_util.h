@@ -36,6 +36,16 @@ struct CallSpec {
   std::vector<vmm::Value> args;
 };
 
+// buggy.c's scenario: 16 samples, then add_sample(1000), whose off-by-one store overwrites
+// count with 17, then mean().
+inline std::vector<CallSpec> buggy_off_by_one_calls() {
+  std::vector<CallSpec> calls;
+  for (int64_t v = 10; v <= 160; v += 10) calls.push_back({"add_sample", {vmm::Value{v}}});
+  calls.push_back({"add_sample", {vmm::Value{int64_t{1000}}}});
+  calls.push_back({"mean", {}});
+  return calls;
+}
+
 // Records the initialisation of `guest` and `calls` into `path` as hlrun --record does. Returns
 // false (with a test failure) if the guest can't be loaded or recorded; calls may fault.
 inline bool record_guest(const std::string& guest, const std::vector<CallSpec>& calls,

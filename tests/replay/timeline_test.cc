@@ -15,12 +15,8 @@ using testing::CallSpec;
 using vmm::Value;
 
 std::string buggy_trace(const testing::TempDir& dir) {
-  std::vector<CallSpec> calls;
-  for (int64_t v = 10; v <= 160; v += 10) calls.push_back({"add_sample", {Value{v}}});
-  calls.push_back({"add_sample", {Value{int64_t{1000}}}});
-  calls.push_back({"mean", {}});
   const std::string path = dir.path("buggy.cap");
-  EXPECT_TRUE(testing::record_guest("buggy", calls, path));
+  EXPECT_TRUE(testing::record_guest("buggy", testing::buggy_off_by_one_calls(), path));
   return path;
 }
 
