@@ -3,10 +3,14 @@
 //                                    or the first divergence (exit 1)
 //   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on localhost:PORT
 //   hlreplay trace.cap --gdb         starts gdb connected to it, with the recording's symbols
+//   hlreplay trace.cap --core-at N -o guest.core
+//                                    writes an ELF core of the guest at instruction count N
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +22,7 @@
 #include "replay/replay_target.h"
 #include "replay/timeline.h"
 #include "rsp/server.h"
+#include "vmm/core_dump.h"
 
 namespace {
 
@@ -56,6 +61,36 @@ int check(hlrr::replay::ReplaySession& session) {
               static_cast<unsigned long long>(session.exits_replayed()),
               static_cast<unsigned long long>(session.instruction_count()));
   std::printf("end: %s\n", session.end_note().c_str());
+  return 0;
+}
+
+// Seeks to instruction count `at` (nullopt: the end of the recording) and writes the guest's
+// core there: 0, or 1 if replay diverges on the way, 2 for a count beyond the end.
+int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
+               const std::string& path) {
+  using namespace hlrr;
+  replay::Timeline timeline(session);
+  const replay::TimelineStop stop = timeline.seek(at.value_or(UINT64_MAX));
+  if (stop.kind == replay::TimelineStop::Kind::kDivergence)
+    return fail(kExitDiverged, "divergence: " + session.divergence());
+  if (at && timeline.now() != *at)
+    return fail(kExitUsage, "--core-at: instruction " + std::to_string(*at) +
+                                " is beyond the end of the recording (" +
+                                std::to_string(timeline.now()) + " instructions)");
+  auto registers = session.registers();
+  if (!registers) return fail(1, "registers: " + registers.error().message);
+  const replay::ReplayTarget target(timeline);
+  const std::vector<rsp::MemoryRegion> regions = target.memory_regions();
+  // At a fault (the recording's end) the core says SIGSEGV, as a crashed process's would.
+  const bool fault = session.at_end() && session.end_note().starts_with("guest fault");
+  const vmm::CoreDump dump{.registers = &*registers,
+                           .memory = &session.memory(),
+                           .regions = regions,
+                           .program = session.setup().guest_name,
+                           .signal = fault ? SIGSEGV : SIGTRAP};
+  if (auto st = vmm::write_core_dump(path, dump); !st) return fail(1, st.error().message);
+  std::printf("core at instruction %llu written to %s\n",
+              static_cast<unsigned long long>(timeline.now()), path.c_str());
   return 0;
 }
 
@@ -131,6 +166,16 @@ int main(int argc, char** argv) {
       ->excludes(check_flag);
   app.add_flag("--gdb", start_gdb, "start gdb connected to the replay (symbols from the recording)")
       ->excludes(check_flag);
+  std::string core_at, core_path;
+  auto* core_flag = app.add_option("--core-at", core_at,
+                                   "N: write an ELF core of the guest at instruction count N "
+                                   "(to -o; no N or `end`: the end of the recording, e.g. a "
+                                   "fault)")
+                        ->expected(0, 1)
+                        ->excludes(check_flag);
+  app.add_option("-o,--output", core_path, "FILE: where --core-at writes the core")
+      ->needs(core_flag);
+  core_flag->excludes("-g")->excludes("--listen")->excludes("--gdb");
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
   try {
     app.parse(argc, argv);
@@ -146,11 +191,23 @@ int main(int argc, char** argv) {
     if (!parsed)
       return fail(kExitUsage, (listen_given ? "--listen: " : "-g: ") + parsed.error().message);
     where = *parsed;
-  } else if (!check_only) {
-    return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");
+  } else if (!check_only && !app.count("--core-at")) {
+    return fail(kExitUsage, "nothing to do: give --check, -g PORT, --gdb or --core-at N -o FILE");
+  }
+  std::optional<uint64_t> core_count;  // nullopt: the end
+  if (app.count("--core-at")) {
+    if (core_path.empty()) return fail(kExitUsage, "--core-at: give the core's path with -o FILE");
+    if (!core_at.empty() && core_at != "end") {
+      uint64_t n = 0;
+      const auto [end, error] = std::from_chars(core_at.data(), core_at.data() + core_at.size(), n);
+      if (error != std::errc() || end != core_at.data() + core_at.size())
+        return fail(kExitUsage, "--core-at: '" + core_at + "' is not an instruction count");
+      core_count = n;
+    }
   }
   auto session = replay::ReplaySession::open(trace_path);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
+  if (app.count("--core-at")) return write_core(**session, core_count, core_path);
   return serve(**session, *where, start_gdb, verbose);
 }
