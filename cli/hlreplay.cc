@@ -10,7 +10,6 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +21,6 @@
 #include "replay/replay_target.h"
 #include "replay/timeline.h"
 #include "rsp/server.h"
-#include "vmm/core_dump.h"
 
 namespace {
 
@@ -77,18 +75,8 @@ int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
     return fail(kExitUsage, "--core-at: instruction " + std::to_string(*at) +
                                 " is beyond the end of the recording (" +
                                 std::to_string(timeline.now()) + " instructions)");
-  auto registers = session.registers();
-  if (!registers) return fail(1, "registers: " + registers.error().message);
-  const replay::ReplayTarget target(timeline);
-  const std::vector<rsp::MemoryRegion> regions = target.memory_regions();
-  // At a fault (the recording's end) the core says SIGSEGV, as a crashed process's would.
-  const bool fault = session.at_end() && session.end_note().starts_with("guest fault");
-  const vmm::CoreDump dump{.registers = &*registers,
-                           .memory = &session.memory(),
-                           .regions = regions,
-                           .program = session.setup().guest_name,
-                           .signal = fault ? SIGSEGV : SIGTRAP};
-  if (auto st = vmm::write_core_dump(path, dump); !st) return fail(1, st.error().message);
+  replay::ReplayTarget target(timeline);
+  if (auto st = target.write_core(path); !st) return fail(1, st.error().message);
   std::printf("core at instruction %llu written to %s\n",
               static_cast<unsigned long long>(timeline.now()), path.c_str());
   return 0;

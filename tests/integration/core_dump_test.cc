@@ -136,6 +136,25 @@ TEST_F(CoreDump, HlrunCoreOnFaultHasTheFaultsBacktrace) {
   EXPECT_CONTAINS(full.err, "hlrun: --core-on-fault: /dev/full: No space left on device\n");
 }
 
+// gdb's gcore cannot write a core over the protocol (docs/replay.md); `monitor core PATH`
+// writes the same core from inside a debugging session, at the point gdb stopped at.
+TEST_F(CoreDump, MonitorCoreInAReplaySessionWritesTheCoreOfThatPoint) {
+  const std::string trace = dir_.path("fault.cap"), core = dir_.path("monitor.core");
+  auto rec = run_process({tool_path("hlrun"), guest_path("faults"), "--vcpu", "unicorn", "--call",
+                          "deep_fault", "7", "--record", trace});
+  ASSERT_EQ(rec.exit_code, 1) << rec.err;
+  {
+    BackgroundServer server("timeout 120 " + tool_path("hlreplay") + " " + trace + " -g 0");
+    ASSERT_NE(server.port(), 0);
+    const std::string out =
+        gdb_session("faults", server.port(), {"continue", "monitor core " + core, "kill"});
+    EXPECT_TRUE(
+        std::regex_search(out, std::regex("core written to " + core + " at instruction [0-9]+")))
+        << out;
+  }
+  expect_deep_fault_core(core, fault_rip(rec.err));
+}
+
 TEST_F(CoreDump, HlreplayCoreAtBeyondTheEndIsAOneLineUsageError) {
   const std::string trace = dir_.path("hello.cap"), core = dir_.path("hello.core");
   auto rec = run_process({tool_path("hlrun"), guest_path("hello"), "--vcpu", "unicorn", "--call",
