@@ -62,6 +62,16 @@ int check(hlrr::replay::ReplaySession& session) {
   return 0;
 }
 
+// --core-at's value: an instruction count, or ""/"end" for the end (nullopt).
+hlrr::base::Expected<std::optional<uint64_t>> parse_core_at(const std::string& text) {
+  if (text.empty() || text == "end") return std::optional<uint64_t>();
+  uint64_t n = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size())
+    return hlrr::base::fail("'" + text + "' is not an instruction count");
+  return std::optional<uint64_t>(n);
+}
+
 // Seeks to instruction count `at` (nullopt: the end of the recording) and writes the guest's
 // core there: 0, or 1 if replay diverges on the way, 2 for a count beyond the end.
 int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
@@ -185,13 +195,9 @@ int main(int argc, char** argv) {
   std::optional<uint64_t> core_count;  // nullopt: the end
   if (app.count("--core-at")) {
     if (core_path.empty()) return fail(kExitUsage, "--core-at: give the core's path with -o FILE");
-    if (!core_at.empty() && core_at != "end") {
-      uint64_t n = 0;
-      const auto [end, error] = std::from_chars(core_at.data(), core_at.data() + core_at.size(), n);
-      if (error != std::errc() || end != core_at.data() + core_at.size())
-        return fail(kExitUsage, "--core-at: '" + core_at + "' is not an instruction count");
-      core_count = n;
-    }
+    auto parsed = parse_core_at(core_at);
+    if (!parsed) return fail(kExitUsage, "--core-at: " + parsed.error().message);
+    core_count = *parsed;
   }
   auto session = replay::ReplaySession::open(trace_path);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
