@@ -23,8 +23,6 @@
  *                          guest memory (an access outside guest memory), at the `mov` load
  *                          inside out_of_bounds.
  *   panic()                hl_panic("something went wrong").
- *   deep_fault(n)          sets g_deep_marker = n, then #PF reading address 0 two calls deep
- *                          (deep_fault -> deep_outer -> deep_inner), for backtraces.
  *   still_alive()          returns 1: for checking that a sandbox still works after a fault.
  */
 #include "hlguest.h"
@@ -133,6 +131,15 @@ hl_value wild_jump(const hl_value* args, uint32_t argc) {
   return hl_i64(fn()); /* faults: the fetch (non-canonical, #GP) */
 }
 
+hl_value still_alive(const hl_value* args, uint32_t argc) {
+  (void)args;
+  (void)argc;
+  return hl_i64(1);
+}
+
+/* deep_fault(n): sets g_deep_marker = n, then #PF reading address 0 two calls deep
+ * (deep_fault -> deep_outer -> deep_inner), for backtraces from cores. Kept after the other
+ * functions: tests name their lines. */
 int64_t g_deep_marker;
 
 __attribute__((noinline)) int64_t deep_inner(volatile int64_t* p) {
@@ -148,12 +155,6 @@ hl_value deep_fault(const hl_value* args, uint32_t argc) {
   (void)argc;
   g_deep_marker = hl_as_i64(args[0]);
   return hl_i64(deep_outer(g_deep_marker) * 2); /* DEEP_FAULT */
-}
-
-hl_value still_alive(const hl_value* args, uint32_t argc) {
-  (void)args;
-  (void)argc;
-  return hl_i64(1);
 }
 
 void hl_main(void) {
