@@ -113,6 +113,24 @@ uint32_t segment_flags(const rsp::MemoryRegion& region) {
          (region.executable ? PF_X : 0);
 }
 
+// The PT_NOTE, then a PT_LOAD per region. A region's bytes start at a file offset congruent to
+// its address modulo the page size (ELF's rule for p_align), after the notes.
+std::vector<Elf64_Phdr> program_headers(const std::vector<rsp::MemoryRegion>& regions,
+                                        uint64_t note_size) {
+  constexpr uint64_t kPage = GuestMemory::kPageSize;
+  std::vector<Elf64_Phdr> ph(regions.size() + 1);
+  uint64_t offset = sizeof(Elf64_Ehdr) + ph.size() * sizeof(Elf64_Phdr);
+  ph[0] = Elf64_Phdr{PT_NOTE, 0, offset, 0, 0, note_size, 0, 4};
+  offset += note_size;
+  for (size_t i = 0; i < regions.size(); ++i) {
+    const auto& r = regions[i];
+    offset = ((offset + kPage - 1) & ~(kPage - 1)) + (r.start & (kPage - 1));
+    ph[i + 1] = Elf64_Phdr{PT_LOAD, segment_flags(r), offset, r.start, 0, r.size, r.size, kPage};
+    offset += r.size;
+  }
+  return ph;
+}
+
 }  // namespace
 
 base::Status write_core_dump(const std::string& path, const CoreDump& dump) {
@@ -126,7 +144,6 @@ base::Status write_core_dump(const std::string& path, const CoreDump& dump) {
     if (region.readable && region.size > 0) regions.push_back(region);
   }
   const std::vector<uint8_t> note = notes(dump);
-  const size_t count = regions.size() + 1;
   Elf64_Ehdr eh{};
   std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
   eh.e_ident[EI_CLASS] = ELFCLASS64;
@@ -139,20 +156,9 @@ base::Status write_core_dump(const std::string& path, const CoreDump& dump) {
   eh.e_phoff = sizeof(Elf64_Ehdr);
   eh.e_ehsize = sizeof(Elf64_Ehdr);
   eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = static_cast<Elf64_Half>(count);
+  eh.e_phnum = static_cast<Elf64_Half>(regions.size() + 1);
 
-  std::vector<Elf64_Phdr> ph(count);
-  uint64_t offset = sizeof(Elf64_Ehdr) + count * sizeof(Elf64_Phdr);
-  ph[0] = Elf64_Phdr{PT_NOTE, 0, offset, 0, 0, note.size(), 0, 4};
-  offset += note.size();
-  offset = (offset + GuestMemory::kPageSize - 1) & ~(GuestMemory::kPageSize - 1);
-  for (size_t i = 0; i < regions.size(); ++i) {
-    const auto& r = regions[i];
-    ph[i + 1] = Elf64_Phdr{PT_LOAD, segment_flags(r), offset, r.start,
-                           0,       r.size,           r.size, GuestMemory::kPageSize};
-    offset += r.size;
-  }
-
+  const std::vector<Elf64_Phdr> ph = program_headers(regions, note.size());
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!file) return base::fail(path + ": " + std::strerror(errno));
   auto put = [&](const void* data, size_t size) {
@@ -160,12 +166,13 @@ base::Status write_core_dump(const std::string& path, const CoreDump& dump) {
   };
   bool ok = put(&eh, sizeof(eh)) && put(ph.data(), ph.size() * sizeof(Elf64_Phdr)) &&
             put(note.data(), note.size());
-  if (ok && !regions.empty()) {
-    const std::vector<uint8_t> zeros(ph[1].p_offset - ph[0].p_offset - note.size());
-    ok = put(zeros.data(), zeros.size());
+  uint64_t written = sizeof(eh) + ph.size() * sizeof(Elf64_Phdr) + note.size();
+  for (size_t i = 0; ok && i < regions.size(); ++i) {
+    const std::vector<uint8_t> zeros(ph[i + 1].p_offset - written);
+    ok = put(zeros.data(), zeros.size()) &&
+         put(dump.memory->host_base() + regions[i].start, regions[i].size);
+    written = ph[i + 1].p_offset + regions[i].size;
   }
-  for (size_t i = 0; ok && i < regions.size(); ++i)
-    ok = put(dump.memory->host_base() + regions[i].start, regions[i].size);
   if (!ok || std::fflush(file.get()) != 0) return base::fail(path + ": " + std::strerror(errno));
   if (std::fclose(file.release()) != 0) return base::fail(path + ": " + std::strerror(errno));
   return {};

@@ -43,6 +43,7 @@ TEST_F(CoreDumpWriter, WritesNotesAndOneLoadSegmentPerRegion) {
   ASSERT_TRUE(memory);
   ASSERT_TRUE(memory->write_value<uint64_t>(0x2000, 0x1122334455667788ull));
   ASSERT_TRUE(memory->write_value<uint64_t>(0x8ff8, 0xabcdefull));
+  ASSERT_TRUE(memory->write_value<uint64_t>(0x9018, 0x5566778899ull));
   RegisterFile regs;
   regs.rax = 0xa;
   regs.r15 = 0xf;
@@ -59,10 +60,12 @@ TEST_F(CoreDumpWriter, WritesNotesAndOneLoadSegmentPerRegion) {
   const std::vector<rsp::MemoryRegion> listed = {{0, 0x1000, false, false, false, "null page"},
                                                  {0x1000, 0x3000, true, true, false, "data"},
                                                  {0x5000, 0x1000, true, false, true, "text"},
-                                                 {0x8000, 0x1000, true, true, false, "stack"}};
+                                                 {0x8000, 0x1000, true, true, false, "stack"},
+                                                 {0x9010, 0x20, true, false, false, "odd"}};
   const std::vector<rsp::MemoryRegion> regions = {{0x1000, 0x3000, true, true, false, "data"},
                                                   {0x5000, 0x1000, true, false, true, "text"},
-                                                  {0x8000, 0x1000, true, true, false, "stack"}};
+                                                  {0x8000, 0x1000, true, true, false, "stack"},
+                                                  {0x9010, 0x20, true, false, false, "odd"}};
   const auto file = write_and_read({.registers = &regs,
                                     .memory = &*memory,
                                     .regions = listed,
@@ -72,7 +75,7 @@ TEST_F(CoreDumpWriter, WritesNotesAndOneLoadSegmentPerRegion) {
   ASSERT_EQ(std::memcmp(eh.e_ident, ELFMAG, SELFMAG), 0);
   EXPECT_EQ(eh.e_type, ET_CORE);
   EXPECT_EQ(eh.e_machine, EM_X86_64);
-  ASSERT_EQ(eh.e_phnum, 4);
+  ASSERT_EQ(eh.e_phnum, 5);
   const auto note = at<Elf64_Phdr>(file, eh.e_phoff);
   ASSERT_EQ(note.p_type, PT_NOTE);
   for (size_t i = 0; i < regions.size(); ++i) {
@@ -81,13 +84,16 @@ TEST_F(CoreDumpWriter, WritesNotesAndOneLoadSegmentPerRegion) {
     EXPECT_EQ(ph.p_vaddr, regions[i].start);
     EXPECT_EQ(ph.p_filesz, regions[i].size);
     EXPECT_EQ(ph.p_memsz, regions[i].size);
-    EXPECT_EQ(ph.p_offset % 0x1000, 0u);
-    EXPECT_EQ(ph.p_flags, i == 1 ? (PF_R | PF_X) : (PF_R | PF_W));
+    EXPECT_EQ(ph.p_offset % 0x1000, regions[i].start % 0x1000);  // ELF's p_align rule
+    EXPECT_EQ(ph.p_flags, i == 1 ? (PF_R | PF_X) : i == 3 ? PF_R : (PF_R | PF_W));
   }
   const auto data = at<Elf64_Phdr>(file, eh.e_phoff + sizeof(Elf64_Phdr));
   EXPECT_EQ(at<uint64_t>(file, data.p_offset + 0x1000), 0x1122334455667788ull);
   const auto stack = at<Elf64_Phdr>(file, eh.e_phoff + 3 * sizeof(Elf64_Phdr));
   EXPECT_EQ(at<uint64_t>(file, stack.p_offset + 0xff8), 0xabcdefull);
+  const auto odd = at<Elf64_Phdr>(file, eh.e_phoff + 4 * sizeof(Elf64_Phdr));
+  EXPECT_EQ(at<uint64_t>(file, odd.p_offset + 0x8), 0x5566778899ull);
+  EXPECT_EQ(file.size(), odd.p_offset + 0x20);
 
   // The notes: PRSTATUS (336 bytes), PRPSINFO (136), FPREGSET (512), each named "CORE".
   std::vector<std::pair<uint32_t, uint64_t>> notes;  // type, descriptor offset
