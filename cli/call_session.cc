@@ -1,12 +1,15 @@
 #include "cli/call_session.h"
 
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "cli/call_arguments.h"
+#include "vmm/core_dump.h"
+#include "vmm/live_target.h"
 
 namespace hlrr::cli {
 namespace {
@@ -98,6 +101,29 @@ base::Expected<std::vector<CallSpec>> gather_calls(
   return calls;
 }
 
+namespace {
+
+// The state the vCPU stopped in (at the faulting instruction for a CPU exception) as a core.
+void write_fault_core(vmm::Sandbox& sandbox, const SessionOptions& options) {
+  auto registers = sandbox.vcpu().registers();
+  if (!registers) {
+    std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", registers.error().message.c_str());
+    return;
+  }
+  const std::vector<rsp::MemoryRegion> regions = vmm::guest_memory_regions(sandbox);
+  const vmm::CoreDump dump{.registers = &*registers,
+                           .memory = &sandbox.memory(),
+                           .regions = regions,
+                           .program = options.program,
+                           .signal = SIGSEGV};
+  if (auto st = vmm::write_core_dump(options.core_on_fault, dump); !st)
+    std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", st.error().message.c_str());
+  else
+    std::fprintf(stderr, "hlrun: core written to %s\n", options.core_on_fault.c_str());
+}
+
+}  // namespace
+
 int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, SessionOptions options) {
   const bool several = calls.size() > 1;
   std::optional<vmm::Snapshot> initialised;
@@ -118,6 +144,7 @@ int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, Session
       const bool refused = result.error().kind == vmm::FaultKind::kGuestError;
       std::fprintf(stderr, "hlrun: %s%s%s\n", who.c_str(),
                    refused ? "" : "guest fault: ", result.error().to_string().c_str());
+      if (!refused && !options.core_on_fault.empty()) write_fault_core(sandbox, options);
       if (i + 2 == calls.size()) std::fprintf(stderr, "hlrun: call %zu not run\n", i + 2);
       if (i + 2 < calls.size()) {
         std::fprintf(stderr, "hlrun: calls %zu-%zu not run\n", i + 2, calls.size());

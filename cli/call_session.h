@@ -34,14 +34,19 @@ base::Expected<std::vector<CallSpec>> gather_calls(
 
 struct SessionOptions {
   bool fresh = false;  // restore the post-initialisation state before every call
+  // Where to write an ELF core of the guest when a call faults ("": none), vmm/core_dump.h.
+  std::string core_on_fault;
+  std::string program;  // the guest's name, for the core
 };
 
 // Runs `calls` in order on `sandbox`, initialised and idle. Prints the guest's output and one
 // `result: VALUE` line a call, as `[N] result: VALUE` when there are several (N from 1). Stops
 // at the first call that faults or times out (a recording ends there too): prints
 // `hlrun: [N] F ARGS: guest fault: ...` (just `hlrun: guest fault: ...` for a single call) and
-// which calls were not run. Returns hlrun's exit code: 0 when every call returned, 1 when one
-// faulted, 2 when the guest refused one (unknown function, wrong arguments: a usage error).
+// which calls were not run; with `core_on_fault`, writes the faulting state's core there and
+// says so in one line (`hlrun: core written to PATH`). Returns hlrun's exit code: 0 when every call
+// returned, 1 when one faulted, 2 when the guest refused one (unknown function, wrong arguments: a
+// usage error).
 int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, SessionOptions options);
 
 }  // namespace hlrr::cli

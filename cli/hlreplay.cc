@@ -3,10 +3,13 @@
 //                                    or the first divergence (exit 1)
 //   hlreplay trace.cap -g PORT       serves the replay to gdb/lldb on localhost:PORT
 //   hlreplay trace.cap --gdb         starts gdb connected to it, with the recording's symbols
+//   hlreplay trace.cap --core-at N -o guest.core
+//                                    writes an ELF core of the guest at instruction count N
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +59,36 @@ int check(hlrr::replay::ReplaySession& session) {
               static_cast<unsigned long long>(session.exits_replayed()),
               static_cast<unsigned long long>(session.instruction_count()));
   std::printf("end: %s\n", session.end_note().c_str());
+  return 0;
+}
+
+// --core-at's value: an instruction count, or ""/"end" for the end (nullopt).
+hlrr::base::Expected<std::optional<uint64_t>> parse_core_at(const std::string& text) {
+  if (text.empty() || text == "end") return std::optional<uint64_t>();
+  uint64_t n = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size())
+    return hlrr::base::fail("'" + text + "' is not an instruction count");
+  return std::optional<uint64_t>(n);
+}
+
+// Seeks to instruction count `at` (nullopt: the end of the recording) and writes the guest's
+// core there: 0, or 1 if replay diverges on the way, 2 for a count beyond the end.
+int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
+               const std::string& path) {
+  using namespace hlrr;
+  replay::Timeline timeline(session);
+  const replay::TimelineStop stop = timeline.seek(at.value_or(UINT64_MAX));
+  if (stop.kind == replay::TimelineStop::Kind::kDivergence)
+    return fail(kExitDiverged, "divergence: " + session.divergence());
+  if (at && timeline.now() != *at)
+    return fail(kExitUsage, "--core-at: instruction " + std::to_string(*at) +
+                                " is beyond the end of the recording (" +
+                                std::to_string(timeline.now()) + " instructions)");
+  replay::ReplayTarget target(timeline);
+  if (auto st = target.write_core(path); !st) return fail(1, st.error().message);
+  std::printf("core at instruction %llu written to %s\n",
+              static_cast<unsigned long long>(timeline.now()), path.c_str());
   return 0;
 }
 
@@ -131,6 +164,16 @@ int main(int argc, char** argv) {
       ->excludes(check_flag);
   app.add_flag("--gdb", start_gdb, "start gdb connected to the replay (symbols from the recording)")
       ->excludes(check_flag);
+  std::string core_at, core_path;
+  auto* core_flag = app.add_option("--core-at", core_at,
+                                   "N: write an ELF core of the guest at instruction count N "
+                                   "(to -o; no N or `end`: the end of the recording, e.g. a "
+                                   "fault)")
+                        ->expected(0, 1)
+                        ->excludes(check_flag);
+  app.add_option("-o,--output", core_path, "FILE: where --core-at writes the core")
+      ->needs(core_flag);
+  core_flag->excludes("-g")->excludes("--listen")->excludes("--gdb");
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
   try {
     app.parse(argc, argv);
@@ -146,11 +189,19 @@ int main(int argc, char** argv) {
     if (!parsed)
       return fail(kExitUsage, (listen_given ? "--listen: " : "-g: ") + parsed.error().message);
     where = *parsed;
-  } else if (!check_only) {
-    return fail(kExitUsage, "nothing to do: give --check, -g PORT or --gdb");
+  } else if (!check_only && !app.count("--core-at")) {
+    return fail(kExitUsage, "nothing to do: give --check, -g PORT, --gdb or --core-at N -o FILE");
+  }
+  std::optional<uint64_t> core_count;  // nullopt: the end
+  if (app.count("--core-at")) {
+    if (core_path.empty()) return fail(kExitUsage, "--core-at: give the core's path with -o FILE");
+    auto parsed = parse_core_at(core_at);
+    if (!parsed) return fail(kExitUsage, "--core-at: " + parsed.error().message);
+    core_count = *parsed;
   }
   auto session = replay::ReplaySession::open(trace_path);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
+  if (app.count("--core-at")) return write_core(**session, core_count, core_path);
   return serve(**session, *where, start_gdb, verbose);
 }

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::string record_path;
   std::string debug_port, listen;
+  std::string core_path;
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -67,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
   app.add_option("--record", record_path,
                  "record the run (initialisation and every call) into this trace file");
+  app.add_option("--core-on-fault", core_path,
+                 "PATH: when a call faults, write an ELF core of the guest's faulting state "
+                 "(gdb GUEST.elf PATH)");
   app.add_option("-g", debug_port,
                  "PORT: wait for gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any port, "
                  "printed)");
@@ -93,6 +97,8 @@ int main(int argc, char** argv) {
   // Given but empty (`-g ""`, `--record ""`) is a mistake, not "not given".
   if (app.count("--record") > 0 && record_path.empty())
     return fail(kExitUsage, "--record: empty trace path");
+  if (app.count("--core-on-fault") > 0 && core_path.empty())
+    return fail(kExitUsage, "--core-on-fault: empty path");
   std::optional<cli::DebugListen> debug;
   if (app.count("-g") > 0 || app.count("--listen") > 0) {
     const bool g = app.count("--listen") == 0;
@@ -145,7 +151,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hlrun: vcpu backend: %s\n",
                  std::string((*sandbox)->vcpu().backend_name()).c_str());
 
-  const int code = cli::run_calls(**sandbox, *calls, {.fresh = fresh});
+  const int code =
+      cli::run_calls(**sandbox, *calls,
+                     {.fresh = fresh,
+                      .core_on_fault = core_path,
+                      .program = std::filesystem::path(guest_path).filename().string()});
   if (verbose)
     std::fprintf(stderr, "hlrun: %llu exits\n",
                  static_cast<unsigned long long>((*sandbox)->exit_count()));

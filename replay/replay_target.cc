@@ -1,5 +1,6 @@
 #include "replay/replay_target.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include "base/hex.h"
 #include "hl_abi.h"
 #include "rsp/registers.h"
+#include "vmm/core_dump.h"
 #include "vmm/gdb_registers.h"
 #include "vmm/long_mode.h"
 
@@ -211,6 +213,7 @@ std::vector<rsp::MonitorCommands::Command> ReplayTarget::commands() const {
       {"exits", "the exits around the current position (number, kind, port, count, rip, call)"},
       {"calls", "the recording's guest calls: number, function(arguments), exits, result"},
       {"seek-call", "seek-call N: go to the first instruction of call N (0: initialisation)"},
+      {"core", "core PATH: write an ELF core of the guest here (gdb GUEST.elf PATH)"},
   };
 }
 
@@ -358,6 +361,11 @@ base::Expected<std::string> ReplayTarget::run(std::string_view line) {
     if (!parse_u64(arg, n)) return base::fail("usage: seek EXIT (an exit number)");
     return seek_exit(n);
   }
+  if (name == "core") {
+    if (arg.empty()) return base::fail("usage: core PATH");
+    if (auto st = write_core(std::string(arg)); !st) return base::Unexpected(st.error());
+    return "core written to " + std::string(arg) + " at " + when();
+  }
   if (name == "seek-icount") {
     if (!parse_u64(arg, n)) return base::fail("usage: seek-icount N (an instruction count)");
     const TimelineStop st = timeline_.seek(n);
@@ -367,6 +375,20 @@ base::Expected<std::string> ReplayTarget::run(std::string_view line) {
     return when();
   }
   return base::fail("unknown command '" + std::string(name) + "' (monitor help lists them)");
+}
+
+base::Status ReplayTarget::write_core(const std::string& path) {
+  ReplaySession& session = timeline_.session();
+  auto registers = session.registers();
+  if (!registers) return base::fail("registers: " + registers.error().message);
+  const std::vector<rsp::MemoryRegion> regions = memory_regions();
+  const bool fault = session.at_end() && session.end_note().starts_with("guest fault");
+  return vmm::write_core_dump(
+      path, {.registers = &*registers,
+             .memory = &session.memory(),
+             .regions = regions,
+             .program = std::filesystem::path(session.setup().guest_name).filename().string(),
+             .signal = fault ? SIGSEGV : SIGTRAP});
 }
 
 }  // namespace hlrr::replay

@@ -226,6 +226,10 @@ void LiveTarget::run_to_end() {
 }
 
 std::vector<rsp::MemoryRegion> LiveTarget::memory_regions() const {
+  return guest_memory_regions(sandbox_);
+}
+
+std::vector<rsp::MemoryRegion> guest_memory_regions(const Sandbox& sandbox) {
   // hl_abi.h's fixed layout, then the image's segments, then the heap up to the end of memory.
   std::vector<rsp::MemoryRegion> regions = {
       {HL_PAGE_SIZE, HL_STACK_GUARD - HL_PAGE_SIZE, true, true, false, "tables and message areas"},
@@ -233,7 +237,7 @@ std::vector<rsp::MemoryRegion> LiveTarget::memory_regions() const {
        false, "stack"},
   };
   uint64_t end = HL_IMAGE_BASE;
-  std::vector<ElfSegment> segments = sandbox_.image().segments();
+  std::vector<ElfSegment> segments = sandbox.image().segments();
   std::sort(segments.begin(), segments.end(),
             [](const ElfSegment& a, const ElfSegment& b) { return a.vaddr < b.vaddr; });
   for (const ElfSegment& s : segments) {
@@ -244,7 +248,7 @@ std::vector<rsp::MemoryRegion> LiveTarget::memory_regions() const {
         {start, stop - start, true, s.writable, s.executable, s.executable ? "text" : "data"});
     end = stop;
   }
-  const uint64_t size = sandbox_.memory().size();
+  const uint64_t size = sandbox.memory().size();
   if (end < size) regions.push_back({end, size - end, true, true, false, "heap"});
   return regions;
 }

@@ -29,6 +29,10 @@
 
 namespace hlrr::vmm {
 
+// The guest memory a sandbox's guest can access (hl_abi.h's layout: not page 0, not the stack
+// guard page), with permissions: for qMemoryRegionInfo and core dumps.
+std::vector<rsp::MemoryRegion> guest_memory_regions(const Sandbox& sandbox);
+
 class LiveTarget final : public rsp::Target {
  public:
   // `sandbox` must be fresh from Sandbox::load(). `exec_path` is the guest ELF's path, made

@@ -128,6 +128,7 @@ class Sandbox {
   const SandboxConfig& config() const { return config_; }
   const ElfImage& image() const { return image_; }
   GuestMemory& memory() { return memory_; }
+  const GuestMemory& memory() const { return memory_; }
   Vcpu& vcpu() { return *vcpu_; }
   // Where guest calls start: the runtime's dispatcher, reported by the guest at initialisation.
   uint64_t dispatch_address() const { return dispatch_address_; }

@@ -137,6 +137,26 @@ hl_value still_alive(const hl_value* args, uint32_t argc) {
   return hl_i64(1);
 }
 
+/* deep_fault(n): sets g_deep_marker = n, then #PF reading address 0 two calls deep
+ * (deep_fault -> deep_outer -> deep_inner), for backtraces from cores. Kept after the other
+ * functions: tests name their lines. */
+int64_t g_deep_marker;
+
+__attribute__((noinline)) int64_t deep_inner(volatile int64_t* p) {
+  return *p + 1; /* DEEP_INNER: faults, the load through p */
+}
+
+__attribute__((noinline)) int64_t deep_outer(int64_t n) {
+  volatile int64_t* volatile p = NULL;
+  return deep_inner(p) + n; /* DEEP_OUTER */
+}
+
+hl_value deep_fault(const hl_value* args, uint32_t argc) {
+  (void)argc;
+  g_deep_marker = hl_as_i64(args[0]);
+  return hl_i64(deep_outer(g_deep_marker) * 2); /* DEEP_FAULT */
+}
+
 void hl_main(void) {
   hl_register("null_deref", null_deref, "");
   hl_register("undefined_instruction", undefined_instruction, "");
@@ -150,4 +170,5 @@ void hl_main(void) {
   hl_register("still_alive", still_alive, "");
   hl_register("written_code", written_code, "i");
   hl_register("wild_jump", wild_jump, "");
+  hl_register("deep_fault", deep_fault, "i");
 }
