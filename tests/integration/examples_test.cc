@@ -61,7 +61,11 @@ TEST_P(Examples, HelloPrintsThroughTheHostAndReturns42) {
 
 TEST_P(Examples, ComputeMatchesAnIndependentReference) {
   std::string out;
-  auto s = make_sandbox("compute", &out, config());
+  // A correctness test, not a timing one: the -O0 guest's sort_hash(100000), ~100M
+  // instructions, can pass the default 10 s limit under ASan on a loaded 2-core machine.
+  vmm::SandboxConfig c = config();
+  c.timeout = std::chrono::minutes(2);
+  auto s = make_sandbox("compute", &out, c);
   ASSERT_TRUE(s);
   const int64_t big = on_kvm() ? 2000 : 100000;
   for (auto [n, seed] :

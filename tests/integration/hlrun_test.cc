@@ -164,7 +164,7 @@ TEST(Hlrun, ARecordingThatRunsOutOfSpaceStillPrintsTheResultAndSaysWhy) {
   const std::string trace = std::string(dir) + "/run.cap";
   auto r = run_process({"/bin/bash", "-c", "trap '' XFSZ; ulimit -f 64; exec \"$@\"", "bash",
                         tool_path("hlrun"), guest_path("chatty"), "--vcpu", "unicorn", "--call",
-                        "chatter", "20000", "--record", trace});
+                        "chatter", "20000", "--timeout", "120000", "--record", trace});
   std::filesystem::remove_all(dir);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_TRUE(r.out.ends_with("chatter: done, 20000 clock_ns calls\nresult: 20021\n")) << r.out;

@@ -232,8 +232,10 @@ TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {
   TempTrace dir;
   const std::string full = dir.path("full.cap");
   const std::vector<std::string> base = {
-      tool_path("hlrun"), guest_path("chatty"),   "--vcpu",  "unicorn", "--call",
-      "chatter",          std::to_string(kCalls), "--record"};
+      tool_path("hlrun"), guest_path("chatty"),   "--vcpu",    "unicorn", "--call",
+      "chatter",          std::to_string(kCalls), "--timeout",
+      "120000",  // not a timing test: ASan on a loaded machine can pass the default 10 s
+      "--record"};
   auto args = base;
   args.push_back(full);
   auto r = run_process(args, std::chrono::seconds(60));
