@@ -166,7 +166,7 @@ void expect_same(const std::vector<Observation>& reference, const std::vector<Ob
     EXPECT_EQ(a.error_code, b.error_code);
     EXPECT_EQ(a.has_address, b.has_address);
     EXPECT_EQ(a.address, b.address);
-    EXPECT_EQ(first_difference(reference[i].regs, kvm[i].regs, rflags_mask), std::nullopt);
+    EXPECT_EQ(first_difference(reference[i].regs, kvm[i].regs, rflags_mask, false), std::nullopt);
   }
 }
 
