@@ -13,6 +13,7 @@ trace::Registers to_trace(const vmm::RegisterFile& r) {
   t.fs_base = r.fs_base, t.gs_base = r.gs_base;
   t.cr0 = r.cr0, t.cr2 = r.cr2, t.cr3 = r.cr3, t.cr4 = r.cr4, t.efer = r.efer;
   t.fcw = r.fcw, t.fsw = r.fsw, t.ftw = r.ftw, t.mxcsr = r.mxcsr;
+  t.fop = r.fop, t.fip = r.fip, t.fdp = r.fdp;
   t.xmm = r.xmm;
   t.st = r.st;
   return t;
@@ -29,6 +30,7 @@ vmm::RegisterFile from_trace(const trace::Registers& t) {
   r.fs_base = t.fs_base, r.gs_base = t.gs_base;
   r.cr0 = t.cr0, r.cr2 = t.cr2, r.cr3 = t.cr3, r.cr4 = t.cr4, r.efer = t.efer;
   r.fcw = t.fcw, r.fsw = t.fsw, r.ftw = t.ftw, r.mxcsr = t.mxcsr;
+  r.fop = t.fop, r.fip = t.fip, r.fdp = t.fdp;
   r.xmm = t.xmm;
   r.st = t.st;
   return r;

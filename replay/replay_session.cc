@@ -75,6 +75,8 @@ ReplaySession::~ReplaySession() = default;
 
 base::Status ReplaySession::load() {
   from_kvm_ = setup_.backend == "kvm";
+  const trace::FileHeader& header = reader_->header();
+  compare_x87_last_ = !from_kvm_ && (header.major > 1 || header.minor >= 3);
   for (const auto& page : setup_.initial_memory) {
     if (auto st = memory_.write(page.address, page.bytes); !st) {
       return base::fail("the trace's initial memory: " + st.error().message);
@@ -312,7 +314,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   // without them and the vCPU takes the recorded value (DESIGN.md).
   const vmm::RegisterFile expected = recorder::from_trace(recorded.registers);
   const uint64_t mask = from_kvm_ ? ~vmm::kRflagsStatusBits : ~0ull;
-  if (auto diff = vmm::first_difference(*regs, expected, mask)) {
+  if (auto diff = vmm::first_difference(*regs, expected, mask, compare_x87_last_)) {
     return diverge(where + ": " + *diff + " (replayed != recorded)");
   }
   if (from_kvm_ && regs->rflags != expected.rflags) {

@@ -170,6 +170,9 @@ class ReplaySession {
   vmm::GuestMemory memory_;
   std::unique_ptr<vmm::Vcpu> vcpu_;
   bool from_kvm_ = false;
+  // fop/fip/fdp are compared at exits: recorded (format 1.3 on) by the software vCPU, which
+  // produces them deterministically (hardware may update them only on unmasked exceptions).
+  bool compare_x87_last_ = false;
   // Recorded count minus replayed count, fixed at the first exit with a count (a recording that
   // started after the vCPU had already run counts from an offset).
   std::optional<uint64_t> count_offset_;

@@ -27,6 +27,8 @@ namespace s = ::hlrr::trace::schema;
   X(23, gs, Gs) X(24, fs_base, FsBase) X(25, gs_base, GsBase) X(26, cr0, Cr0) X(27, cr2, Cr2)   \
   X(28, cr3, Cr3) X(29, cr4, Cr4) X(30, efer, Efer) X(31, fcw, Fcw) X(32, fsw, Fsw)             \
   X(33, ftw, Ftw) X(34, mxcsr, Mxcsr)
+// The x87 last-instruction registers (1.3), in RegistersDelta.x87Mask bit order.
+#define HLRR_X87_LAST_REGISTERS(X) X(0, fop, Fop) X(1, fip, Fip) X(2, fdp, Fdp)
 // clang-format on
 
 constexpr int kScalarCount = 35;
@@ -58,6 +60,7 @@ std::string string_of(capnp::Text::Reader text) {
 void write_registers(const Registers& r, s::Registers::Builder b) {
 #define X(i, m, C) b.set##C(r.m);
   HLRR_SCALAR_REGISTERS(X)
+  HLRR_X87_LAST_REGISTERS(X)
 #undef X
   auto xmm = b.initXmm(16);
   for (unsigned i = 0; i < 16; ++i) xmm.set(i, data_of(r.xmm[i]));
@@ -69,6 +72,7 @@ base::Expected<Registers> read_registers(s::Registers::Reader b) {
   Registers r;
 #define X(i, m, C) r.m = b.get##C();
   HLRR_SCALAR_REGISTERS(X)
+  HLRR_X87_LAST_REGISTERS(X)
 #undef X
   auto xmm = b.getXmm();
   auto st = b.getSt();
@@ -87,6 +91,39 @@ base::Expected<Registers> read_registers(s::Registers::Reader b) {
     std::memcpy(r.st[i].data(), st[i].begin(), kStSize);
   }
   return r;
+}
+
+void write_x87_delta(const Registers& previous, const Registers& r, s::RegistersDelta::Builder b) {
+  uint8_t mask = 0;
+  std::array<uint64_t, 3> words;
+  unsigned n = 0;
+#define X(i, m, C)         \
+  if (r.m != previous.m) { \
+    mask |= 1 << i;        \
+    words[n++] = r.m;      \
+  }
+  HLRR_X87_LAST_REGISTERS(X)
+#undef X
+  if (mask == 0) return;
+  b.setX87Mask(mask);
+  auto values = b.initX87Values(n);
+  for (unsigned i = 0; i < n; ++i) values.set(i, words[i]);
+}
+
+base::Status apply_x87_delta(s::RegistersDelta::Reader b, Registers& r) {
+  const uint8_t mask = b.getX87Mask();
+  if (mask >> 3) return base::fail("register delta: x87 mask has bits past field 2");
+  auto values = b.getX87Values();
+  if (values.size() != static_cast<unsigned>(std::popcount(mask))) {
+    return base::fail("register delta: " + std::to_string(values.size()) + " x87 values for " +
+                      std::to_string(std::popcount(mask)) + " changed fields");
+  }
+  unsigned w = 0;
+#define X(i, m, C) \
+  if (mask & (1 << i)) r.m = static_cast<decltype(Registers::m)>(values[w++]);
+  HLRR_X87_LAST_REGISTERS(X)
+#undef X
+  return {};
 }
 
 void write_delta(const Registers& previous, const Registers& r, s::RegistersDelta::Builder b) {
@@ -114,6 +151,7 @@ void write_delta(const Registers& previous, const Registers& r, s::RegistersDelt
   b.setMask(mask);
   auto values = b.initValues(n);
   for (unsigned i = 0; i < n; ++i) values.set(i, words[i]);
+  write_x87_delta(previous, r, b);
 }
 
 base::Expected<Registers> apply_delta(const Registers& previous, s::RegistersDelta::Reader b) {
@@ -140,6 +178,7 @@ base::Expected<Registers> apply_delta(const Registers& previous, s::RegistersDel
     std::memcpy(bytes.data(), &lo, 8);
     std::memcpy(bytes.data() + 8, &hi, bytes.size() - 8);
   }
+  if (auto status = apply_x87_delta(b, r); !status) return base::fail(status.error().message);
   return r;
 }
 

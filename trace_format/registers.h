@@ -15,6 +15,8 @@ struct Registers {
   uint64_t cr0 = 0, cr2 = 0, cr3 = 0, cr4 = 0, efer = 0;
   uint16_t fcw = 0, fsw = 0, ftw = 0;
   uint32_t mxcsr = 0;
+  uint16_t fop = 0;                               // the last x87 instruction's 11-bit opcode (1.3)
+  uint64_t fip = 0, fdp = 0;                      // its address and its memory operand's (1.3)
   std::array<std::array<uint8_t, 16>, 16> xmm{};  // little-endian, xmm0 first
   std::array<std::array<uint8_t, 10>, 8> st{};    // 80-bit values, st0 first
 

@@ -62,6 +62,11 @@ struct Registers {
   xmm @35 :List(Data);
   # Exactly 8 entries of exactly 10 bytes each (80-bit values, st0 first = the top of the stack).
   st @36 :List(Data);
+  # (1.3) The last x87 non-control instruction: its 11-bit opcode, its address and its memory
+  # operand's address (FXSAVE64's FOP, FIP, FDP). 0 in traces written before 1.3.
+  fop @37 :UInt16;
+  fip @38 :UInt64;
+  fdp @39 :UInt64;
 }
 
 # The register file as a difference from the previous exit's register file in the same chunk.
@@ -74,6 +79,10 @@ struct Registers {
 struct RegistersDelta {
   mask @0 :UInt64;
   values @1 :List(UInt64);
+  # (1.3) fop, fip, fdp (bits 0-2) in the same way, apart so that a 1.2 reader, which rejects
+  # mask bits past 58, ignores them.
+  x87Mask @2 :UInt8;
+  x87Values @3 :List(UInt64);
 }
 
 # One run of bytes the host wrote into guest memory.

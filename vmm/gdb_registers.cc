@@ -54,6 +54,12 @@ void to_gdb(const RegisterFile& r, rsp::RegisterFile& out) {
     const uint64_t v = s.u64 ? r.*s.u64 : s.u16 ? r.*s.u16 : r.*s.u32;
     rsp::set_register(out, s.regno, v);
   }
+  // amd64 gdb's convention for FXSAVE64: the "segment" halves carry bits 32-63 of the pointers.
+  rsp::set_register(out, rsp::kFiseg, r.fip >> 32);
+  rsp::set_register(out, rsp::kFioff, r.fip & 0xFFFFFFFF);
+  rsp::set_register(out, rsp::kFoseg, r.fdp >> 32);
+  rsp::set_register(out, rsp::kFooff, r.fdp & 0xFFFFFFFF);
+  rsp::set_register(out, rsp::kFop, r.fop);
   const auto descs = rsp::registers();
   for (int i = 0; i < 8; ++i) {
     std::memcpy(out.data() + descs[rsp::kSt0 + i].offset, r.st[i].data(), 10);
@@ -73,6 +79,10 @@ void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
     else
       r.*s.u32 = static_cast<uint32_t>(v);
   }
+  const auto half = [&](int regno) { return rsp::get_register(in, regno) & 0xFFFFFFFF; };
+  r.fip = half(rsp::kFiseg) << 32 | half(rsp::kFioff);
+  r.fdp = half(rsp::kFoseg) << 32 | half(rsp::kFooff);
+  r.fop = static_cast<uint16_t>(rsp::get_register(in, rsp::kFop) & 0x7FF);
   const auto descs = rsp::registers();
   for (int i = 0; i < 8; ++i) {
     std::memcpy(r.st[i].data(), in.data() + descs[rsp::kSt0 + i].offset, 10);

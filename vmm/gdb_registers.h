@@ -9,8 +9,9 @@
 namespace hlrr::vmm {
 
 // st0..st7 are ST(0)..ST(7), stack-relative, as in RegisterFile; fstat carries TOP and ftag is
-// the full tag word (by physical register), as gdb's i386 x87 feature defines them. fiseg,
-// fioff, foseg, fooff and fop are not kept by RegisterFile and read as 0.
+// the full tag word (by physical register), as gdb's i386 x87 feature defines them. fop is the
+// 11-bit opcode; fioff/fooff are the low and fiseg/foseg the high 32 bits of fip/fdp (amd64
+// gdb's reading of FXSAVE64, which has no selectors).
 void to_gdb(const RegisterFile& regs, rsp::RegisterFile& out);
 
 // Overwrites the fields of `regs` that gdb's registers carry; the rest (control registers)

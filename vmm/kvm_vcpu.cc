@@ -871,6 +871,8 @@ base::Expected<RegisterFile> KvmVcpu::registers() {
   r.fcw = fpu.fcw;
   r.fsw = fpu.fsw;
   r.ftw = full_tag_word(fpu.ftwx, fpu.fpr, (fpu.fsw >> 11) & 7);
+  r.fop = fpu.last_opcode & 0x7FF;
+  r.fip = fpu.last_ip, r.fdp = fpu.last_dp;
   r.mxcsr = mxcsr_readable_ ? fpu.mxcsr : mxcsr_shadow_;
   for (int i = 0; i < 16; ++i) std::memcpy(r.xmm[i].data(), fpu.xmm[i], 16);
   for (int i = 0; i < 8; ++i) std::memcpy(r.st[i].data(), fpu.fpr[i], 10);
@@ -917,11 +919,14 @@ base::Status KvmVcpu::set_registers(const RegisterFile& r) {
   fpu.fcw = r.fcw;
   fpu.fsw = r.fsw;
   fpu.ftwx = abridged_tag_word(r.ftw);
+  fpu.last_opcode = r.fop, fpu.last_ip = r.fip, fpu.last_dp = r.fdp;
   fpu.mxcsr = r.mxcsr;
   for (int i = 0; i < 16; ++i) std::memcpy(fpu.xmm[i], r.xmm[i].data(), 16);
   for (int i = 0; i < 8; ++i) std::memcpy(fpu.fpr[i], r.st[i].data(), 10);
   // Most register writes (an exit loop's) change only general registers: skip the ioctl then.
   bool same = fpu_valid_ && fpu.fcw == fpu_.fcw && fpu.fsw == fpu_.fsw && fpu.ftwx == fpu_.ftwx &&
+              fpu.last_opcode == fpu_.last_opcode && fpu.last_ip == fpu_.last_ip &&
+              fpu.last_dp == fpu_.last_dp &&
               (mxcsr_readable_ ? fpu.mxcsr == fpu_.mxcsr : r.mxcsr == mxcsr_shadow_) &&
               std::memcmp(fpu.xmm, fpu_.xmm, sizeof fpu.xmm) == 0;
   for (int i = 0; i < 8 && same; ++i) same = std::memcmp(fpu.fpr[i], fpu_.fpr[i], 10) == 0;

@@ -45,7 +45,7 @@ std::string describe(const char* name, uint64_t a, uint64_t b) {
 }  // namespace
 
 std::optional<std::string> first_difference(const RegisterFile& a, const RegisterFile& b,
-                                            uint64_t rflags_mask) {
+                                            uint64_t rflags_mask, bool x87_last) {
   for (const auto& f : kFields64) {
     if (a.*f.member != b.*f.member) return describe(f.name, a.*f.member, b.*f.member);
   }
@@ -56,6 +56,9 @@ std::optional<std::string> first_difference(const RegisterFile& a, const Registe
     if (a.*f.member != b.*f.member) return describe(f.name, a.*f.member, b.*f.member);
   }
   if (a.mxcsr != b.mxcsr) return describe("mxcsr", a.mxcsr, b.mxcsr);
+  if (x87_last && a.fop != b.fop) return describe("fop", a.fop, b.fop);
+  if (x87_last && a.fip != b.fip) return describe("fip", a.fip, b.fip);
+  if (x87_last && a.fdp != b.fdp) return describe("fdp", a.fdp, b.fdp);
   for (int i = 0; i < 16; ++i) {
     if (a.xmm[i] != b.xmm[i]) return "xmm" + std::to_string(i) + " differs";
   }

@@ -31,6 +31,11 @@ struct RegisterFile {
   // 16-bit tag word (2 bits per register, 11 = empty), indexed by *physical* register R0..R7
   // (ST(i) is R((TOP + i) mod 8)) as FSTENV stores it and gdb's ftag shows it.
   uint16_t fcw = 0x37F, fsw = 0, ftw = 0xFFFF;
+  // The last x87 non-control instruction: fop is its 11-bit opcode (low 3 bits of the D8-DF byte,
+  // then the ModRM byte), fip its address and fdp its memory operand's address (kept from the
+  // last instruction that had one), as FXSAVE64 stores them: 64-bit offsets, no selectors.
+  uint16_t fop = 0;
+  uint64_t fip = 0, fdp = 0;
   uint32_t mxcsr = 0x1F80;
   std::array<std::array<uint8_t, 10>, 8> st{};
   std::array<std::array<uint8_t, 16>, 16> xmm{};
@@ -45,8 +50,10 @@ inline constexpr uint64_t kRflagsStatusBits = 0x8D5;  // CF PF AF ZF SF OF
 
 // Names the first guest-visible difference between two register files ("rax: 0x1 != 0x2"),
 // or nullopt if they agree. Guest-visible: GPRs, RIP, RFLAGS (under `rflags_mask`), selectors,
-// fs/gs base, x87/SSE control and data. Control registers are not compared.
+// fs/gs base, x87/SSE control and data, and (unless `x87_last` is false) fop/fip/fdp. Control
+// registers are not compared. Backends differ on fop/fip/fdp (hardware updates them only on an
+// unmasked exception on some CPUs), so cross-backend comparisons pass x87_last = false.
 std::optional<std::string> first_difference(const RegisterFile& a, const RegisterFile& b,
-                                            uint64_t rflags_mask = ~0ull);
+                                            uint64_t rflags_mask = ~0ull, bool x87_last = true);
 
 }  // namespace hlrr::vmm

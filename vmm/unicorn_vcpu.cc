@@ -40,6 +40,7 @@ void copy_fpu_state(const RegisterFile& from, RegisterFile& to) {
   to.fcw = from.fcw;
   to.fsw = from.fsw;
   to.ftw = from.ftw;
+  to.fop = from.fop, to.fip = from.fip, to.fdp = from.fdp;
   to.mxcsr = from.mxcsr;
   to.xmm = from.xmm;
   to.st = from.st;
@@ -47,7 +48,25 @@ void copy_fpu_state(const RegisterFile& from, RegisterFile& to) {
 
 bool same_fpu_state(const RegisterFile& a, const RegisterFile& b) {
   return a.fcw == b.fcw && a.fsw == b.fsw && a.ftw == b.ftw && a.mxcsr == b.mxcsr &&
-         a.xmm == b.xmm && a.st == b.st;
+         a.fop == b.fop && a.fip == b.fip && a.fdp == b.fdp && a.xmm == b.xmm && a.st == b.st;
+}
+
+// The 11-bit x87 opcode of the instruction at `address` (low 3 bits of its D8-DF byte, then the
+// ModRM byte), or 0 if that is not an x87 instruction. Unicorn 2.0.1 keeps FIP and FDP but never
+// updates FOP (measured: 0 after fldz), so the software vCPU decodes it from the code at FIP.
+uint16_t x87_opcode(const GuestMemory& memory, uint64_t address) {
+  for (uint64_t i = 0; i < 15; ++i) {  // an instruction is at most 15 bytes
+    const auto b = memory.read_value<uint8_t>(address + i);
+    if (!b) return 0;
+    const bool prefix = (*b >= 0x40 && *b <= 0x4F) || *b == 0x26 || *b == 0x2E || *b == 0x36 ||
+                        *b == 0x3E || *b == 0x64 || *b == 0x65 || *b == 0x66 || *b == 0x67 ||
+                        *b == 0xF0 || *b == 0xF2 || *b == 0xF3;
+    if (prefix) continue;
+    const auto modrm = memory.read_value<uint8_t>(address + i + 1);
+    if (*b < 0xD8 || *b > 0xDF || !modrm) return 0;
+    return static_cast<uint16_t>(((*b & 7) << 8) | *modrm);
+  }
+  return 0;
 }
 
 bool is_canonical(uint64_t address) {
@@ -630,6 +649,10 @@ base::Expected<RegisterFile> UnicornVcpu::registers() {
   r.fcw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPCW));
   r.fsw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPSW));
   r.ftw = static_cast<uint16_t>(read_reg(UC_X86_REG_FPTAG));
+  r.fip = read_reg(UC_X86_REG_FIP);
+  r.fdp = read_reg(UC_X86_REG_FDP);
+  // A fop set with this fip stands (a restored state); otherwise the guest ran the instruction.
+  r.fop = r.fip == fop_fip_ ? fop_set_ : x87_opcode(memory_, r.fip);
   r.mxcsr = static_cast<uint32_t>(read_reg(UC_X86_REG_MXCSR));
   for (int i = 0; i < 16; ++i) uc_reg_read(uc_, UC_X86_REG_XMM0 + i, r.xmm[i].data());
   // UC_X86_REG_FP0..7 are the physical registers R0..R7; the register file is stack-relative.
@@ -671,6 +694,9 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
   write_reg(UC_X86_REG_FPCW, regs.fcw);
   write_reg(UC_X86_REG_FPSW, regs.fsw);
   write_reg(UC_X86_REG_FPTAG, regs.ftw);
+  write_reg(UC_X86_REG_FIP, regs.fip);
+  write_reg(UC_X86_REG_FDP, regs.fdp);
+  fop_fip_ = regs.fip, fop_set_ = regs.fop;
   write_reg(UC_X86_REG_MXCSR, regs.mxcsr);
   for (int i = 0; i < 16; ++i) uc_reg_write(uc_, UC_X86_REG_XMM0 + i, regs.xmm[i].data());
   const int top = (regs.fsw >> 11) & 7;

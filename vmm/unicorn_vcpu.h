@@ -137,6 +137,9 @@ class UnicornVcpu final : public Vcpu {
   bool fpu_static_ = false;
   bool fpu_known_ = false;
   RegisterFile fpu_;
+  // The fop last set and the fip it was set with (Unicorn does not keep FOP).
+  uint64_t fop_fip_ = 0;
+  uint16_t fop_set_ = 0;
   std::vector<uint8_t> dirty_;  // one byte per guest page
   std::vector<uint64_t> dirty_list_;
 };

@@ -90,7 +90,8 @@ TEST_P(Differential, KvmAndTheSoftwareVcpuAgreeAtEveryExit) {
     const Observation& k = kvm[i];
     const Observation& s = soft[i];
     ASSERT_EQ(k.what, s.what) << "event " << i;
-    if (auto diff = vmm::first_difference(k.registers, s.registers)) {
+    // fop/fip/fdp are CPU-dependent on hardware (register_file.h): not compared across backends.
+    if (auto diff = vmm::first_difference(k.registers, s.registers, ~0ull, false)) {
       FAIL() << "event " << i << " (" << k.what << "): kvm vs unicorn: " << *diff;
     }
     for (size_t b = 0; b < k.memory.size(); ++b) {

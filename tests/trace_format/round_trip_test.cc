@@ -144,7 +144,7 @@ TEST(RoundTrip, DebuggerWritesReadBackAndTheirCountsAreOrdered) {
   testing::write_trace(file.path(), make_setup(), {write, exit}, End{EndKind::kCompleted, ""});
   auto reader = TraceReader::open(file.path());
   ASSERT_TRUE(reader) << reader.error().message;
-  EXPECT_EQ((*reader)->header().minor, 2);
+  EXPECT_EQ((*reader)->header().minor, kFormatMinor);
   std::vector<Record> read;
   ASSERT_TRUE((*reader)->for_each_record([&](const Record& r) {
     read.push_back(r);
@@ -160,6 +160,36 @@ TEST(RoundTrip, DebuggerWritesReadBackAndTheirCountsAreOrdered) {
   EXPECT_EQ(result.status, VerifyStatus::kCorrupt);
   EXPECT_NE(result.message.find("instruction count 1000 goes back from 1234"), std::string::npos)
       << result.message;
+}
+
+// Format 1.3: the last x87 instruction's fop/fip/fdp, in a chunk's full registers and in the
+// deltas after them (which carry them apart from the 59-bit mask).
+TEST(RoundTrip, X87LastInstructionRegistersReadBackFromFullRegistersAndDeltas) {
+  TempFile file;
+  std::vector<Record> records;
+  const uint64_t values[][3] = {
+      {0x1ee, 0x100078, 0}, {0x1ee, 0x10007a, 0}, {0x51d, 0x100082, 0x103000}, {0, 0, 0}};
+  for (uint64_t i = 0; i < std::size(values); ++i) {
+    Exit exit;
+    exit.sequence = i;
+    exit.instruction_count = 100 * (i + 1);
+    exit.registers.rax = i;
+    exit.registers.fop = static_cast<uint16_t>(values[i][0]);
+    exit.registers.fip = values[i][1];
+    exit.registers.fdp = values[i][2];
+    records.push_back(exit);
+  }
+  testing::write_trace(file.path(), make_setup(), records, End{EndKind::kCompleted, ""});
+  auto reader = TraceReader::open(file.path());
+  ASSERT_TRUE(reader) << reader.error().message;
+  for (uint64_t i = 0; i < std::size(values); ++i) {
+    auto exit = (*reader)->exit_at(i);
+    ASSERT_TRUE(exit) << exit.error().message;
+    EXPECT_EQ(exit->registers.fop, values[i][0]) << "exit " << i;
+    EXPECT_EQ(exit->registers.fip, values[i][1]) << "exit " << i;
+    EXPECT_EQ(exit->registers.fdp, values[i][2]) << "exit " << i;
+    EXPECT_EQ(exit->registers.rax, i);
+  }
 }
 
 TEST(RoundTrip, UnknownInstructionCountsAreSkippedBySearch) {
