@@ -46,7 +46,6 @@ class StructureCheck {
   uint64_t exits_seen_ = 0;  // exits among the records checked so far
   uint64_t last_count_ = 0;
   bool ended_ = false;
-  bool first_ = true;
 };
 
 // Opens `path` and checks: header; footer and index checksums; every chunk's checksum, zstd frame
