@@ -49,15 +49,7 @@ void expect_x87_state(const std::string& out, bool pointers) {
   EXPECT_CONTAINS(out, "$12 = 0x0\n");
 }
 
-class LiveX87 : public BackendTest {
- protected:
-  void SetUp() override {
-    BackendTest::SetUp();
-    if (IsSkipped()) return;
-    if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
-  }
-  std::string backend() const { return std::string(vmm::to_string(GetParam())); }
-};
+class LiveX87 : public GdbBackendTest {};
 
 TEST_P(LiveX87, GdbShowsTheStackTopTagsAndLastInstruction) {
   ASSERT_NE(fpu_symbol("x87_fldz"), 0u);
