@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -39,7 +38,13 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
     uint64_t length;
   };
 
-  FakeTarget() : memory_(kMemorySize) {
+  FakeTarget() : memory_(kMemorySize) { reset(); }
+
+  // Returns registers, memory, breakpoints, history and observations to their state at
+  // construction (the configuration below is the caller's). Cheap: only memory written since is
+  // refilled, so the fuzzer reuses one target instead of building one per input.
+  void reset() {
+    regs_ = {};
     set_register(regs_, kRip, kStartRip);
     set_register(regs_, kRsp, 0x8000);
     set_register(regs_, kRbp, 0);
@@ -49,7 +54,16 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
     set_register(regs_, kSs, 0x10);
     set_register(regs_, kFctrl, 0x37f);
     set_register(regs_, kMxcsr, 0x1f80);
-    for (uint64_t i = 0; i < kMemorySize; ++i) memory_[i] = static_cast<uint8_t>(i * 7);
+    for (uint64_t i = dirty_begin_; i < dirty_end_; ++i) memory_[i] = static_cast<uint8_t>(i * 7);
+    dirty_begin_ = kMemorySize;
+    dirty_end_ = 0;
+    breakpoints_.clear();
+    watchpoints_.clear();
+    history_.clear();
+    history_begin_ = 0;
+    killed = false;
+    detached = false;
+    memory_reads = 0;
   }
 
   // --- Configuration (set before serving) ---
@@ -71,7 +85,10 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
   bool killed = false;
   bool detached = false;
   RegisterFile& regs() { return regs_; }
-  std::vector<uint8_t>& memory() { return memory_; }
+  std::vector<uint8_t>& memory() {
+    mark_dirty(0, kMemorySize);  // the caller may write any of it
+    return memory_;
+  }
   const std::set<std::pair<BreakpointKind, uint64_t>>& breakpoints() const { return breakpoints_; }
   const std::vector<Watchpoint>& watchpoints() const { return watchpoints_; }
   uint64_t rip() const { return get_register(regs_, kRip); }
@@ -98,6 +115,7 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
       return base::fail("memory write outside guest memory");
     }
     std::copy(data.begin(), data.end(), memory_.begin() + static_cast<std::ptrdiff_t>(address));
+    mark_dirty(address, address + data.size());
     return {};
   }
 
@@ -156,14 +174,14 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
 
   // --- ReverseExecution ---
   StopInfo reverse_step(std::stop_token) override {
-    if (history_.empty()) return StopInfo::replay_begin();
+    if (history_empty()) return StopInfo::replay_begin();
     undo();
     return StopInfo::stopped();
   }
   StopInfo reverse_continue(std::stop_token stop) override {
     for (;;) {
       if (stop.stop_requested()) return StopInfo::interrupted();
-      if (history_.empty()) return StopInfo::replay_begin();
+      if (history_empty()) return StopInfo::replay_begin();
       undo();
       if (breakpoints_.contains({BreakpointKind::kSoftware, rip()})) return StopInfo::sw_break();
     }
@@ -203,6 +221,7 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
       if (a.write && a.address < kMemorySize) {
         entry.old_byte = std::pair{a.address, memory_[a.address]};
         memory_[a.address] = static_cast<uint8_t>(pc);
+        mark_dirty(a.address, a.address + 1);
       }
       for (const Watchpoint& w : watchpoints_) {
         if (a.address < w.address || a.address >= w.address + w.length) continue;
@@ -216,13 +235,29 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
         if (hit) break;
       }
     }
-    history_.push_back(entry);
-    if (history_.size() > kMaxHistory) history_.pop_front();
+    push_history(entry);
     set_register(regs_, kRip, pc + 1);
     set_register(regs_, kRax, get_register(regs_, kRax) + 1);
     if (hit) return hit;
     if (exit_at && rip() == *exit_at) return StopInfo::exited(exit_code);
     return std::nullopt;
+  }
+
+  void mark_dirty(uint64_t begin, uint64_t end) {
+    dirty_begin_ = std::min(dirty_begin_, begin);
+    dirty_end_ = std::max(dirty_end_, end);
+  }
+
+  // history_[history_begin_, end) is the history, oldest first: a vector rather than a deque
+  // (whose 576-byte entries would cost an allocation each), trimmed from the front in bulk.
+  bool history_empty() const { return history_.size() == history_begin_; }
+  void push_history(const HistoryEntry& entry) {
+    history_.push_back(entry);
+    if (history_.size() - history_begin_ > kMaxHistory) ++history_begin_;
+    if (history_begin_ == kMaxHistory) {
+      history_.erase(history_.begin(), history_.begin() + kMaxHistory);
+      history_begin_ = 0;
+    }
   }
 
   void undo() {
@@ -234,10 +269,13 @@ class FakeTarget : public Target, public ReverseExecution, public MonitorCommand
 
   RegisterFile regs_{};
   std::vector<uint8_t> memory_;
+  uint64_t dirty_begin_ = 0;  // memory_[dirty_begin_, dirty_end_) may differ from the fill
+  uint64_t dirty_end_ = kMemorySize;
   std::set<std::pair<BreakpointKind, uint64_t>> breakpoints_;
   std::vector<Watchpoint> watchpoints_;
   static constexpr std::size_t kMaxHistory = 1 << 16;
-  std::deque<HistoryEntry> history_;
+  std::vector<HistoryEntry> history_;
+  std::size_t history_begin_ = 0;
 };
 
 }  // namespace hlrr::rsp::testing
