@@ -1,5 +1,7 @@
 #include "debug/stops.h"
 
+#include <string>
+
 #include "vmm/vcpu_exit.h"
 
 namespace hlrr::debug {
@@ -24,6 +26,12 @@ uint8_t signal_for(const vmm::Fault& fault) {
     default:
       return kSigAbrt;  // panic, bad host call or port, refused call, VMM error
   }
+}
+
+rsp::StopInfo divergence_stop(std::string_view reason) {
+  rsp::StopInfo stop = rsp::StopInfo::stopped(kSigAbrt);
+  stop.message = "replay diverged: " + std::string(reason) + "\n";
+  return stop;
 }
 
 }  // namespace hlrr::debug

@@ -81,7 +81,7 @@ rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
     case TimelineStop::Kind::kInterrupted:
       return rsp::StopInfo::interrupted();
     case TimelineStop::Kind::kDivergence:
-      return rsp::StopInfo::stopped(rsp::kSigKill);
+      return debug::divergence_stop(timeline_.session().divergence());
   }
   return rsp::StopInfo::stopped();
 }

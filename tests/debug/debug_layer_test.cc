@@ -1,5 +1,5 @@
 // The debug layer shared by the live and the replay target: debugger points and the stops they
-// are reported as, fault signals, which guest memory a debugger may touch.
+// are reported as, fault signals, divergence stops, which guest memory a debugger may touch.
 #include <gtest/gtest.h>
 
 #include "debug/debug_points.h"
@@ -67,6 +67,14 @@ TEST(Stops, FaultSignals) {
   EXPECT_EQ(signal_for({.kind = vmm::FaultKind::kPanic}), kSigAbrt);
   EXPECT_EQ(signal_for({.kind = vmm::FaultKind::kOtherException, .vector = 12}), rsp::kSigSegv);
   EXPECT_EQ(signal_for({.kind = vmm::FaultKind::kOtherException, .vector = 3}), rsp::kSigTrap);
+}
+
+TEST(Stops, ADivergenceIsASigabrtStopThatSaysWhy) {
+  const rsp::StopInfo stop = divergence_stop("exit 3 (port-out 0x6c00) at instruction 9: rbx");
+  EXPECT_EQ(stop.kind, Kind::kSignal);
+  EXPECT_EQ(stop.signal, kSigAbrt);
+  EXPECT_FALSE(stop.is_final());
+  EXPECT_EQ(stop.message, "replay diverged: exit 3 (port-out 0x6c00) at instruction 9: rbx\n");
 }
 
 TEST(GuestAccess, HiddenPagesAndMemoryBounds) {

@@ -1,5 +1,6 @@
 // Stop replies as gdb receives them, live (each backend) and on a replay: the shared debug
-// layer (debug/) reports a hardware breakpoint as `hwbreak`, a software one as `swbreak`.
+// layer (debug/) reports a hardware breakpoint as `hwbreak`, a software one as `swbreak`, and a
+// replay divergence as a visible error stop with its one-line reason.
 #include <sstream>
 
 #include "tests/integration/live_debug.h"
@@ -79,6 +80,34 @@ TEST_F(ReplayStops, HbreakReportsHwbreakAndBreakReportsSwbreak) {
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   expect_hw_then_sw(gdb_session("hello", server.port(), kBothBreakpoints));
+}
+
+// A recording whose exit 3 holds a wrong rbx: continuing reaches it, and gdb shows why replay
+// stopped (the divergence's one line) and a signal, not a silent SIGKILL.
+TEST_F(ReplayStops, ADivergenceIsAnErrorStopWithItsReason) {
+  ASSERT_TRUE(record_guest("chatty", {{"chatter", {vmm::Value{int64_t{8}}}}}, dir_.path("a.cap")));
+  uint64_t count_at_3 = 0;
+  rewrite(dir_.path("a.cap"), dir_.path("b.cap"), [&](trace::Record& r) {
+    if (auto* e = std::get_if<trace::Exit>(&r); e && e->sequence == 3) {
+      e->registers.rbx ^= 0x40;
+      count_at_3 = e->instruction_count;
+    }
+  });
+  ASSERT_NE(count_at_3, 0u);
+  ReplayServer server(dir_.path("b.cap"));
+  ASSERT_NE(server.port(), 0);
+  const std::string out =
+      gdb_session("chatty", server.port(), {"continue", "monitor when", "continue"});
+  const std::string reason = "replay diverged: exit 3 (port-out 0x6c00) at instruction " +
+                             std::to_string(count_at_3) + ": rbx: ";
+  EXPECT_CONTAINS(out, reason);
+  EXPECT_CONTAINS(out, "(replayed != recorded)\n");
+  EXPECT_CONTAINS(out, "Program received signal SIGABRT, Aborted.\n");
+  EXPECT_EQ(out.find("SIGKILL"), std::string::npos) << out;
+  // Replay stays where it diverged, and says so again on the next resume.
+  EXPECT_CONTAINS(out, "after exit 2");
+  const auto first = out.find(reason);
+  EXPECT_NE(out.find(reason, first + 1), std::string::npos) << out;
 }
 
 }  // namespace
