@@ -11,9 +11,6 @@
 
 namespace hlrr::vmm {
 
-using debug::kSigAbrt;
-using debug::signal_for;
-
 LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
                        std::string exec_path)
     : sandbox_(sandbox),
@@ -60,11 +57,11 @@ base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t>
 rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop) {
   if (result_) {
     return result_->has_value() ? rsp::StopInfo::exited(0)
-                                : rsp::StopInfo::terminated(signal_for(result_->error()));
+                                : rsp::StopInfo::terminated(debug::signal_for(result_->error()));
   }
   if (pending_fault_) {
     // Continuing from a fault: the guest cannot handle it, so the program ends here.
-    const uint8_t sig = signal_for(*pending_fault_);
+    const uint8_t sig = debug::signal_for(*pending_fault_);
     result_ = base::Unexpected(std::move(*pending_fault_));
     pending_fault_.reset();
     return rsp::StopInfo::terminated(sig);
@@ -94,13 +91,13 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
       return rsp::StopInfo::stopped(rsp::kSigTrap);
     case RunOutcome::Kind::kFaulted:
       pending_fault_ = std::move(outcome.fault);
-      return rsp::StopInfo::fault(signal_for(*pending_fault_));
+      return rsp::StopInfo::fault(debug::signal_for(*pending_fault_));
     case RunOutcome::Kind::kReturned:
       break;
   }
   if (sandbox_.call_in_progress() || !sandbox_.initialized()) {
     result_ = base::Unexpected(Fault{.kind = FaultKind::kInternal, .message = "lost the call"});
-    return rsp::StopInfo::terminated(kSigAbrt);
+    return rsp::StopInfo::terminated(debug::kSigAbrt);
   }
   if (!in_call_) {
     // The initialisation finished: the guest call follows as part of the same program.
@@ -108,7 +105,7 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
     if (auto st = sandbox_.begin_call(function_, args_); !st) {
       result_ =
           base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
-      return rsp::StopInfo::terminated(kSigAbrt);
+      return rsp::StopInfo::terminated(debug::kSigAbrt);
     }
     if (stepping) return rsp::StopInfo::stopped(rsp::kSigTrap);
     return std::nullopt;
