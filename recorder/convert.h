@@ -1,33 +1,14 @@
-// Conversions from the VMM's vocabulary (register files, values, exits) to the trace's records.
-// Pure functions over value types: no sandbox, no I/O.
+// The recorder's conversions into trace records: convert/ (the register table and the
+// conversions derived from it), which replay and the debug targets share.
 #pragma once
 
-#include <optional>
-#include <span>
-#include <vector>
-
-#include "trace_format/records.h"
-#include "vmm/fault.h"
-#include "vmm/guest_memory.h"
-#include "vmm/register_file.h"
-#include "vmm/value.h"
-#include "vmm/vcpu_exit.h"
+#include "convert/records.h"
+#include "convert/registers.h"
 
 namespace hlrr::recorder {
 
-trace::Registers to_trace(const vmm::RegisterFile& regs);
-trace::Value to_trace(const vmm::Value& value);
-std::vector<trace::MemoryWrite> to_trace(std::span<const vmm::HostWrite> writes);
-trace::NondetKind to_trace(vmm::NondetInstruction kind);
-
-// The trace exit for a vCPU exit that ends or continues a call: kind, port/size/data, fault
-// details. nullopt for exits that only pause the vCPU for a debugger (kDebug,
-// kInstructionLimit) and for kNondet: those are no events of the guest's execution. kStopped
-// maps to kTimeout (the caller decides whether the stop was a timeout). Sequence, registers,
-// host writes and instruction count are the caller's to fill in.
-std::optional<trace::Exit> to_trace_exit(const vmm::VcpuExit& exit);
-
-// The guest's register file back from a trace (the inverse of to_trace; for tests and replay).
-vmm::RegisterFile from_trace(const trace::Registers& regs);
+using convert::from_trace;
+using convert::to_trace;
+using convert::to_trace_exit;
 
 }  // namespace hlrr::recorder

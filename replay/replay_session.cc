@@ -6,8 +6,9 @@
 #include <memory>
 
 #include "base/hex.h"
+#include "convert/records.h"
+#include "convert/registers.h"
 #include "hl_abi.h"
-#include "recorder/convert.h"
 #include "trace_format/file_layout.h"
 #include "vmm/unicorn_vcpu.h"
 
@@ -85,7 +86,7 @@ base::Status ReplaySession::load() {
   auto vcpu = vmm::UnicornVcpu::create(memory_, image_.instruction_sites());
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
-  if (auto st = vcpu_->set_registers(recorder::from_trace(setup_.initial_registers)); !st) {
+  if (auto st = vcpu_->set_registers(convert::from_trace(setup_.initial_registers)); !st) {
     return st;
   }
   vcpu_->set_instruction_count(0);
@@ -182,7 +183,7 @@ bool ReplaySession::apply_passive_records() {
         }
         host_wrote(w.address, w.bytes.size());  // a restored snapshot may put back code
       }
-      if (auto st = vcpu_->set_registers(recorder::from_trace(*start->registers)); !st) {
+      if (auto st = vcpu_->set_registers(convert::from_trace(*start->registers)); !st) {
         diverge(st.error().message);
         return false;
       }
@@ -297,7 +298,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
                      ") before the recorded timeout");
     }
   } else {
-    const auto replayed = recorder::to_trace_exit(exit);
+    const auto replayed = convert::to_trace_exit(exit);
     if (!replayed || replayed->kind != recorded.kind) {
       return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) + " at " +
                      hex(regs->rip));
@@ -312,7 +313,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   }
   // Undefined flag bits differ between silicon and emulation: a KVM recording is compared
   // without them and the vCPU takes the recorded value (DESIGN.md).
-  const vmm::RegisterFile expected = recorder::from_trace(recorded.registers);
+  const vmm::RegisterFile expected = convert::from_trace(recorded.registers);
   const uint64_t mask = from_kvm_ ? ~vmm::kRflagsStatusBits : ~0ull;
   if (auto diff = vmm::first_difference(*regs, expected, mask, compare_x87_last_)) {
     return diverge(where + ": " + *diff + " (replayed != recorded)");

@@ -6,32 +6,19 @@
 #include <filesystem>
 
 #include "base/hex.h"
+#include "convert/registers.h"
+#include "debug/guest_access.h"
+#include "debug/stops.h"
 #include "hl_abi.h"
 #include "rsp/registers.h"
 #include "vmm/core_dump.h"
-#include "vmm/gdb_registers.h"
-#include "vmm/long_mode.h"
 
 namespace hlrr::replay {
 namespace {
 
-constexpr uint8_t kSigAbrt = 6;
-constexpr uint8_t kSigSys = 12;  // gdb's numbering (GDB_SIGNAL_SYS), as rsp::Signal
-
 using base::hex;
-
-vmm::DebugPointKind debug_kind(rsp::BreakpointKind kind) {
-  switch (kind) {
-    case rsp::BreakpointKind::kWriteWatch:
-      return vmm::DebugPointKind::kWriteWatch;
-    case rsp::BreakpointKind::kReadWatch:
-      return vmm::DebugPointKind::kReadWatch;
-    case rsp::BreakpointKind::kAccessWatch:
-      return vmm::DebugPointKind::kAccessWatch;
-    default:
-      return vmm::DebugPointKind::kBreakpoint;
-  }
-}
+using debug::kSigAbrt;
+using debug::kSigSys;
 
 bool parse_u64(std::string_view text, uint64_t& out) {
   if (text.empty()) return false;
@@ -48,7 +35,7 @@ ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
 base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = timeline_.session().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::to_gdb(*regs, out);
+  convert::to_gdb(*regs, out);
   return {};
 }
 
@@ -59,7 +46,7 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
   ReplaySession& s = timeline_.session();
   auto regs = s.registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::from_gdb(in, *regs);
+  convert::from_gdb(in, *regs);
   timeline_.begin_diversion();
   if (auto st = s.set_registers(*regs); !st) return st;
   if (!vmm::first_difference(*regs, timeline_.diversion_origin())) timeline_.end_diversion();
@@ -67,19 +54,15 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
 }
 
 base::Status ReplayTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
-  if (vmm::unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
-  return timeline_.session().memory().read(address, out);
+  vmm::GuestMemory& memory = timeline_.session().memory();
+  if (auto st = debug::check_guest_access(address, out.size(), memory.size()); !st) return st;
+  return memory.read(address, out);
 }
 
 base::Status ReplayTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
-  // Page 0 and the stack guard page are not mapped in the guest (as LiveTarget).
-  const auto overlaps = [&](uint64_t page) {
-    return !data.empty() && address < page + HL_PAGE_SIZE && page < address + data.size();
-  };
-  if (overlaps(0) || overlaps(HL_STACK_GUARD)) return base::fail("not mapped in the guest");
   // A write that cannot happen must not divert the replay.
   const uint64_t size = timeline_.session().memory().size();
-  if (address > size || data.size() > size - address) return base::fail("outside guest memory");
+  if (auto st = debug::check_guest_access(address, data.size(), size); !st) return st;
   timeline_.begin_diversion();
   return timeline_.session().write_memory(address, data);
 }
@@ -89,14 +72,8 @@ rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
     case TimelineStop::Kind::kStep:
       return rsp::StopInfo::stopped(rsp::kSigTrap);
     case TimelineStop::Kind::kBreakpoint:
-      return rsp::StopInfo::sw_break();
-    case TimelineStop::Kind::kWatchpoint: {
-      const auto kind = stop.point == vmm::DebugPointKind::kReadWatch ? rsp::StopInfo::Kind::kRWatch
-                        : stop.point == vmm::DebugPointKind::kAccessWatch
-                            ? rsp::StopInfo::Kind::kAWatch
-                            : rsp::StopInfo::Kind::kWatch;
-      return rsp::StopInfo::watch(kind, stop.address);
-    }
+    case TimelineStop::Kind::kWatchpoint:
+      return points_.stop_for(stop.point, stop.address);
     case TimelineStop::Kind::kBegin:
       return rsp::StopInfo::replay_begin();
     case TimelineStop::Kind::kEnd:
@@ -104,7 +81,7 @@ rsp::StopInfo ReplayTarget::to_stop(const TimelineStop& stop) {
     case TimelineStop::Kind::kInterrupted:
       return rsp::StopInfo::interrupted();
     case TimelineStop::Kind::kDivergence:
-      return rsp::StopInfo::stopped(rsp::kSigKill);
+      return debug::divergence_stop(timeline_.session().divergence());
   }
   return rsp::StopInfo::stopped();
 }
@@ -125,10 +102,7 @@ rsp::StopInfo ReplayTarget::diversion_stop(const vmm::VcpuExit& exit) {
   switch (exit.kind) {
     case ExitKind::kDebug:
       if (!exit.has_debug_point) return rsp::StopInfo::stopped(rsp::kSigTrap);
-      return to_stop({exit.debug_point == vmm::DebugPointKind::kBreakpoint
-                          ? TimelineStop::Kind::kBreakpoint
-                          : TimelineStop::Kind::kWatchpoint,
-                      exit.address, exit.debug_point});
+      return points_.stop_for(exit.debug_point, exit.address);
     case ExitKind::kInstructionLimit:
     case ExitKind::kHalt:
       return rsp::StopInfo::stopped(rsp::kSigTrap);
@@ -164,11 +138,11 @@ rsp::StopInfo ReplayTarget::reverse_continue(std::stop_token stop) {
 
 base::Status ReplayTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                              uint64_t length) {
-  const vmm::DebugPoint p{debug_kind(kind), address,
-                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
-  points_.push_back(p);
-  if (auto st = timeline_.set_debug_points(points_); !st) {
-    points_.pop_back();
+  auto added = points_.insert(kind, address, length, timeline_.session().memory().size());
+  if (!added) return base::Unexpected(std::move(added).error());
+  if (!*added) return {};
+  if (auto st = timeline_.set_debug_points(points_.vcpu_points()); !st) {
+    points_.remove(kind, address, length);
     return st;
   }
   return {};
@@ -176,11 +150,8 @@ base::Status ReplayTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t 
 
 base::Status ReplayTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                              uint64_t length) {
-  const vmm::DebugPoint p{debug_kind(kind), address,
-                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
-  auto it = std::find(points_.begin(), points_.end(), p);
-  if (it != points_.end()) points_.erase(it);
-  return timeline_.set_debug_points(points_);
+  points_.remove(kind, address, length);
+  return timeline_.set_debug_points(points_.vcpu_points());
 }
 
 // An absolute name, so that gdb (sysroot "target:") asks for it over vFile instead of looking a

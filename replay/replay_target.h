@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "debug/debug_points.h"
 #include "replay/call_index.h"
 #include "replay/timeline.h"
 #include "rsp/target.h"
@@ -77,7 +78,7 @@ class ReplayTarget final : public rsp::Target,
   base::Expected<const std::vector<CallInfo>*> calls();
 
   Timeline& timeline_;
-  std::vector<vmm::DebugPoint> points_;
+  debug::DebugPoints points_;
   std::optional<std::vector<CallInfo>> calls_;
 };
 

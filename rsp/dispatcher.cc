@@ -176,11 +176,12 @@ void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
     reply += ";";
   };
   switch (stop.kind) {
+    // Only to a client that asked for them: to others they are unknown stop reasons.
     case StopInfo::Kind::kSwBreak:
-      reply += "swbreak:;";
+      if (client_swbreak_) reply += "swbreak:;";
       break;
     case StopInfo::Kind::kHwBreak:
-      reply += "hwbreak:;";
+      if (client_hwbreak_) reply += "hwbreak:;";
       break;
     case StopInfo::Kind::kWatch:
       watch("watch:");
@@ -215,7 +216,19 @@ bool Dispatcher::is_our_thread(std::string_view id) const {
 
 // --- Handlers ---
 
-Dispatcher::Result Dispatcher::handle_q_supported(std::string_view, std::string& reply) {
+Dispatcher::Result Dispatcher::handle_q_supported(std::string_view args, std::string& reply) {
+  // "qSupported:multiprocess+;swbreak+;...": the features the client understands.
+  const auto offered = [&](std::string_view feature) {
+    for (std::string_view rest = args.starts_with(':') ? args.substr(1) : args; !rest.empty();) {
+      const auto end = rest.find(';');
+      if (rest.substr(0, end) == feature) return true;
+      if (end == std::string_view::npos) break;
+      rest.remove_prefix(end + 1);
+    }
+    return false;
+  };
+  client_swbreak_ = offered("swbreak+");
+  client_hwbreak_ = offered("hwbreak+");
   reply = "PacketSize=";
   append_hex_u64(reply, kMaxPacketSize);
   reply += ";QStartNoAckMode+;qXfer:features:read+;vContSupported+";

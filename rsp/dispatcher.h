@@ -127,6 +127,8 @@ class Dispatcher {
   std::string last_error_;
   bool thread_suffix_ = false;         // QThreadSuffixSupported
   bool list_threads_in_stop_ = false;  // QListThreadsInStopReply
+  bool client_swbreak_ = false;        // the client's qSupported offered swbreak+
+  bool client_hwbreak_ = false;        // ... and hwbreak+
   bool exec_file_open_ = false;        // vFile: the one file we serve is open
 };
 

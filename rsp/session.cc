@@ -67,15 +67,7 @@ void Session::on_packet(std::string_view payload) {
   Dispatcher::Outcome outcome = dispatcher_.handle(payload, reply_, console_);
   if (!dispatcher_.last_error().empty()) log(dispatcher_.last_error());
   if (!console_.empty()) {
-    // Console output in `O` packets, chunked to stay within PacketSize.
-    constexpr std::size_t kChunk = kMaxPacketSize / 4;
-    std::string packet;
-    for (std::size_t at = 0; at < console_.size(); at += kChunk) {
-      packet.clear();
-      packet.push_back('O');
-      append_hex_bytes(packet, std::string_view(console_).substr(at, kChunk));
-      send_packet(packet);
-    }
+    send_console(console_);
     console_.clear();
   }
   switch (outcome.kind) {
@@ -101,11 +93,25 @@ void Session::on_packet(std::string_view payload) {
 
 void Session::resume_done(const StopInfo& stop) {
   running_ = false;
+  // While the target runs, the client prints `O` packets; after the stop reply it would not.
+  if (!stop.message.empty()) send_console(stop.message);
   dispatcher_.stop_reply(stop, reply_);
   send_packet(reply_);
   if (stop.is_final()) {
     ended_ = true;
     target_finished_ = true;
+  }
+}
+
+void Session::send_console(std::string_view text) {
+  // Console output in `O` packets, chunked to stay within PacketSize.
+  constexpr std::size_t kChunk = kMaxPacketSize / 4;
+  std::string packet;
+  for (std::size_t at = 0; at < text.size(); at += kChunk) {
+    packet.clear();
+    packet.push_back('O');
+    append_hex_bytes(packet, text.substr(at, kChunk));
+    send_packet(packet);
   }
 }
 

@@ -49,6 +49,7 @@ class Session {
  private:
   void on_packet(std::string_view payload);
   void send_packet(std::string_view payload);
+  void send_console(std::string_view text);
   void send_error(Errc code);
   void log(std::string_view message);
 

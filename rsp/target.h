@@ -60,17 +60,20 @@ struct StopInfo {
   uint8_t signal = kSigTrap;
   uint64_t address = 0;  // watchpoint data address
   uint8_t exit_code = 0;
+  // Text for the client's console, sent (`O` packets) before the stop reply: why the target
+  // stopped when the signal alone cannot say (a replay divergence). Empty for most stops.
+  std::string message;
 
-  static StopInfo stopped(uint8_t sig = kSigTrap) { return {Kind::kSignal, sig, 0, 0}; }
+  static StopInfo stopped(uint8_t sig = kSigTrap) { return {Kind::kSignal, sig, 0, 0, {}}; }
   static StopInfo interrupted() { return stopped(kSigInt); }
   static StopInfo fault(uint8_t sig) { return stopped(sig); }
-  static StopInfo sw_break() { return {Kind::kSwBreak, kSigTrap, 0, 0}; }
-  static StopInfo hw_break() { return {Kind::kHwBreak, kSigTrap, 0, 0}; }
-  static StopInfo watch(Kind kind, uint64_t addr) { return {kind, kSigTrap, addr, 0}; }
-  static StopInfo replay_begin() { return {Kind::kReplayBegin, kSigTrap, 0, 0}; }
-  static StopInfo replay_end() { return {Kind::kReplayEnd, kSigTrap, 0, 0}; }
-  static StopInfo exited(uint8_t code) { return {Kind::kExited, 0, 0, code}; }
-  static StopInfo terminated(uint8_t sig) { return {Kind::kTerminated, sig, 0, 0}; }
+  static StopInfo sw_break() { return {Kind::kSwBreak, kSigTrap, 0, 0, {}}; }
+  static StopInfo hw_break() { return {Kind::kHwBreak, kSigTrap, 0, 0, {}}; }
+  static StopInfo watch(Kind kind, uint64_t addr) { return {kind, kSigTrap, addr, 0, {}}; }
+  static StopInfo replay_begin() { return {Kind::kReplayBegin, kSigTrap, 0, 0, {}}; }
+  static StopInfo replay_end() { return {Kind::kReplayEnd, kSigTrap, 0, 0, {}}; }
+  static StopInfo exited(uint8_t code) { return {Kind::kExited, 0, 0, code, {}}; }
+  static StopInfo terminated(uint8_t sig) { return {Kind::kTerminated, sig, 0, 0, {}}; }
 
   // True when the target has ended (exited or terminated): no further resume is possible.
   bool is_final() const { return kind == Kind::kExited || kind == Kind::kTerminated; }

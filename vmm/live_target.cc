@@ -4,55 +4,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "convert/registers.h"
+#include "debug/guest_access.h"
+#include "debug/stops.h"
 #include "hl_abi.h"
-#include "vmm/gdb_registers.h"
-#include "vmm/long_mode.h"
 
 namespace hlrr::vmm {
-namespace {
-
-constexpr uint8_t kSigAbrt = 6;
-constexpr uint8_t kSigAlrm = 14;
-
-DebugPointKind debug_kind(rsp::BreakpointKind kind) {
-  switch (kind) {
-    case rsp::BreakpointKind::kWriteWatch:
-      return DebugPointKind::kWriteWatch;
-    case rsp::BreakpointKind::kReadWatch:
-      return DebugPointKind::kReadWatch;
-    case rsp::BreakpointKind::kAccessWatch:
-      return DebugPointKind::kAccessWatch;
-    default:
-      return DebugPointKind::kBreakpoint;
-  }
-}
-
-bool is_watch(rsp::BreakpointKind kind) {
-  return kind != rsp::BreakpointKind::kSoftware && kind != rsp::BreakpointKind::kHardware;
-}
-
-}  // namespace
-
-uint8_t signal_for(const Fault& fault) {
-  switch (fault.kind) {
-    case FaultKind::kPageFault:
-    case FaultKind::kGeneralProtection:
-    case FaultKind::kOutOfBounds:
-    case FaultKind::kTripleFault:
-      return rsp::kSigSegv;
-    case FaultKind::kInvalidOpcode:
-    case FaultKind::kUnsupportedInstruction:
-      return rsp::kSigIll;
-    case FaultKind::kDivideError:
-      return rsp::kSigFpe;
-    case FaultKind::kOtherException:
-      return fault.vector == kStackSegmentFault ? rsp::kSigSegv : rsp::kSigTrap;
-    case FaultKind::kTimeout:
-      return kSigAlrm;
-    default:
-      return kSigAbrt;  // panic, bad host call or port, refused call, VMM error
-  }
-}
 
 LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
                        std::string exec_path)
@@ -67,7 +24,7 @@ LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value
 base::Status LiveTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  to_gdb(*regs, out);
+  convert::to_gdb(*regs, out);
   return {};
 }
 
@@ -75,17 +32,21 @@ base::Status LiveTarget::write_registers(const rsp::RegisterFile& in) {
   if (auto st = sandbox_.allow_debugger_write(nullptr); !st) return st;
   auto regs = sandbox_.vcpu().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  from_gdb(in, *regs);
+  convert::from_gdb(in, *regs);
   return sandbox_.vcpu().set_registers(*regs);
 }
 
 base::Status LiveTarget::read_memory(uint64_t address, std::span<uint8_t> out) {
-  if (unmapped_in_guest(address, out.size())) return base::fail("not mapped in the guest");
+  if (auto st = debug::check_guest_access(address, out.size(), sandbox_.memory().size()); !st) {
+    return st;
+  }
   return sandbox_.memory().read(address, out);
 }
 
 base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t> data) {
-  if (unmapped_in_guest(address, data.size())) return base::fail("not mapped in the guest");
+  if (auto st = debug::check_guest_access(address, data.size(), sandbox_.memory().size()); !st) {
+    return st;
+  }
   const HostWrite write{address, {data.begin(), data.end()}};
   if (auto st = sandbox_.allow_debugger_write(&write); !st) return st;
   if (auto st = sandbox_.memory().write(address, data); !st) return st;
@@ -96,11 +57,11 @@ base::Status LiveTarget::write_memory(uint64_t address, std::span<const uint8_t>
 rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop) {
   if (result_) {
     return result_->has_value() ? rsp::StopInfo::exited(0)
-                                : rsp::StopInfo::terminated(signal_for(result_->error()));
+                                : rsp::StopInfo::terminated(debug::signal_for(result_->error()));
   }
   if (pending_fault_) {
     // Continuing from a fault: the guest cannot handle it, so the program ends here.
-    const uint8_t sig = signal_for(*pending_fault_);
+    const uint8_t sig = debug::signal_for(*pending_fault_);
     result_ = base::Unexpected(std::move(*pending_fault_));
     pending_fault_.reset();
     return rsp::StopInfo::terminated(sig);
@@ -124,17 +85,19 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
   switch (outcome.kind) {
     case RunOutcome::Kind::kPaused:
       if (outcome.exit.kind == ExitKind::kStopped) return rsp::StopInfo::interrupted();
-      if (outcome.exit.has_debug_point) return debug_stop(outcome.exit);
+      if (outcome.exit.has_debug_point) {
+        return points_.stop_for(outcome.exit.debug_point, outcome.exit.address);
+      }
       return rsp::StopInfo::stopped(rsp::kSigTrap);
     case RunOutcome::Kind::kFaulted:
       pending_fault_ = std::move(outcome.fault);
-      return rsp::StopInfo::fault(signal_for(*pending_fault_));
+      return rsp::StopInfo::fault(debug::signal_for(*pending_fault_));
     case RunOutcome::Kind::kReturned:
       break;
   }
   if (sandbox_.call_in_progress() || !sandbox_.initialized()) {
     result_ = base::Unexpected(Fault{.kind = FaultKind::kInternal, .message = "lost the call"});
-    return rsp::StopInfo::terminated(kSigAbrt);
+    return rsp::StopInfo::terminated(debug::kSigAbrt);
   }
   if (!in_call_) {
     // The initialisation finished: the guest call follows as part of the same program.
@@ -142,7 +105,7 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
     if (auto st = sandbox_.begin_call(function_, args_); !st) {
       result_ =
           base::Unexpected(Fault{.kind = FaultKind::kGuestError, .message = st.error().message});
-      return rsp::StopInfo::terminated(kSigAbrt);
+      return rsp::StopInfo::terminated(debug::kSigAbrt);
     }
     if (stepping) return rsp::StopInfo::stopped(rsp::kSigTrap);
     return std::nullopt;
@@ -151,43 +114,17 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
   return rsp::StopInfo::exited(0);
 }
 
-rsp::StopInfo LiveTarget::debug_stop(const VcpuExit& exit) const {
-  switch (exit.debug_point) {
-    case DebugPointKind::kBreakpoint: {
-      const bool hardware = std::any_of(points_.begin(), points_.end(), [&](const Point& p) {
-        return p.kind == rsp::BreakpointKind::kHardware && p.address == exit.address;
-      });
-      return hardware ? rsp::StopInfo::hw_break() : rsp::StopInfo::sw_break();
-    }
-    case DebugPointKind::kWriteWatch:
-      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kWatch, exit.address);
-    case DebugPointKind::kReadWatch:
-      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kRWatch, exit.address);
-    case DebugPointKind::kAccessWatch:
-      return rsp::StopInfo::watch(rsp::StopInfo::Kind::kAWatch, exit.address);
-  }
-  return rsp::StopInfo::stopped(rsp::kSigTrap);
-}
-
 base::Status LiveTarget::apply_points() {
-  std::vector<DebugPoint> set;
-  for (const Point& p : points_) {
-    set.push_back(DebugPoint{debug_kind(p.kind), p.address, is_watch(p.kind) ? p.length : 1});
-  }
-  return sandbox_.vcpu().set_debug_points(set);
+  return sandbox_.vcpu().set_debug_points(points_.vcpu_points());
 }
 
 base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                            uint64_t length) {
-  const DebugPoint checked{debug_kind(kind), address, is_watch(kind) ? length : 1};
-  if (auto st = check_debug_points(std::span(&checked, 1), sandbox_.memory().size()); !st) {
-    return st;
-  }
-  const Point point{kind, address, length};
-  if (std::find(points_.begin(), points_.end(), point) != points_.end()) return {};
-  points_.push_back(point);
+  auto added = points_.insert(kind, address, length, sandbox_.memory().size());
+  if (!added) return base::Unexpected(std::move(added).error());
+  if (!*added) return {};
   if (auto st = apply_points(); !st) {
-    points_.pop_back();
+    points_.remove(kind, address, length);
     return st;
   }
   return {};
@@ -195,9 +132,7 @@ base::Status LiveTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t ad
 
 base::Status LiveTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                            uint64_t length) {
-  const auto it = std::find(points_.begin(), points_.end(), Point{kind, address, length});
-  if (it == points_.end()) return {};
-  points_.erase(it);
+  if (!points_.remove(kind, address, length)) return {};
   return apply_points();
 }
 

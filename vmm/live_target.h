@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "debug/debug_points.h"
 #include "rsp/target.h"
 #include "vmm/fault.h"
 #include "vmm/sandbox.h"
@@ -67,30 +68,20 @@ class LiveTarget final : public rsp::Target {
   std::vector<rsp::MemoryRegion> memory_regions() const override;
 
  private:
-  struct Point {
-    rsp::BreakpointKind kind;
-    uint64_t address;
-    uint64_t length;
-    bool operator==(const Point&) const = default;
-  };
   // The stop or end for what the sandbox's resume() returned; nullopt: keep running.
   std::optional<rsp::StopInfo> on_outcome(RunOutcome outcome, bool stepping);
-  rsp::StopInfo debug_stop(const VcpuExit& exit) const;
   base::Status apply_points();
 
   Sandbox& sandbox_;
   std::string function_;
   std::vector<Value> args_;
   std::string exec_path_;
-  std::vector<Point> points_;
+  debug::DebugPoints points_;
   std::optional<Fault> pending_fault_;  // stopped at a fault: the next resume ends the program
   std::optional<base::Expected<Value, Fault>> result_;
   bool in_call_ = false;  // the initialisation is over and the guest call has begun
   bool killed_ = false;
   bool detached_ = false;
 };
-
-// The signal a fault is shown as (SIGSEGV, SIGILL, SIGFPE, SIGABRT, SIGALRM for a timeout).
-uint8_t signal_for(const Fault& fault);
 
 }  // namespace hlrr::vmm

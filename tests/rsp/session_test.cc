@@ -208,11 +208,26 @@ TEST_F(SessionTest, StepReportsExpeditedRegisters) {
 }
 
 TEST_F(SessionTest, ContinueStopsAtBreakpoints) {
+  reply("qSupported:multiprocess+;swbreak+;hwbreak+");  // as gdb asks
   EXPECT_EQ(reply("Z0,1005,1"), "OK");
   EXPECT_EQ(reply("c"), stop_reply(0x1005, "swbreak:;"));
   EXPECT_EQ(reply("Z1,1008,1"), "OK");
   EXPECT_EQ(reply("vCont;c"), stop_reply(0x1008, "hwbreak:;"));
   EXPECT_EQ(reply("?"), stop_reply(0x1008, "hwbreak:;"));
+}
+
+// swbreak/hwbreak are stop reasons only for a client that offered them in qSupported (lldb
+// does not); watchpoint reasons are part of the base protocol.
+TEST_F(SessionTest, BreakpointReasonsOnlyForAClientThatAskedForThem) {
+  reply("qSupported:xmlRegisters=i386;multiprocess+");
+  EXPECT_EQ(reply("Z0,1005,1"), "OK");
+  EXPECT_EQ(reply("c"), stop_reply(0x1005, ""));
+  EXPECT_EQ(reply("Z1,1008,1"), "OK");
+  EXPECT_EQ(reply("c"), stop_reply(0x1008, ""));
+  reply("qSupported:swbreak+");
+  EXPECT_EQ(reply("?"), stop_reply(0x1008, ""));  // a hardware breakpoint: hwbreak not asked
+  EXPECT_EQ(reply("Z0,100a,1"), "OK");
+  EXPECT_EQ(reply("c"), stop_reply(0x100a, "swbreak:;"));
 }
 
 TEST_F(SessionTest, ContinueStopsAtWatchpoints) {
@@ -273,6 +288,7 @@ TEST_F(SessionTest, ReverseOnlyWithTheExtension) {
   EXPECT_EQ(reply("bs"), "");
   EXPECT_EQ(reply("bc"), "");
   target_.reverse_enabled = true;
+  reply("qSupported:swbreak+;hwbreak+");  // as gdb asks
   EXPECT_EQ(reply("s"), stop_reply(0x1001, ""));
   EXPECT_EQ(reply("s"), stop_reply(0x1002, ""));
   EXPECT_EQ(reply("bs"), stop_reply(0x1001, ""));
