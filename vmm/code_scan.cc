@@ -28,6 +28,8 @@ const char* to_string(SiteKind kind) {
       return "rdseed";
     case SiteKind::kCpuid:
       return "cpuid";
+    case SiteKind::kSyscall:
+      return "syscall";
   }
   return "?";
 }
@@ -67,6 +69,9 @@ bool classify(unsigned id, SiteKind& kind) {
       return true;
     case X86_INS_CPUID:
       kind = SiteKind::kCpuid;
+      return true;
+    case X86_INS_SYSCALL:
+      kind = SiteKind::kSyscall;
       return true;
     default:
       return false;

@@ -6,7 +6,9 @@
 //  - `hlt`: likewise stopped before, so a halt is told apart from a stop exactly;
 //  - `cpuid`: a KVM that refuses KVM_SET_CPUID2 answers it through hardware breakpoints;
 //  - non-deterministic instructions (rdtsc, rdtscp, rdrand, rdseed): the recorder supplies and
-//    records their results on the software vCPU and warns about them on KVM.
+//    records their results on the software vCPU and warns about them on KVM;
+//  - `syscall` (musl guests, guest/runtime/libc): Unicorn 2.0.1 skips the instruction instead of
+//    entering LSTAR, so the software vCPU stops before it and performs it as the CPU does.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,7 @@ enum class SiteKind : uint8_t {
   kRdrand,
   kRdseed,
   kCpuid,
+  kSyscall,  // stopped at and performed by the software vCPU; KVM runs it natively
 };
 
 const char* to_string(SiteKind kind);

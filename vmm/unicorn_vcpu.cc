@@ -19,6 +19,8 @@ constexpr uint64_t kNoUntil = 0x8000000000000000ull;
 // every memory access, so that a fault reports the faulting instruction (see docs/vcpu-facts.md).
 constexpr uint64_t kNeverAccessed = 0xFFFFFFFFFFFFF000ull;
 constexpr uint64_t kNoTarget = ~0ull;
+// The MSRs of `syscall` (perform_syscall()).
+constexpr uint32_t kMsrLstar = 0xC0000082, kMsrFmask = 0xC0000084;
 // The widest single access a memory hook reports (an SSE load or store; wider instructions
 // such as fxsave access memory in pieces).
 constexpr uint64_t kMaxAccessSize = 16;
@@ -160,14 +162,19 @@ void UnicornVcpu::write_reg(int reg, uint64_t value) {
   uc_reg_write(uc_, reg, &value);
 }
 
-VcpuExit UnicornVcpu::run(const RunOptions& options) {
+void UnicornVcpu::reset_run_state() {
   hit_ = nullptr;
-  stepping_ = options.single_step;
   pending_site_ = nullptr;
   unscanned_io_ = false;
   unscanned_name_ = nullptr;
   pending_vector_ = -1;
   unmapped_type_ = 0;
+  syscall_performed_ = false;
+}
+
+VcpuExit UnicornVcpu::run(const RunOptions& options) {
+  reset_run_state();
+  stepping_ = options.single_step;
   if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
   // Resuming from a stop steps over a breakpoint at RIP; arriving there by completing an exit
   // is not a stop at it (the exit loop runs on without a debugger seeing it).
@@ -176,7 +183,48 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
   performed_to_ = ~0ull;
   // Unicorn's own `count` is never used: it is ~11x slower and one-way (docs/vcpu-facts.md).
   // Limits and single steps stop at exact counts from the block counter instead.
-  return run_counted(options.single_step ? 1 : options.max_instructions, options);
+  uint64_t limit = options.single_step ? 1 : options.max_instructions;
+  for (;;) {
+    const uint64_t before = counter_.count();
+    VcpuExit exit = run_counted(limit, options);
+    if (!syscall_performed_) return exit;
+    // A `syscall` entered the guest's handler (perform_syscall()): no exit, run on as the CPU
+    // does, unless it was the last instruction allowed. A breakpoint at LSTAR is a stop.
+    const uint64_t ran = counter_.count() - before;
+    if (limit != 0) {
+      if (ran >= limit) {
+        return VcpuExit{.kind =
+                            options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit};
+      }
+      limit -= ran;
+    }
+    reset_run_state();
+    skip_breakpoint_at_ = ~0ull;
+    performed_to_ = ~0ull;
+    if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+  }
+}
+
+// `syscall` as the CPU performs it in 64-bit mode (Unicorn 2.0.1 skips it): #UD when not
+// enabled; RCX = the next RIP, R11 = RFLAGS, RFLAGS &= ~FMASK, RIP = LSTAR. CS and SS are
+// left alone: a guest's STAR names the selectors it already runs with (guest/runtime/libc).
+VcpuExit UnicornVcpu::perform_syscall(const InstructionSite& site) {
+  const auto msr = [this](uint32_t index) {
+    uc_x86_msr m{index, 0};
+    uc_reg_read(uc_, UC_X86_REG_MSR, &m);
+    return m.value;
+  };
+  // Unicorn's model ignores a guest's write of EFER.SCE (its CPUID lacks the SYSCALL bit), so
+  // a guest that never set LSTAR stands for one that never enabled `syscall`.
+  const uint64_t lstar = msr(kMsrLstar);
+  if (lstar == 0) return VcpuExit{.kind = ExitKind::kException, .vector = kInvalidOpcode};
+  const uint64_t rflags = read_reg(UC_X86_REG_RFLAGS);
+  write_reg(UC_X86_REG_RCX, site.address + site.length);
+  write_reg(UC_X86_REG_R11, rflags);
+  write_reg(UC_X86_REG_RFLAGS, rflags & ~msr(kMsrFmask));
+  write_reg(UC_X86_REG_RIP, lstar);
+  syscall_performed_ = true;
+  return VcpuExit{.kind = ExitKind::kDebug};  // not returned: run() runs on
 }
 
 VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
@@ -209,12 +257,15 @@ VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
     if (hit_ && hit_->kind != DebugPointKind::kBreakpoint) return debug_point_exit();
     return VcpuExit{.kind = options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit};
   }
-  const bool performs_site = pending_site_ && (pending_site_->kind == SiteKind::kHlt ||
-                                               pending_site_->kind == SiteKind::kOut ||
-                                               pending_site_->kind == SiteKind::kIn);
+  const bool performs_site =
+      pending_site_ &&
+      (pending_site_->kind == SiteKind::kHlt || pending_site_->kind == SiteKind::kOut ||
+       pending_site_->kind == SiteKind::kIn || pending_site_->kind == SiteKind::kSyscall);
   VcpuExit exit = translate_stop(err, options);
-  // The backend performed the `hlt`/`out`/`in` itself: it retired.
-  if (performs_site && exit.kind != ExitKind::kUnsupported) counter_.add(1);
+  // The backend performed the `hlt`/`out`/`in`/`syscall` itself: it retired.
+  if (performs_site && exit.kind != ExitKind::kUnsupported && exit.kind != ExitKind::kException) {
+    counter_.add(1);
+  }
   return exit;
 }
 
@@ -323,6 +374,8 @@ VcpuExit UnicornVcpu::io_exit(const InstructionSite& site) {
     case SiteKind::kRdrand:
     case SiteKind::kRdseed:
       return nondet_exit(site);
+    case SiteKind::kSyscall:
+      return perform_syscall(site);
     default:
       return VcpuExit{.kind = ExitKind::kUnsupported,
                       .detail = "`" + site.text + "` at " + hex(site.address) +

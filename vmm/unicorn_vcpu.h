@@ -52,6 +52,8 @@ class UnicornVcpu final : public Vcpu {
   VcpuExit translate_stop(int err, const RunOptions& options);
   VcpuExit memory_fault();
   VcpuExit io_exit(const InstructionSite& site);
+  VcpuExit perform_syscall(const InstructionSite& site);
+  void reset_run_state();
   // rdtsc & co.: stopped before the instruction; set_nondet_result() performs it.
   VcpuExit nondet_exit(const InstructionSite& site);
   uint64_t read_reg(int reg);
@@ -102,6 +104,7 @@ class UnicornVcpu final : public Vcpu {
   uint64_t unmapped_address_ = 0;
   uint8_t pending_in_size_ = 0;
   const InstructionSite* pending_nondet_ = nullptr;  // the kNondet exit to complete
+  bool syscall_performed_ = false;                   // perform_syscall() moved RIP to LSTAR
 
   // Debug points (set_debug_points()) and what their hooks saw during the current run().
   std::vector<DebugPoint> debug_points_;

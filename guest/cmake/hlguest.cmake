@@ -4,6 +4,7 @@
 #   hl_add_guest(myguest myguest.c util.c)              # -> ${HLRR_GUEST_OUTPUT_DIR}/myguest.elf
 #   hl_add_guest(mathy HL_GUEST_SSE mathy.c)             # opts into SSE (see README.md)
 #   hl_add_guest(fast PROFILE release fast.c)            # this guest optimised (-O2 -g)
+#   hl_add_guest(real LIBC real.c)                       # with musl as its C library (SSE on)
 #
 # A guest target is an executable named <name> whose file is <name>.elf, compiled with
 # HL_GUEST_COMPILE_FLAGS and its profile's flags, linked with the SDK's linker script and the
@@ -58,8 +59,37 @@ set(HL_GUEST_LINK_FLAGS
   -Wl,--orphan-handling=error
   CACHE INTERNAL "link flags of every guest")
 
+# musl (Debian's musl-dev) as the C library of LIBC guests: its headers instead of the host's,
+# its static libc.a (libm is inside it) and the compiler's own libgcc at link time. Not
+# freestanding (the compiler may assume the C library's semantics); SSE on, as musl is built.
+set(HLGUEST_MUSL_DIR "/usr/lib/x86_64-linux-musl" CACHE PATH "where musl-dev's libc.a is")
+set(HLGUEST_MUSL_INCLUDE "/usr/include/x86_64-linux-musl" CACHE PATH "musl-dev's headers")
+execute_process(COMMAND "${CMAKE_C_COMPILER}" -print-file-name=include
+                OUTPUT_VARIABLE _hlguest_cc_include OUTPUT_STRIP_TRAILING_WHITESPACE)
+execute_process(COMMAND "${CMAKE_C_COMPILER}" -print-libgcc-file-name
+                OUTPUT_VARIABLE _hlguest_libgcc OUTPUT_STRIP_TRAILING_WHITESPACE)
+set(HL_GUEST_LIBC_COMPILE_FLAGS
+  -nostdinc "SHELL:-isystem ${HLGUEST_MUSL_INCLUDE}" "SHELL:-isystem ${_hlguest_cc_include}"
+  -static -fno-pic -fno-pie -mno-red-zone -fno-stack-protector -fno-omit-frame-pointer
+  -fcf-protection=none
+  -Wall -Wextra -Werror
+  CACHE INTERNAL "compile flags of every LIBC guest source")
+set(HL_GUEST_LIBC_LIBS "${HLGUEST_MUSL_DIR}/libc.a" "${_hlguest_libgcc}"
+  CACHE INTERNAL "what a LIBC guest links after the runtime")
+
+function(_hl_guest_require_musl)
+  if(NOT EXISTS "${HLGUEST_MUSL_DIR}/libc.a" OR NOT EXISTS "${HLGUEST_MUSL_INCLUDE}/stdio.h")
+    message(FATAL_ERROR "hlguest: LIBC guests need musl (Debian: apt-get install musl-dev); "
+                        "not found in ${HLGUEST_MUSL_DIR}")
+  endif()
+endfunction()
+
 function(_hl_guest_flags target sse profile)
-  set(flags ${HL_GUEST_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
+  if(sse STREQUAL "LIBC")
+    set(flags ${HL_GUEST_LIBC_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
+  else()
+    set(flags ${HL_GUEST_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
+  endif()
   if(sse)
     list(REMOVE_ITEM flags -mgeneral-regs-only)
   endif()
@@ -99,10 +129,28 @@ function(_hl_guest_runtime profile out_var)
 endfunction()
 _hl_guest_runtime("${HL_GUEST_PROFILE}" _hl_default_runtime)
 
+# The runtime of LIBC guests: the same registry, dispatch and host calls, with musl's start-up
+# and its system calls served by libc/syscall.c instead of the freestanding pieces.
+function(_hl_guest_libc_runtime profile out_var)
+  set(lib hlguest_libc_${profile})
+  set(${out_var} ${lib} PARENT_SCOPE)
+  if(TARGET ${lib})
+    return()
+  endif()
+  _hl_guest_require_musl()
+  add_library(${lib} STATIC
+    "${HLGUEST_SDK_DIR}/runtime/libc/entry.S"
+    "${HLGUEST_SDK_DIR}/runtime/libc/boot.c"
+    "${HLGUEST_SDK_DIR}/runtime/libc/syscall.c"
+    "${HLGUEST_SDK_DIR}/runtime/runtime.c"
+    "${HLGUEST_SDK_DIR}/runtime/hostcall.c")
+  _hl_guest_flags(${lib} LIBC ${profile})
+endfunction()
+
 # hl_add_guest(<name> [HL_GUEST_SSE] [PROFILE debug|release] <source>...)
 # PROFILE defaults to HL_GUEST_PROFILE.
 function(hl_add_guest name)
-  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE" "PROFILE" "")
+  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE;LIBC" "PROFILE" "")
   if(NOT HLG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "hl_add_guest(${name}): no sources")
   endif()
@@ -110,12 +158,19 @@ function(hl_add_guest name)
     set(HLG_PROFILE "${HL_GUEST_PROFILE}")
   endif()
   _hl_guest_check_profile("${HLG_PROFILE}")
-  _hl_guest_runtime("${HLG_PROFILE}" runtime)
   add_executable(${name} ${HLG_UNPARSED_ARGUMENTS})
-  _hl_guest_flags(${name} "${HLG_HL_GUEST_SSE}" "${HLG_PROFILE}")
   target_link_options(${name} PRIVATE ${HL_GUEST_LINK_FLAGS})
-  # The runtime's objects are pulled in by name: _start, hl_dispatch_entry, memcpy ...
-  target_link_libraries(${name} PRIVATE ${runtime})
+  if(HLG_LIBC)
+    set(HLG_HL_GUEST_SSE ON)
+    _hl_guest_libc_runtime("${HLG_PROFILE}" runtime)
+    _hl_guest_flags(${name} LIBC "${HLG_PROFILE}")
+    target_link_libraries(${name} PRIVATE ${runtime} ${HL_GUEST_LIBC_LIBS})
+  else()
+    _hl_guest_runtime("${HLG_PROFILE}" runtime)
+    _hl_guest_flags(${name} "${HLG_HL_GUEST_SSE}" "${HLG_PROFILE}")
+    # The runtime's objects are pulled in by name: _start, hl_dispatch_entry, memcpy ...
+    target_link_libraries(${name} PRIVATE ${runtime})
+  endif()
   set_target_properties(${name} PROPERTIES
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY "${HLRR_GUEST_OUTPUT_DIR}"

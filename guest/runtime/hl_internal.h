@@ -26,6 +26,9 @@ void hl_write_out(uint32_t kind, hl_value value);
 /* Boot: alloc.c */
 void hl_heap_init(uint64_t memory_size);
 
+/* Defined by the libc flavour only (libc/boot.c): runs after a guest function returns. */
+void hl_call_finished(void) __attribute__((weak));
+
 /* Called from entry.S. */
 void hl_runtime_start(void);
 void hl_dispatch(void);

@@ -181,5 +181,6 @@ void hl_dispatch(void) {
   }
 
   const hl_value result = f->fn(args, f->argc);
+  if (hl_call_finished) hl_call_finished(); /* the libc flavour flushes stdout here */
   hl_write_out(HL_MSG_RESULT, result);
 }
