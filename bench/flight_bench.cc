@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   }
   const std::string dir = argv[1];
   bool json = false;
-  size_t runs = 5;
+  size_t runs = 3;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json")) json = true;
     if (!std::strcmp(argv[i], "--flight-runs") && i + 1 < argc) runs = std::stoul(argv[++i]);
@@ -130,10 +130,10 @@ int main(int argc, char** argv) {
   const std::string kept = mkdtemp(tmp);
 
   bench::Table table;
-  const int64_t n = 1000, seed = 7;
-  overhead(table, {"sort_hash(1000, 7)", &*compute, "sort_hash", {n, seed}}, runs, kept, "<= 1.05x",
+  const int64_t n = 100, seed = 7;
+  overhead(table, {"sort_hash(100, 7)", &*compute, "sort_hash", {n, seed}}, runs, kept, "<= 1.05x",
            false);
-  overhead(table, {"sort_hash(1000, 7), --fresh", &*compute, "sort_hash", {n, seed}, true}, runs,
+  overhead(table, {"sort_hash(100, 7), --fresh", &*compute, "sort_hash", {n, seed}, true}, runs,
            kept, "<= 1.05x", false);
   overhead(table, {"chatter(20)", &*chatty, "chatter", {int64_t{20}}}, runs, kept, "<= 1.10x",
            true);

@@ -33,6 +33,7 @@ std::vector<std::string> traces_in(const std::string& dir) {
 std::unique_ptr<vmm::Sandbox> unicorn_sandbox(const std::string& guest, std::string* output) {
   vmm::SandboxConfig config;
   config.vcpu = vmm::VcpuKind::kUnicorn;
+  vmm::add_standard_host_functions(config.host_functions);
   return make_sandbox(guest, output, std::move(config));
 }
 
@@ -142,6 +143,52 @@ TEST_F(FlightRecorderTest, TheHostKeepsAWrongResultWithTheStateItStartedFrom) {
     EXPECT_CONTAINS(out, before == 0 ? "$1 = 1000" : "$1 = 14");
     EXPECT_CONTAINS(out, "$2 = 1000");
   }
+}
+
+// The bound holds whatever the calls do: with room for fewer than K calls the oldest go, and
+// what is kept still replays (memory taken back only as far as the calls kept); a call that
+// alone outgrows the bound cannot be kept, says so, and the next one can.
+TEST_F(FlightRecorderTest, TheBufferStaysWithinItsBoundAndDropsTheOldestCallsFirst) {
+  auto sandbox = unicorn_sandbox("chatty", &output_);
+  ASSERT_TRUE(sandbox);
+  constexpr uint64_t kBudget = 512 * 1024;
+  std::vector<std::string> notices;
+  recorder::FlightOptions options{.directory = dir_.path("kept"),
+                                  .guest_name = "chatty.elf",
+                                  .calls_before = 40,
+                                  .max_buffer_bytes = kBudget};
+  options.notice = [&](const std::string& line) { notices.push_back(line); };
+  auto flight = recorder::flight_record(*sandbox, std::move(options));
+  ASSERT_TRUE(flight) << flight.error().message;
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox, "chatter", {int64_t{100}})), 101);
+  EXPECT_LE((*flight)->peak_buffered_bytes(), kBudget);
+  EXPECT_GT((*flight)->peak_buffered_bytes(), kBudget / 2);
+  auto kept = (*flight)->keep_last_call("bound");
+  ASSERT_TRUE(kept) << kept.error().message;
+  const TraceContents t = read_trace(kept->path);
+  EXPECT_EQ(kept->last_call, 50u);
+  EXPECT_LT(t.calls.size(), 41u);  // the bound, not K, limited it
+  EXPECT_GT(t.calls.size(), 1u);
+  EXPECT_EQ(kept->first_call, 51u - t.calls.size());
+  EXPECT_EQ(t.exits.size(), 102u * t.calls.size());  // 101 host calls and the halt, each
+  const ProcessResult check = run_process({tool_path("hlreplay"), kept->path, "--check"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_CONTAINS(check.out, "deterministic: " + std::to_string(t.exits.size()) + " exits");
+
+  EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox, "chatter", {int64_t{20'000}})), 20'021);
+  EXPECT_LE((*flight)->peak_buffered_bytes(), kBudget);
+  auto too_big = (*flight)->keep_last_call("too big");
+  ASSERT_FALSE(too_big);
+  EXPECT_EQ(too_big.error().message,
+            "cannot keep call 51 (chatter): its recording outgrew the flight recorder's " +
+                std::to_string(kBudget) + "-byte buffer");
+  EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox, "chatter", {int64_t{5}})), 6);
+  auto after = (*flight)->keep_last_call("after");
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->first_call, 52u);  // nothing before the call that could not be buffered
+  EXPECT_EQ(read_trace(after->path).calls.size(), 1u);
+  EXPECT_EQ(notices.size(), 2u);
 }
 
 // A calls file of `total` calls of still_alive, with `fault` in place of the calls numbered in
