@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       "after the calls ran (disk full) prints their outcome, then why, and exits 3.\n"
       "Several calls (--call repeated, --calls FILE) run in order in one sandbox and one\n"
       "recording, each printing `[N] result: VALUE`; the first that faults ends the session\n"
-      "(later calls do not run) and hlrun exits 1.",
+      "(later calls do not run) and hlrun exits 1. With --flight-recorder DIR the session\n"
+      "goes on, and each failing call is kept in DIR as one trace (docs/recording.md).",
       "hlrun"};
   std::string guest_path;
   std::vector<std::vector<std::string>> call;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "recorder/convert.h"
@@ -247,6 +248,40 @@ TEST_F(FlightRecorderTest, HlrunKeepsTheFaultingCallAndGdbFindsTheFaultInIt) {
   EXPECT_CONTAINS(out, "instruction " + std::to_string(count) + ", after exit " +
                            std::to_string(t.exits.size() - 1));
   EXPECT_CONTAINS(out, "(guest fault: #PF at " + rip + " in null_deref");
+}
+
+// The state a kept trace starts from: with --fresh the post-initialisation snapshot (each call
+// starts there), without it whatever the calls before left. deep_fault(n) sets g_deep_marker =
+// n, then faults; the second fault's trace starts with the first's 7 only without --fresh.
+TEST_F(FlightRecorderTest, AKeptTraceStartsFromThePostInitSnapshotWithFresh) {
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  for (const bool fresh : {true, false}) {
+    SCOPED_TRACE(fresh);
+    const std::string kept_dir = dir_.path(fresh ? "fresh" : "carried");
+    std::vector<std::string> argv = {
+        tool_path("hlrun"), guest_path("faults"), "--vcpu", "unicorn", "--flight-recorder",
+        kept_dir,           "--flight-before",    "1"};
+    for (const char* call : {"still_alive", "deep_fault 7", "still_alive", "deep_fault 9"}) {
+      argv.push_back("--call");
+      std::istringstream words(call);
+      for (std::string w; words >> w;) argv.push_back(w);
+    }
+    if (fresh) argv.push_back("--fresh");
+    const ProcessResult run = run_process(argv);
+    EXPECT_EQ(run.exit_code, 1) << run.err;
+    const std::string path = kept_dir + "/faults.elf-call4-deep_fault.cap";
+    ASSERT_EQ(traces_in(kept_dir).size(), 2u) << run.err;
+    ASSERT_TRUE(fs::exists(path)) << run.err;
+    EXPECT_EQ(read_trace(path).calls.size(), 2u);
+    ReplayServer server(path);
+    ASSERT_NE(server.port(), 0);
+    const std::string out =
+        gdb_session("faults", server.port(),
+                    {"print g_deep_marker", "continue", "print g_deep_marker", "bt 1"});
+    EXPECT_CONTAINS(out, fresh ? "$1 = 0\n" : "$1 = 7\n");
+    EXPECT_CONTAINS(out, "$2 = 9\n");
+    EXPECT_CONTAINS(out, "deep_inner (p=0x0)");
+  }
 }
 
 // kill -9 of a host whose flight recorder kept three traces (calls 40, 80, 120 fault) while it
