@@ -127,6 +127,7 @@ void write_fault_core(vmm::Sandbox& sandbox, const SessionOptions& options) {
 int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, SessionOptions options) {
   const bool several = calls.size() > 1;
   std::optional<vmm::Snapshot> initialised;
+  bool faulted = false;
   if (options.fresh && several) initialised = sandbox.snapshot();
   for (size_t i = 0; i < calls.size(); ++i) {
     const std::string tag = several ? "[" + std::to_string(i + 1) + "] " : "";
@@ -145,6 +146,10 @@ int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, Session
       std::fprintf(stderr, "hlrun: %s%s%s\n", who.c_str(),
                    refused ? "" : "guest fault: ", result.error().to_string().c_str());
       if (!refused && !options.core_on_fault.empty()) write_fault_core(sandbox, options);
+      if (!refused && options.keep_going) {
+        faulted = true;
+        continue;
+      }
       if (i + 2 == calls.size()) std::fprintf(stderr, "hlrun: call %zu not run\n", i + 2);
       if (i + 2 < calls.size()) {
         std::fprintf(stderr, "hlrun: calls %zu-%zu not run\n", i + 2, calls.size());
@@ -154,7 +159,7 @@ int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, Session
     std::printf("%sresult: %s\n", tag.c_str(), vmm::to_string(*result).c_str());
     std::fflush(stdout);
   }
-  return 0;
+  return faulted ? 1 : 0;
 }
 
 }  // namespace hlrr::cli

@@ -37,6 +37,9 @@ struct SessionOptions {
   // Where to write an ELF core of the guest when a call faults ("": none), vmm/core_dump.h.
   std::string core_on_fault;
   std::string program;  // the guest's name, for the core
+  // A call that faults or times out does not end the session: the next one runs (the flight
+  // recorder's use: many calls, one of which fails). The exit code is still 1.
+  bool keep_going = false;
 };
 
 // Runs `calls` in order on `sandbox`, initialised and idle. Prints the guest's output and one

@@ -7,6 +7,7 @@
 #include "cli/call_arguments.h"
 #include "cli/call_session.h"
 #include "cli/debug_session.h"
+#include "recorder/flight_recorder.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
@@ -35,7 +36,8 @@ int main(int argc, char** argv) {
       "after the calls ran (disk full) prints their outcome, then why, and exits 3.\n"
       "Several calls (--call repeated, --calls FILE) run in order in one sandbox and one\n"
       "recording, each printing `[N] result: VALUE`; the first that faults ends the session\n"
-      "(later calls do not run) and hlrun exits 1.",
+      "(later calls do not run) and hlrun exits 1. With --flight-recorder DIR the session\n"
+      "goes on, and each failing call is kept in DIR as one trace (docs/recording.md).",
       "hlrun"};
   std::string guest_path;
   std::vector<std::vector<std::string>> call;
@@ -48,6 +50,9 @@ int main(int argc, char** argv) {
   std::string record_path;
   std::string debug_port, listen;
   std::string core_path;
+  std::string flight_dir;
+  uint64_t flight_before = 0;
+  std::string flight_buffer = "64M";
   app.add_option("guest", guest_path, "guest ELF (built with the hlrr guest SDK)")->required();
   app.add_option("--call", call,
                  "FN [ARGS...]: guest function to call and its arguments (default: main).\n"
@@ -71,6 +76,16 @@ int main(int argc, char** argv) {
   app.add_option("--core-on-fault", core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
                  "(gdb GUEST.elf PATH)");
+  app.add_option(
+      "--flight-recorder", flight_dir,
+      "DIR: record every call into a bounded buffer and keep, as one trace in DIR, each\n"
+      "call that faults, panics or times out (the session goes on after it)");
+  app.add_option("--flight-before", flight_before,
+                 "K: a kept trace also holds the K calls before the failing one")
+      ->capture_default_str();
+  app.add_option("--flight-buffer", flight_buffer,
+                 "SIZE: the flight recorder's bound on buffered calls (e.g. 64M)")
+      ->capture_default_str();
   app.add_option("-g", debug_port,
                  "PORT: wait for gdb/lldb on localhost:PORT (127.0.0.1 and ::1; 0: any port, "
                  "printed)");
@@ -99,6 +114,16 @@ int main(int argc, char** argv) {
     return fail(kExitUsage, "--record: empty trace path");
   if (app.count("--core-on-fault") > 0 && core_path.empty())
     return fail(kExitUsage, "--core-on-fault: empty path");
+  if (app.count("--flight-recorder") > 0 && flight_dir.empty())
+    return fail(kExitUsage, "--flight-recorder: empty directory");
+  auto flight_bytes = cli::parse_size(flight_buffer);
+  if (!flight_bytes) return fail(kExitUsage, "--flight-buffer: " + flight_bytes.error().message);
+  if (!flight_dir.empty() && !record_path.empty())
+    return fail(kExitUsage, "--flight-recorder and --record: choose one");
+  if (!flight_dir.empty() && (app.count("-g") > 0 || app.count("--listen") > 0))
+    return fail(kExitUsage,
+                "--flight-recorder runs without a debugger (debug a kept trace with "
+                "hlreplay)");
   std::optional<cli::DebugListen> debug;
   if (app.count("-g") > 0 || app.count("--listen") > 0) {
     const bool g = app.count("--listen") == 0;
@@ -151,15 +176,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hlrun: vcpu backend: %s\n",
                  std::string((*sandbox)->vcpu().backend_name()).c_str());
 
-  const int code =
-      cli::run_calls(**sandbox, *calls,
-                     {.fresh = fresh,
-                      .core_on_fault = core_path,
-                      .program = std::filesystem::path(guest_path).filename().string()});
+  const std::string program = std::filesystem::path(guest_path).filename().string();
+  std::unique_ptr<recorder::FlightRecorder> flight;
+  if (!flight_dir.empty()) {
+    recorder::FlightOptions options{.directory = flight_dir,
+                                    .guest_name = program,
+                                    .calls_before = flight_before,
+                                    .max_buffer_bytes = *flight_bytes};
+    options.notice = [](const std::string& line) {
+      std::fprintf(stderr, "hlrun: flight recorder: %s\n", line.c_str());
+    };
+    auto started = recorder::flight_record(**sandbox, std::move(options));
+    if (!started) return fail(kExitUsage, "--flight-recorder: " + started.error().message);
+    flight = std::move(*started);
+  }
+  const int code = cli::run_calls(
+      **sandbox, *calls,
+      {.fresh = fresh, .core_on_fault = core_path, .program = program, .keep_going = !!flight});
   if (verbose)
     std::fprintf(stderr, "hlrun: %llu exits\n",
                  static_cast<unsigned long long>((*sandbox)->exit_count()));
   // The calls' outcomes are printed (run_calls) whatever becomes of the recording (disk full).
+  if (flight && !flight->error()) return code != 0 ? code : kExitRecordingFailed;
   if (recording) {
     if (auto st = recording->finish(); !st)
       return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);

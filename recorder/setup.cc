@@ -71,6 +71,16 @@ std::vector<trace::MemoryRegion> memory_layout(const vmm::ElfImage& image, uint6
 }
 
 base::Expected<trace::Setup> build_setup(vmm::Sandbox& sandbox, const std::string& guest_name) {
+  auto regs = sandbox.vcpu().registers();
+  if (!regs) return base::Unexpected(std::move(regs).error());
+  const uint8_t* base = sandbox.memory().host_base();
+  return build_setup_from(sandbox, guest_name, to_trace(*regs), {base, sandbox.memory().size()});
+}
+
+base::Expected<trace::Setup> build_setup_from(vmm::Sandbox& sandbox, const std::string& guest_name,
+                                              const trace::Registers& registers,
+                                              std::span<const uint8_t> memory) {
+  HLRR_CHECK(memory.size() == sandbox.memory().size());
   trace::Setup setup;
   const auto bytes = sandbox.image().bytes();
   setup.elf.assign(bytes.begin(), bytes.end());
@@ -90,13 +100,10 @@ base::Expected<trace::Setup> build_setup(vmm::Sandbox& sandbox, const std::strin
   if (!cpu) return base::Unexpected(std::move(cpu).error());
   setup.cpu = std::move(*cpu);
   setup.memory_layout = memory_layout(sandbox.image(), sandbox.memory().size());
-  auto regs = sandbox.vcpu().registers();
-  if (!regs) return base::Unexpected(std::move(regs).error());
-  setup.initial_registers = to_trace(*regs);
-  const uint8_t* base = sandbox.memory().host_base();
+  setup.initial_registers = registers;
   static const uint8_t kZero[HL_PAGE_SIZE] = {};
-  for (uint64_t page = 0; page < sandbox.memory().page_count(); ++page) {
-    const uint8_t* p = base + page * HL_PAGE_SIZE;
+  for (uint64_t page = 0; page < memory.size() / HL_PAGE_SIZE; ++page) {
+    const uint8_t* p = memory.data() + page * HL_PAGE_SIZE;
     if (std::memcmp(p, kZero, HL_PAGE_SIZE) == 0) continue;
     setup.initial_memory.push_back(trace::Page{page * HL_PAGE_SIZE, {p, p + HL_PAGE_SIZE}});
   }

@@ -3,6 +3,7 @@
 // the register file and every non-zero page).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,13 @@ namespace hlrr::recorder {
 // Reads `sandbox`'s current state (registers, all of guest memory). Fails only if the CPU
 // model cannot be computed or the registers cannot be read.
 base::Expected<trace::Setup> build_setup(vmm::Sandbox& sandbox, const std::string& guest_name);
+
+// The same for an earlier state of an idle, initialised `sandbox`: `registers` and `memory` (the
+// whole guest memory, as large as the sandbox's) instead of the current ones. The flight
+// recorder starts its kept traces this way, at the start of a call that has since run.
+base::Expected<trace::Setup> build_setup_from(vmm::Sandbox& sandbox, const std::string& guest_name,
+                                              const trace::Registers& registers,
+                                              std::span<const uint8_t> memory);
 
 // hl_abi.h's fixed regions, then the image's segments and the heap, in address order.
 std::vector<trace::MemoryRegion> memory_layout(const vmm::ElfImage& image, uint64_t memory_size);

@@ -1,0 +1,322 @@
+#include "recorder/flight_recorder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+
+#include "recorder/convert.h"
+#include "recorder/kept_trace.h"
+#include "recorder/setup.h"
+
+namespace hlrr::recorder {
+namespace {
+
+constexpr uint64_t kPage = vmm::GuestMemory::kPageSize;
+
+uint64_t writes_bytes(const std::vector<trace::MemoryWrite>& writes) {
+  uint64_t n = 0;
+  for (const auto& w : writes) n += sizeof(w) + w.bytes.size();
+  return n;
+}
+
+uint64_t value_bytes(const trace::Value& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return s->size();
+  if (const auto* b = std::get_if<std::vector<uint8_t>>(&v)) return b->size();
+  return 0;
+}
+
+int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+uint64_t record_bytes(const trace::Record& record) {
+  uint64_t payload = 0;
+  if (const auto* e = std::get_if<trace::Exit>(&record)) {
+    payload = writes_bytes(e->host_writes) + (e->fault ? e->fault->message.size() : 0);
+  } else if (const auto* c = std::get_if<trace::CallStart>(&record)) {
+    payload = c->function.size() + writes_bytes(c->host_writes);
+    for (const auto& a : c->args) payload += sizeof(a) + value_bytes(a);
+  } else if (const auto* end = std::get_if<trace::CallEnd>(&record)) {
+    const auto* error = std::get_if<1>(&end->outcome);
+    payload = error ? error->size() : value_bytes(std::get<0>(end->outcome));
+  } else if (const auto* n = std::get_if<trace::NondetResult>(&record)) {
+    payload = n->values.size() * sizeof(uint64_t);
+  } else if (const auto* d = std::get_if<trace::DebuggerWrite>(&record)) {
+    payload = writes_bytes(d->writes);
+  } else if (const auto* m = std::get_if<trace::MemoryDelta>(&record)) {
+    payload = m->pages.size() * (sizeof(trace::Page) + kPage);
+  }
+  return sizeof(trace::Record) + payload;
+}
+
+base::Expected<std::unique_ptr<FlightRecorder>> flight_record(vmm::Sandbox& sandbox,
+                                                              FlightOptions options) {
+  if (!sandbox.initialized() || sandbox.call_in_progress())
+    return base::fail("the flight recorder starts on an initialised sandbox between calls");
+  if (options.directory.empty()) return base::fail("no directory for the kept traces");
+  std::error_code ec;
+  std::filesystem::create_directories(options.directory, ec);
+  if (ec || !std::filesystem::is_directory(options.directory))
+    return base::fail("cannot create directory " + options.directory +
+                      (ec ? ": " + ec.message() : ": not a directory"));
+  std::unique_ptr<FlightRecorder> flight(new FlightRecorder(sandbox, std::move(options)));
+  sandbox.set_exit_observer(flight.get());
+  return flight;
+}
+
+FlightRecorder::FlightRecorder(vmm::Sandbox& sandbox, FlightOptions options)
+    : sandbox_(sandbox), options_(std::move(options)) {
+  // The dirty log from now on, and the memory it is relative to.
+  sandbox.take_dirty_pages(scratch_pages_);
+  scratch_pages_.clear();
+  const uint8_t* base = sandbox.memory().host_base();
+  shadow_.assign(base, base + sandbox.memory().size());
+}
+
+FlightRecorder::~FlightRecorder() {
+  sandbox_.set_exit_observer(nullptr);
+}
+
+uint64_t FlightRecorder::instruction_count() {
+  vmm::Vcpu& vcpu = sandbox_.vcpu();
+  return vcpu.counts_instructions() ? vcpu.instruction_count() : 0;
+}
+
+void FlightRecorder::account(int64_t delta) {
+  buffered_bytes_ = static_cast<uint64_t>(static_cast<int64_t>(buffered_bytes_) + delta);
+  peak_bytes_ = std::max(peak_bytes_, buffered_bytes_);
+}
+
+void FlightRecorder::trim_history() {
+  while (!history_.empty() &&
+         (history_.size() > options_.calls_before || buffered_bytes_ > options_.max_buffer_bytes)) {
+    account(-static_cast<int64_t>(history_.front().bytes));
+    history_.pop_front();
+  }
+}
+
+void FlightRecorder::append(trace::Record record) {
+  if (!current_ || current_->overflowed) return;
+  const uint64_t bytes = record_bytes(record);
+  // Make room by dropping the oldest calls; a call that alone does not fit cannot be kept.
+  while (buffered_bytes_ + bytes > options_.max_buffer_bytes && !history_.empty()) {
+    account(-static_cast<int64_t>(history_.front().bytes));
+    history_.pop_front();
+  }
+  if (buffered_bytes_ + bytes > options_.max_buffer_bytes) {
+    account(-static_cast<int64_t>(current_->bytes));
+    current_->bytes = 0;
+    current_->overflowed = true;
+    std::vector<trace::Record>().swap(current_->records);
+    return;
+  }
+  current_->records.push_back(std::move(record));
+  current_->bytes += bytes;
+  account(static_cast<int64_t>(bytes));
+}
+
+void FlightRecorder::retire_current(std::vector<uint64_t>& changed) {
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  const uint8_t* memory = sandbox_.memory().host_base();
+  const bool to_history =
+      options_.calls_before > 0 && current_ && current_->ended && !current_->overflowed;
+  if (to_history) {
+    // What the shadow (this call's start) held before the pages move on: the way back.
+    current_->undo.reserve(changed.size());
+    for (uint64_t page : changed) {
+      const uint8_t* old = shadow_.data() + page * kPage;
+      current_->undo.push_back(trace::Page{page * kPage, {old, old + kPage}});
+    }
+    const uint64_t bytes = changed.size() * (sizeof(trace::Page) + kPage);
+    current_->bytes += bytes;
+    account(static_cast<int64_t>(bytes));
+  }
+  for (uint64_t page : changed)
+    std::memcpy(shadow_.data() + page * kPage, memory + page * kPage, kPage);
+  if (current_) {
+    if (to_history) {
+      history_.push_back(std::move(*current_));
+    } else {
+      account(-static_cast<int64_t>(current_->bytes));
+      // A call that could not be buffered breaks the chain back to the calls before it.
+      if (current_->overflowed) {
+        for (const auto& call : history_) account(-static_cast<int64_t>(call.bytes));
+        history_.clear();
+      }
+    }
+    current_.reset();
+  }
+  trim_history();
+}
+
+void FlightRecorder::on_call_start(std::string_view function, std::span<const vmm::Value> args,
+                                   const vmm::RegisterFile& registers,
+                                   std::span<const vmm::HostWrite> writes) {
+  pending_stop_.reset();
+  sandbox_.take_dirty_pages(scratch_pages_);
+  retire_current(scratch_pages_);
+  scratch_pages_.clear();
+  current_ = CallRecording{.number = ++calls_seen_,
+                           .function = std::string(function),
+                           .start_count = instruction_count()};
+  trace::CallStart call;
+  call.function = std::string(function);
+  for (const auto& a : args) call.args.push_back(to_trace(a));
+  call.registers = to_trace(registers);
+  call.host_writes = to_trace(writes);
+  append(std::move(call));
+}
+
+void FlightRecorder::on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile& registers,
+                             std::span<const vmm::HostWrite> writes) {
+  pending_stop_.reset();
+  auto t = to_trace_exit(exit);
+  if (!t) return;  // a pause for a debugger: no event of the guest
+  t->registers = to_trace(registers);
+  t->instruction_count = instruction_count();
+  if (exit.kind == vmm::ExitKind::kStopped) {
+    pending_stop_ = std::move(*t);  // a timeout only if the call then ends with one
+    return;
+  }
+  t->host_writes = to_trace(writes);
+  t->sequence = exits_seen_++;
+  append(std::move(*t));
+}
+
+void FlightRecorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
+                               uint64_t extra) {
+  trace::NondetResult r;
+  r.instruction_count = instruction_count();
+  r.rip = rip;
+  r.kind = to_trace(kind);
+  r.values = {value};
+  if (kind != vmm::NondetInstruction::kRdtsc) r.values.push_back(extra);
+  append(std::move(r));
+}
+
+base::Status FlightRecorder::on_debugger_write(const vmm::HostWrite* /*write*/) {
+  return base::fail("refused a debugger's write: the flight recorder could not replay it");
+}
+
+void FlightRecorder::on_call_end(const base::Expected<vmm::Value, vmm::Fault>& result) {
+  if (!current_) return;
+  current_->ended = true;
+  if (result) {
+    pending_stop_.reset();
+    append(trace::CallEnd::result(to_trace(*result)));
+    return;
+  }
+  const vmm::Fault& fault = result.error();
+  const bool timeout = fault.kind == vmm::FaultKind::kTimeout;
+  if (timeout && pending_stop_) {
+    pending_stop_->sequence = exits_seen_++;
+    append(std::move(*pending_stop_));
+  }
+  pending_stop_.reset();
+  const std::string message = fault.to_string();
+  append(trace::CallEnd::error(message));
+  // The guest refusing a call (unknown function, wrong arguments) is the host's mistake.
+  if (fault.kind == vmm::FaultKind::kGuestError) return;
+  auto kept =
+      keep(message,
+           trace::End{timeout ? trace::EndKind::kTimeout : trace::EndKind::kGuestFault, message});
+  if (!kept) {
+    if (error_) error_ = base::fail(kept.error().message);
+    if (options_.notice) options_.notice(kept.error().message);
+  }
+}
+
+base::Expected<KeptTrace> FlightRecorder::keep_last_call(const std::string& reason) {
+  if (!current_ || !current_->ended || sandbox_.call_in_progress())
+    return base::fail("no guest call has ended since the flight recorder started");
+  // Memory changed since the call (a restore) makes the final memory delta a lie: leave it out.
+  const size_t before = scratch_pages_.size();
+  sandbox_.take_dirty_pages(scratch_pages_);
+  memory_moved_on_ = scratch_pages_.size() > before;
+  auto kept = keep(reason, trace::End{trace::EndKind::kCompleted, "kept by the host: " + reason});
+  memory_moved_on_ = false;
+  return kept;
+}
+
+base::Expected<KeptTrace> FlightRecorder::keep(const std::string& reason, trace::End end) {
+  const CallRecording& last = *current_;
+  const std::string what = "call " + std::to_string(last.number) + " (" + last.function + ")";
+  if (last.overflowed) {
+    return base::fail("cannot keep " + what + ": its recording outgrew the flight recorder's " +
+                      std::to_string(options_.max_buffer_bytes) + "-byte buffer");
+  }
+  // Guest memory at the first kept call's start: the shadow, taken back call by call.
+  std::vector<uint8_t> start = shadow_;
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+    for (const auto& page : it->undo)
+      std::memcpy(start.data() + page.address, page.bytes.data(), page.bytes.size());
+  }
+  const CallRecording& first = history_.empty() ? last : history_.front();
+  const auto& call_start = std::get<trace::CallStart>(first.records.front());
+  auto setup = build_setup_from(sandbox_, options_.guest_name, *call_start.registers, start);
+  if (!setup) return base::fail("cannot keep " + what + ": " + setup.error().message);
+  std::vector<trace::Record> records = window_records(start);
+  const std::string path =
+      unused_trace_path(options_.directory, options_.guest_name + "-call" +
+                                                std::to_string(last.number) + "-" + last.function);
+  end.end_time_ns = now_ns();
+  if (auto st = write_trace_atomically(path, *setup, records, std::move(end), options_.writer);
+      !st) {
+    return base::fail("cannot keep " + what + ": " + st.error().message);
+  }
+  KeptTrace kept{path, first.number, last.number, reason};
+  kept_.push_back(kept);
+  if (options_.notice) {
+    const uint64_t before = last.number - first.number;
+    options_.notice("kept " + what +
+                    (before ? " and the " + std::to_string(before) + " before it" : "") + " in " +
+                    path);
+  }
+  return kept;
+}
+
+std::vector<trace::Record> FlightRecorder::window_records(
+    std::span<const uint8_t> start_memory) const {
+  std::vector<const CallRecording*> calls;
+  for (const auto& call : history_) calls.push_back(&call);
+  calls.push_back(&*current_);
+  // The kept trace counts from its own start: exits from 0, instructions from the first call's.
+  const uint64_t base = calls.front()->start_count;
+  const auto rebase = [base](uint64_t count) { return count == 0 ? 0 : count - base; };
+  std::vector<trace::Record> out;
+  uint64_t sequence = 0;
+  for (const CallRecording* call : calls) {
+    for (const trace::Record& record : call->records) {
+      trace::Record copy = record;
+      if (auto* e = std::get_if<trace::Exit>(&copy)) {
+        e->sequence = sequence++;
+        e->instruction_count = rebase(e->instruction_count);
+      } else if (auto* n = std::get_if<trace::NondetResult>(&copy)) {
+        n->instruction_count = rebase(n->instruction_count);
+      }
+      out.push_back(std::move(copy));
+    }
+  }
+  if (sequence == 0 || memory_moved_on_) return out;
+  // Memory as it stands after the last exit, for replay to verify.
+  trace::MemoryDelta delta;
+  delta.exit_sequence = sequence - 1;
+  delta.instruction_count =
+      rebase(sandbox_.vcpu().counts_instructions() ? sandbox_.vcpu().instruction_count() : 0);
+  const uint8_t* now = sandbox_.memory().host_base();
+  for (uint64_t offset = 0; offset < start_memory.size(); offset += kPage) {
+    if (std::memcmp(now + offset, start_memory.data() + offset, kPage) == 0) continue;
+    delta.pages.push_back(trace::Page{offset, {now + offset, now + offset + kPage}});
+  }
+  out.push_back(std::move(delta));
+  return out;
+}
+
+}  // namespace hlrr::recorder
