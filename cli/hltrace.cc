@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/hex.h"
+#include "base/printable.h"
 #include "cli/trace_diff_command.h"
 #include "trace_format/trace_reader.h"
 #include "trace_format/verify.h"
@@ -255,6 +256,12 @@ int info(const std::string& path) {
       compressed ? static_cast<double>(uncompressed) / static_cast<double>(compressed) : 0.0,
       uncompressed, compressed);
   std::printf("chunks:        %zu\n", reader->chunks().size());
+  uint64_t source_bytes = 0;
+  for (const auto& f : setup->sources) source_bytes += f.content.size();
+  std::printf("sources:       %zu files embedded (%" PRIu64 " bytes)\n", setup->sources.size(),
+              source_bytes);
+  for (const auto& f : setup->sources)
+    std::printf("  %s (%zu bytes)\n", hlrr::base::printable(f.path).c_str(), f.content.size());
   if (reader->truncated()) {
     std::printf("end:           none: %s\n", reader->truncation_note().c_str());
   } else {

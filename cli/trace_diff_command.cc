@@ -45,8 +45,8 @@ int replay_diff(const std::string& path_a, const std::string& path_b, uint64_t f
   const replay::Parting& p = *result->parting;
   std::printf("executions part at instruction %" PRIu64 " in a and %" PRIu64
               " in b: rip %s %s: after it %s\n",
-              p.count, p.count, base::hex(p.rip).c_str(), base::printable(place(**a, p.rip)).c_str(),
-              p.difference.c_str());
+              p.count, p.count, base::hex(p.rip).c_str(),
+              base::printable(place(**a, p.rip)).c_str(), p.difference.c_str());
   return kDifferent;
 }
 

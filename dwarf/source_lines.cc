@@ -52,7 +52,9 @@ base::Expected<SourceLines> SourceLines::open(std::span<const uint8_t> elf) {
   return SourceLines(std::move(state));
 }
 
-bool SourceLines::has_debug_info() const { return state_->dwarf != nullptr; }
+bool SourceLines::has_debug_info() const {
+  return state_->dwarf != nullptr;
+}
 
 std::optional<SourceLine> SourceLines::line_for(uint64_t address) const {
   if (!state_->dwarf) return std::nullopt;
@@ -90,7 +92,8 @@ std::vector<SourceFile> SourceLines::source_files() const {
     const std::string comp_dir = comp_dir_of(&cu);
     for (size_t i = 0; i < count; ++i) {
       const char* name = dwarf_filesrc(table, i, nullptr, nullptr);
-      if (!name || std::string_view(name) == "<built-in>") continue;
+      // The compiler's own pseudo-file has no source (libdw joins it with a directory).
+      if (!name || std::filesystem::path(name).filename() == "<built-in>") continue;
       std::string path = absolute(name, comp_dir);
       if (seen.insert(path).second) files.push_back({std::move(path), comp_dir});
     }

@@ -76,8 +76,9 @@ base::Expected<Parting> bisect(Pair& pair, uint64_t equal, uint64_t differ) {
   if (auto st = pair.seek(equal); !st) return base::fail(st.error().message);
   auto parting = step_and_compare(pair);
   if (!parting) return base::fail(parting.error().message);
-  if (!*parting) return base::fail("the recordings differ at instruction " +
-                                   std::to_string(differ) + " but not after replaying to it again");
+  if (!*parting)
+    return base::fail("the recordings differ at instruction " + std::to_string(differ) +
+                      " but not after replaying to it again");
   return **parting;
 }
 

@@ -25,9 +25,9 @@ struct LockstepOptions {
 };
 
 struct Parting {
-  uint64_t count = 0;       // instructions both had executed before the parting one
-  uint64_t rip = 0;         // the parting instruction's address (the same in both)
-  std::string difference;   // the first register that differs after it: "rax: 0x5 vs 0x7"
+  uint64_t count = 0;      // instructions both had executed before the parting one
+  uint64_t rip = 0;        // the parting instruction's address (the same in both)
+  std::string difference;  // the first register that differs after it: "rax: 0x5 vs 0x7"
 };
 
 struct LockstepResult {

@@ -39,19 +39,22 @@ class RecordCursor {
 
 const char* record_name(const Record* r) {
   if (!r) return "the end of the recording";
-  static const char* kNames[] = {"setup", "exit",        "call", "return", "nondet",
-                                 "memory delta", "end", "debugger write"};
+  static const char* kNames[] = {"setup",  "exit",         "call", "return",
+                                 "nondet", "memory delta", "end",  "debugger write"};
   return kNames[r->index()];
 }
 
-std::string vs(const std::string& a, const std::string& b) { return a + " vs " + b; }
+std::string vs(const std::string& a, const std::string& b) {
+  return a + " vs " + b;
+}
 
 template <class T>
 std::string vs_hex(T a, T b) {
   return vs(hex(static_cast<uint64_t>(a)), hex(static_cast<uint64_t>(b)));
 }
 
-std::string writes_difference(const std::vector<MemoryWrite>& a, const std::vector<MemoryWrite>& b) {
+std::string writes_difference(const std::vector<MemoryWrite>& a,
+                              const std::vector<MemoryWrite>& b) {
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
     if (a[i].address != b[i].address)
       return "host write " + std::to_string(i) + " address: " + vs_hex(a[i].address, b[i].address);
@@ -117,19 +120,20 @@ std::string nondet_difference(const NondetResult& a, const NondetResult& b) {
     for (size_t i = 0; i < std::min(a.values.size(), b.values.size()); ++i)
       if (a.values[i] != b.values[i])
         return std::string(to_string(a.kind)) + " value: " + vs_hex(a.values[i], b.values[i]);
-    return std::string(to_string(a.kind)) + " values: " +
-           vs(std::to_string(a.values.size()), std::to_string(b.values.size()));
+    return std::string(to_string(a.kind)) +
+           " values: " + vs(std::to_string(a.values.size()), std::to_string(b.values.size()));
   }
   return "";
 }
 
 std::string setup_difference(const Setup& a, const Setup& b) {
   if (a.elf != b.elf)
-    return "the guest ELFs differ (" + vs(std::to_string(a.elf.size()), std::to_string(b.elf.size())) +
+    return "the guest ELFs differ (" +
+           vs(std::to_string(a.elf.size()), std::to_string(b.elf.size())) +
            " bytes): diff compares recordings of the same guest";
   if (a.config.memory_size != b.config.memory_size)
-    return "memory size: " + vs(std::to_string(a.config.memory_size),
-                                std::to_string(b.config.memory_size));
+    return "memory size: " +
+           vs(std::to_string(a.config.memory_size), std::to_string(b.config.memory_size));
   if (a.initial_registers != b.initial_registers)
     return first_register_difference(a.initial_registers, b.initial_registers);
   if (a.initial_memory != b.initial_memory) return "initial memory differs";
@@ -193,16 +197,21 @@ std::string first_register_difference(const Registers& a, const Registers& b) {
     uint64_t Registers::*member;
   };
   static const Field kFields[] = {
-      {"rip", &Registers::rip}, {"rax", &Registers::rax},       {"rbx", &Registers::rbx},
-      {"rcx", &Registers::rcx}, {"rdx", &Registers::rdx},       {"rsi", &Registers::rsi},
-      {"rdi", &Registers::rdi}, {"rbp", &Registers::rbp},       {"rsp", &Registers::rsp},
-      {"r8", &Registers::r8},   {"r9", &Registers::r9},         {"r10", &Registers::r10},
-      {"r11", &Registers::r11}, {"r12", &Registers::r12},       {"r13", &Registers::r13},
-      {"r14", &Registers::r14}, {"r15", &Registers::r15},       {"eflags", &Registers::rflags},
-      {"fs_base", &Registers::fs_base}, {"gs_base", &Registers::gs_base}, {"cr2", &Registers::cr2},
-      {"fip", &Registers::fip}, {"fdp", &Registers::fdp}};
+      {"rip", &Registers::rip},         {"rax", &Registers::rax},
+      {"rbx", &Registers::rbx},         {"rcx", &Registers::rcx},
+      {"rdx", &Registers::rdx},         {"rsi", &Registers::rsi},
+      {"rdi", &Registers::rdi},         {"rbp", &Registers::rbp},
+      {"rsp", &Registers::rsp},         {"r8", &Registers::r8},
+      {"r9", &Registers::r9},           {"r10", &Registers::r10},
+      {"r11", &Registers::r11},         {"r12", &Registers::r12},
+      {"r13", &Registers::r13},         {"r14", &Registers::r14},
+      {"r15", &Registers::r15},         {"eflags", &Registers::rflags},
+      {"fs_base", &Registers::fs_base}, {"gs_base", &Registers::gs_base},
+      {"cr2", &Registers::cr2},         {"fip", &Registers::fip},
+      {"fdp", &Registers::fdp}};
   for (const auto& f : kFields)
-    if (a.*f.member != b.*f.member) return std::string(f.name) + ": " + vs_hex(a.*f.member, b.*f.member);
+    if (a.*f.member != b.*f.member)
+      return std::string(f.name) + ": " + vs_hex(a.*f.member, b.*f.member);
   for (size_t i = 0; i < a.xmm.size(); ++i)
     if (a.xmm[i] != b.xmm[i]) return "xmm" + std::to_string(i) + " differs";
   for (size_t i = 0; i < a.st.size(); ++i)

@@ -63,9 +63,9 @@ TEST_F(TraceDiff, ReplayNamesTheFirstInstructionWhereTheExecutionsPart) {
   const std::string count = m[1], rip = m[3], file = m[5], line = m[6], reg = m[7];
 
   // gdb's own line table agrees on the source line of that address.
-  auto info = run_process({"gdb", "-batch", "-nx", "-ex", "info line *" + rip,
-                           guest_path("compute")},
-                          std::chrono::seconds(60));
+  auto info =
+      run_process({"gdb", "-batch", "-nx", "-ex", "info line *" + rip, guest_path("compute")},
+                  std::chrono::seconds(60));
   EXPECT_NE(info.out.find("Line " + line + " of \""), std::string::npos) << info.out;
   EXPECT_NE(info.out.find(file + "\""), std::string::npos) << info.out;
 

@@ -63,11 +63,12 @@ TEST_F(TraceDiffTest, ARegisterAtALateExitIsNamedWithTheLastExitBothAgreeOn) {
   exit.registers.r13 = 0x1234;
   const DiffSummary s = diff(records_, b);
   ASSERT_TRUE(s.first);
-  EXPECT_EQ(s.first->what, "r13: " + base::hex(std::get<Exit>(records_[i]).registers.r13) +
-                               " vs 0x1234");
+  EXPECT_EQ(s.first->what,
+            "r13: " + base::hex(std::get<Exit>(records_[i]).registers.r13) + " vs 0x1234");
   EXPECT_EQ(s.first->where.rfind("exit 2500 (", 0), 0u) << s.first->where;
   EXPECT_EQ(s.first->last_common_exit, 2499u);
-  EXPECT_EQ(s.first->last_common_count, std::get<Exit>(records_[nth<Exit>(2499)]).instruction_count);
+  EXPECT_EQ(s.first->last_common_count,
+            std::get<Exit>(records_[nth<Exit>(2499)]).instruction_count);
   EXPECT_EQ(s.exits, 2500u);
 }
 
@@ -106,7 +107,7 @@ TEST_F(TraceDiffTest, HostDataNondetValuesAndResults) {
   b = records_;
   const size_t end = nth<CallEnd>(0);
   b[end] = std::get<CallEnd>(records_[end]).is_error() ? CallEnd::result(int64_t{1})
-                                                        : CallEnd::error("boom");
+                                                       : CallEnd::error("boom");
   s = diff(records_, b);
   ASSERT_TRUE(s.first);
   EXPECT_EQ(s.first->what.rfind("result: ", 0), 0u) << s.first->what;
