@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli/debug_session.h"
+#include "cli/embedded_sources.h"
 #include "replay/replay_session.h"
 #include "replay/replay_target.h"
 #include "replay/timeline.h"
@@ -92,6 +93,26 @@ int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
   return 0;
 }
 
+// A directory of our own under /tmp, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char name[] = "/tmp/hlreplay-XXXXXX";
+    if (mkdtemp(name)) path_ = name;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  bool ok() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // Serves the replay; with `gdb` set, runs gdb against it (symbols from the embedded ELF).
 int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& listen,
           bool start_gdb, bool verbose) {
@@ -105,21 +126,29 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
     };
   auto server = rsp::Server::create(target, options);
   if (!server) return fail(kExitUsage, server.error().message);
+  // A recording with its sources (--embed-sources): written out for the debugger, removed at exit.
+  TempDir dir;
+  if (!dir.ok()) return fail(1, "cannot create a temporary directory");
+  const std::string sources = dir.path() + "/sources";
+  auto extracted = cli::extract_sources(session.setup(), sources);
+  if (!extracted) return fail(1, extracted.error().message);
   if (!start_gdb) {
     std::fprintf(stderr, "hlreplay: replaying %s (%llu exits); waiting for a debugger on %s\n",
                  session.setup().guest_name.c_str(),
                  static_cast<unsigned long long>(session.recorded_exits()),
                  cli::listening_text(**server).c_str());
+    if (*extracted > 0)  // after the line above: scripts read the port from the first line
+      std::fprintf(stderr,
+                   "hlreplay: %zu source files from the recording in %s (gdb: directory %s)\n",
+                   *extracted, sources.c_str(), sources.c_str());
     std::fflush(stderr);
     auto end = (*server)->run();
     if (!end) return fail(1, "debug server: " + end.error().message);
     return 0;
   }
   // Like `rr replay`: the guest's symbols come from the ELF embedded in the recording.
-  char dir[] = "/tmp/hlreplay-XXXXXX";
-  if (!mkdtemp(dir)) return fail(1, "cannot create a temporary directory");
-  const std::string elf = std::string(dir) + "/" +
-                          std::filesystem::path(session.setup().guest_name).filename().string();
+  const std::string elf =
+      dir.path() + "/" + std::filesystem::path(session.setup().guest_name).filename().string();
   std::ofstream(elf, std::ios::binary)
       .write(reinterpret_cast<const char*>(session.setup().elf.data()),
              static_cast<std::streamsize>(session.setup().elf.size()));
@@ -127,7 +156,13 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string remote = "target remote " + (*server)->endpoints().front();
-    execlp("gdb", "gdb", "-q", elf.c_str(), "-ex", remote.c_str(), static_cast<char*>(nullptr));
+    const std::string directory = "directory " + sources;
+    if (*extracted > 0) {
+      execlp("gdb", "gdb", "-q", elf.c_str(), "-ex", directory.c_str(), "-ex", remote.c_str(),
+             static_cast<char*>(nullptr));
+    } else {
+      execlp("gdb", "gdb", "-q", elf.c_str(), "-ex", remote.c_str(), static_cast<char*>(nullptr));
+    }
     std::perror("hlreplay: gdb");
     _exit(127);
   }
@@ -135,7 +170,6 @@ int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& li
   if (pid > 0) waitpid(pid, &status, 0);
   (*server)->stop();
   serving.join();
-  std::filesystem::remove_all(dir);
   return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 

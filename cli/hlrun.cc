@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<std::string>> call;
   std::string calls_file;
   bool fresh = false;
+  bool embed_sources = false;
   std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
@@ -71,8 +72,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, kMaxTimeoutMs))
       ->capture_default_str();
   app.add_option("--mem", memory, "guest memory size (e.g. 4M, 64M)")->capture_default_str();
-  app.add_option("--record", record_path,
-                 "record the run (initialisation and every call) into this trace file");
+  auto* record_opt =
+      app.add_option("--record", record_path,
+                     "record the run (initialisation and every call) into this trace file");
+  app.add_flag("--embed-sources", embed_sources,
+               "store the guest's source files (named by its DWARF) in the recording, for a "
+               "debugger on a machine without them")
+      ->needs(record_opt);
   app.add_option("--core-on-fault", core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
                  "(gdb GUEST.elf PATH)");
@@ -141,7 +147,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<recorder::Recorder> recording;
   if (!record_path.empty()) {
     const std::string name = std::filesystem::path(guest_path).filename().string();
-    recorder::RecordOptions options{.guest_name = name};
+    recorder::RecordOptions options{.guest_name = name, .embed_sources = embed_sources};
     options.notice = [](const std::string& line) {
       std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
     };

@@ -2,12 +2,15 @@
 //   hltrace info trace.cap      what the recording is (guest, backend, counts, size)
 //   hltrace dump trace.cap      one line per record (exits, calls, nondet results, deltas)
 //   hltrace verify trace.cap    exit 0 (ok), 3 (truncated) or 1 (corrupt) with one line
+//   hltrace diff a.cap b.cap    the first difference (--replay: the first parting instruction)
 #include <CLI/CLI.hpp>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
 
 #include "base/hex.h"
+#include "base/printable.h"
+#include "cli/trace_diff_command.h"
 #include "trace_format/trace_reader.h"
 #include "trace_format/verify.h"
 
@@ -253,6 +256,12 @@ int info(const std::string& path) {
       compressed ? static_cast<double>(uncompressed) / static_cast<double>(compressed) : 0.0,
       uncompressed, compressed);
   std::printf("chunks:        %zu\n", reader->chunks().size());
+  uint64_t source_bytes = 0;
+  for (const auto& f : setup->sources) source_bytes += f.content.size();
+  std::printf("sources:       %zu files embedded (%" PRIu64 " bytes)\n", setup->sources.size(),
+              source_bytes);
+  for (const auto& f : setup->sources)
+    std::printf("  %s (%zu bytes)\n", hlrr::base::printable(f.path).c_str(), f.content.size());
   if (reader->truncated()) {
     std::printf("end:           none: %s\n", reader->truncation_note().c_str());
   } else {
@@ -297,7 +306,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "hltrace: inspect an hlrr trace file.\n"
       "Exit codes: 0 ok, 1 corrupt or unreadable, 2 usage, 3 truncated (no footer: the\n"
-      "recorder was killed; every complete chunk is still read).",
+      "recorder was killed; every complete chunk is still read). diff: 0 same, 1 different,\n"
+      "2 trouble, as diff(1).",
       "hltrace"};
   app.require_subcommand(1);
   std::string path;
@@ -311,6 +321,17 @@ int main(int argc, char** argv) {
   auto* verify_cmd =
       app.add_subcommand("verify", "check every checksum, count and order; one line");
   verify_cmd->add_option("trace", path, "trace file")->required();
+  std::string other;
+  bool replay = false;
+  auto* diff_cmd = app.add_subcommand(
+      "diff",
+      "the first difference between two recordings of the same guest: calls, arguments, exits,\n"
+      "host data. Exit status 0 same, 1 different, 2 trouble (as diff(1))");
+  diff_cmd->add_option("a", path, "first trace file")->required();
+  diff_cmd->add_option("b", other, "second trace file")->required();
+  diff_cmd->add_flag("--replay", replay,
+                     "also replay both in lock step: the first instruction after which their\n"
+                     "registers differ (instruction count, rip, symbol, source line, register)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -318,5 +339,6 @@ int main(int argc, char** argv) {
   }
   if (info_cmd->parsed()) return info(path);
   if (dump_cmd->parsed()) return dump(path, json);
+  if (diff_cmd->parsed()) return hlrr::cli::trace_diff_command(path, other, replay);
   return verify_trace(path);
 }

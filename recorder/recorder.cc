@@ -5,6 +5,7 @@
 #include "base/hex.h"
 #include "hl_abi.h"
 #include "recorder/convert.h"
+#include "recorder/embed_sources.h"
 #include "recorder/setup.h"
 
 namespace hlrr::recorder {
@@ -16,6 +17,7 @@ base::Expected<std::unique_ptr<Recorder>> record_to(vmm::Sandbox& sandbox, const
   }
   auto setup = build_setup(sandbox, options.guest_name);
   if (!setup) return base::Unexpected(std::move(setup).error());
+  if (options.embed_sources) setup->sources = read_guest_sources(setup->elf, options.notice);
   auto writer = trace::TraceWriter::open(path, *setup, options.writer);
   if (!writer) return base::Unexpected(std::move(writer).error());
   std::unique_ptr<Recorder> recorder(new Recorder(sandbox, std::move(*writer), std::move(options)));

@@ -39,7 +39,10 @@ struct RecordOptions {
   uint64_t delta_every_exits = 4096;
   uint64_t delta_every_bytes = 1 << 20;
   trace::WriterOptions writer;
-  // Told, one line each, what the recording refused (a debugger's write): hlrun prints them.
+  // Store the guest's source files named by its DWARF in Setup (embed_sources.h).
+  bool embed_sources = false;
+  // Told, one line each, what the recording refused (a debugger's write) or left out (a source
+  // file it could not embed): hlrun prints them.
   std::function<void(const std::string&)> notice;
 };
 

@@ -6,6 +6,7 @@ packages=(
   libunicorn-dev libcapstone-dev
   capnproto libcapnp-dev libzstd-dev libxxhash-dev
   libboost-dev libcli11-dev
+  libdw-dev  # source lines and files from guest DWARF (hltrace diff, --embed-sources)
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   gdb lldb binutils

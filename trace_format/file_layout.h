@@ -23,7 +23,7 @@ static_assert(std::endian::native == std::endian::little,
 // major version and read every older one they know.
 inline constexpr uint16_t kFormatMajor = 1;
 // 1.1: CallStart registers and host writes; 1.2: DebuggerWrite records.
-inline constexpr uint16_t kFormatMinor = 3;
+inline constexpr uint16_t kFormatMinor = 4;
 
 // PNG-style magics: a high byte and CR LF catch 7-bit and text-mode mangling.
 inline constexpr std::array<uint8_t, 8> kFileMagic = {0x89, 'H', 'L', 'R', 'R', 'T', '\r', '\n'};

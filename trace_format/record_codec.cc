@@ -260,6 +260,11 @@ void write_setup(const Setup& v, s::Setup::Builder b) {
               b.initInitialMemory(static_cast<unsigned>(v.initial_memory.size())));
   b.setHlrrVersion(v.hlrr_version);
   b.setStartTimeNs(v.start_time_ns);
+  auto sources = b.initSources(static_cast<unsigned>(v.sources.size()));
+  for (unsigned i = 0; i < sources.size(); ++i) {
+    sources[i].setPath(v.sources[i].path);
+    sources[i].setContent(data_of(v.sources[i].content));
+  }
 }
 
 base::Expected<Setup> read_setup(s::Setup::Reader b) {
@@ -290,6 +295,8 @@ base::Expected<Setup> read_setup(s::Setup::Reader b) {
   v.initial_memory = std::move(*pages);
   v.hlrr_version = string_of(b.getHlrrVersion());
   v.start_time_ns = b.getStartTimeNs();
+  for (auto source : b.getSources())
+    v.sources.push_back(SourceFile{string_of(source.getPath()), bytes_of(source.getContent())});
   return v;
 }
 

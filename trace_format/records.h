@@ -59,6 +59,13 @@ struct MemoryRegion {
   bool operator==(const MemoryRegion&) const = default;
 };
 
+// Format 1.4: a guest source file (`--embed-sources`).
+struct SourceFile {
+  std::string path;  // absolute
+  std::vector<uint8_t> content;
+  bool operator==(const SourceFile&) const = default;
+};
+
 // The first record of every trace.
 struct Setup {
   std::vector<uint8_t> elf;
@@ -71,6 +78,7 @@ struct Setup {
   std::vector<Page> initial_memory;  // non-zero pages only
   std::string hlrr_version;
   int64_t start_time_ns = 0;  // since the Unix epoch
+  std::vector<SourceFile> sources;  // format 1.4; empty unless recorded with --embed-sources
   bool operator==(const Setup&) const = default;
 };
 

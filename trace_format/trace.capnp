@@ -141,6 +141,14 @@ struct Setup {
   initialMemory @7 :List(Page);      # the non-zero pages after the ELF is loaded; others are zero
   hlrrVersion @8 :Text;              # version of the hlrr that recorded
   startTimeNs @9 :Int64;             # recording start, nanoseconds since the Unix epoch (UTC)
+  sources @10 :List(SourceFile);     # (1.4) the guest's source files, when recorded with them
+}
+
+# (1.4) A source file named by the guest ELF's DWARF line tables, stored so that a debugger on
+# another machine shows source lines (`hlrun --record --embed-sources`).
+struct SourceFile {
+  path @0 :Text;     # absolute, as the line table names it (joined with DW_AT_comp_dir)
+  content @1 :Data;
 }
 
 enum ExitKind {

@@ -113,7 +113,7 @@ TEST_P(HltraceTest, ChattyEveryHostCallShowsWithItsPortAndReply) {
   EXPECT_EQ(info_field(i, "backend"), on_kvm() ? "kvm" : "unicorn");
   EXPECT_TRUE(info_field(i, "cpu model").starts_with("AuthenticAMD, ")) << i;
   EXPECT_EQ(info_field(i, "end"), "completed");
-  EXPECT_TRUE(info_field(i, "format").starts_with("1.3 ")) << i;
+  EXPECT_TRUE(info_field(i, "format").starts_with("1.4 ")) << i;
 
   // --json: one object per line, the same exits.
   auto j = tool("hltrace", {"dump", "--json", trace_.path()});

@@ -192,6 +192,25 @@ TEST(RoundTrip, X87LastInstructionRegistersReadBackFromFullRegistersAndDeltas) {
   }
 }
 
+// Format 1.4: the guest's source files (--embed-sources) in Setup, byte for byte.
+TEST(RoundTrip, EmbeddedSourcesReadBackByteForByte) {
+  TempFile file;
+  trace::Setup setup = make_setup();
+  std::vector<uint8_t> binary(70000);
+  for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<uint8_t>(i * 31);
+  setup.sources = {{"/src/guest/main.c", {'i', 'n', 't', '\n'}}, {"/src/big.h", binary}};
+  testing::write_trace(file.path(), setup, {}, End{EndKind::kCompleted, ""});
+  auto reader = TraceReader::open(file.path());
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto read = (*reader)->setup();
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(read->sources.size(), 2u);
+  EXPECT_EQ(read->sources[0].path, "/src/guest/main.c");
+  EXPECT_EQ(read->sources[0].content, (std::vector<uint8_t>{'i', 'n', 't', '\n'}));
+  EXPECT_EQ(read->sources[1].content, binary);
+  EXPECT_EQ(*read, setup);
+}
+
 TEST(RoundTrip, UnknownInstructionCountsAreSkippedBySearch) {
   // KVM recordings have no instruction counts: every exit says 0.
   TempFile file;
