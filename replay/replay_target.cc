@@ -6,10 +6,10 @@
 #include <filesystem>
 
 #include "base/hex.h"
+#include "debug/core_dump.h"
+#include "debug/gdb_registers.h"
 #include "hl_abi.h"
 #include "rsp/registers.h"
-#include "vmm/core_dump.h"
-#include "vmm/gdb_registers.h"
 #include "vmm/long_mode.h"
 
 namespace hlrr::replay {
@@ -48,7 +48,7 @@ ReplayTarget::ReplayTarget(Timeline& timeline) : timeline_(timeline) {}
 base::Status ReplayTarget::read_registers(rsp::RegisterFile& out) {
   auto regs = timeline_.session().registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::to_gdb(*regs, out);
+  debug::to_gdb(*regs, out);
   return {};
 }
 
@@ -59,7 +59,7 @@ base::Status ReplayTarget::write_registers(const rsp::RegisterFile& in) {
   ReplaySession& s = timeline_.session();
   auto regs = s.registers();
   if (!regs) return base::Unexpected(std::move(regs).error());
-  vmm::from_gdb(in, *regs);
+  debug::from_gdb(in, *regs);
   timeline_.begin_diversion();
   if (auto st = s.set_registers(*regs); !st) return st;
   if (!vmm::first_difference(*regs, timeline_.diversion_origin())) timeline_.end_diversion();
@@ -383,7 +383,7 @@ base::Status ReplayTarget::write_core(const std::string& path) {
   if (!registers) return base::fail("registers: " + registers.error().message);
   const std::vector<rsp::MemoryRegion> regions = memory_regions();
   const bool fault = session.at_end() && session.end_note().starts_with("guest fault");
-  return vmm::write_core_dump(
+  return debug::write_core_dump(
       path, {.registers = &*registers,
              .memory = &session.memory(),
              .regions = regions,

@@ -1,14 +1,16 @@
-#include "vmm/live_target.h"
+#include "debug/live_target.h"
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
+#include "debug/gdb_registers.h"
 #include "hl_abi.h"
-#include "vmm/gdb_registers.h"
 #include "vmm/long_mode.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using namespace vmm;  // LiveTarget is written in the vCPU's terms
 namespace {
 
 constexpr uint8_t kSigAbrt = 6;
@@ -253,4 +255,4 @@ std::vector<rsp::MemoryRegion> guest_memory_regions(const Sandbox& sandbox) {
   return regions;
 }
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -6,7 +6,9 @@
 #include "rsp/registers.h"
 #include "vmm/register_file.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using vmm::RegisterFile;
 
 // st0..st7 are ST(0)..ST(7), stack-relative, as in RegisterFile; fstat carries TOP and ftag is
 // the full tag word (by physical register), as gdb's i386 x87 feature defines them. fop is the
@@ -18,4 +20,4 @@ void to_gdb(const RegisterFile& regs, rsp::RegisterFile& out);
 // keep their values.
 void from_gdb(const rsp::RegisterFile& in, RegisterFile& regs);
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

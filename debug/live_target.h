@@ -27,7 +27,13 @@
 #include "vmm/sandbox.h"
 #include "vmm/value.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using vmm::Fault;
+using vmm::RunOutcome;
+using vmm::Sandbox;
+using vmm::Value;
+using vmm::VcpuExit;
 
 // The guest memory a sandbox's guest can access (hl_abi.h's layout: not page 0, not the stack
 // guard page), with permissions: for qMemoryRegionInfo and core dumps.
@@ -93,4 +99,4 @@ class LiveTarget final : public rsp::Target {
 // The signal a fault is shown as (SIGSEGV, SIGILL, SIGFPE, SIGABRT, SIGALRM for a timeout).
 uint8_t signal_for(const Fault& fault);
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -1,8 +1,8 @@
-#include "vmm/gdb_registers.h"
+#include "debug/gdb_registers.h"
 
 #include <cstring>
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
 namespace {
 
 // gdb register number -> RegisterFile field, for the registers of up to 8 bytes.
@@ -92,4 +92,4 @@ void from_gdb(const rsp::RegisterFile& in, RegisterFile& r) {
   }
 }
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug
