@@ -1,5 +1,5 @@
 // Benchmarks of live debugging: a raw RSP client on loopback (no gdb) against hlrun's stack
-// (rsp::Server + vmm::LiveTarget + Sandbox) on each backend: the `s` (stepi) round trip, beside
+// (rsp::Server + debug::LiveTarget + Sandbox) on each backend: the `s` (stepi) round trip, beside
 // a single step through Sandbox::resume() without the protocol, and reading 64 KiB with `m`.
 //
 //   rsp_bench GUEST_DIR [--json] [--runs N]
@@ -15,9 +15,9 @@
 
 #include "bench/bench_table.h"
 #include "bench/rsp_client.h"
+#include "debug/live_target.h"
 #include "rsp/server.h"
 #include "vmm/kvm_vcpu.h"
-#include "vmm/live_target.h"
 #include "vmm/sandbox.h"
 
 using namespace hlrr;
@@ -53,7 +53,7 @@ void bench_backend(const std::string& guest, vmm::VcpuKind kind, size_t runs, be
   });
 
   auto sandbox = looping_sandbox(guest, kind);
-  vmm::LiveTarget target(*sandbox, "infinite_loop", {}, guest);
+  debug::LiveTarget target(*sandbox, "infinite_loop", {}, guest);
   auto server = rsp::Server::create(target, {});
   if (!server) die(server.error().message);
   std::thread serving([&] { (void)(*server)->run(); });

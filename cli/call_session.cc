@@ -8,8 +8,8 @@
 #include <optional>
 
 #include "cli/call_arguments.h"
-#include "vmm/core_dump.h"
-#include "vmm/live_target.h"
+#include "debug/core_dump.h"
+#include "debug/live_target.h"
 
 namespace hlrr::cli {
 namespace {
@@ -110,13 +110,13 @@ void write_fault_core(vmm::Sandbox& sandbox, const SessionOptions& options) {
     std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", registers.error().message.c_str());
     return;
   }
-  const std::vector<rsp::MemoryRegion> regions = vmm::guest_memory_regions(sandbox);
-  const vmm::CoreDump dump{.registers = &*registers,
-                           .memory = &sandbox.memory(),
-                           .regions = regions,
-                           .program = options.program,
-                           .signal = SIGSEGV};
-  if (auto st = vmm::write_core_dump(options.core_on_fault, dump); !st)
+  const std::vector<rsp::MemoryRegion> regions = debug::guest_memory_regions(sandbox);
+  const debug::CoreDump dump{.registers = &*registers,
+                             .memory = &sandbox.memory(),
+                             .regions = regions,
+                             .program = options.program,
+                             .signal = SIGSEGV};
+  if (auto st = debug::write_core_dump(options.core_on_fault, dump); !st)
     std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", st.error().message.c_str());
   else
     std::fprintf(stderr, "hlrun: core written to %s\n", options.core_on_fault.c_str());

@@ -34,7 +34,7 @@ base::Expected<std::vector<CallSpec>> gather_calls(
 
 struct SessionOptions {
   bool fresh = false;  // restore the post-initialisation state before every call
-  // Where to write an ELF core of the guest when a call faults ("": none), vmm/core_dump.h.
+  // Where to write an ELF core of the guest when a call faults ("": none), debug/core_dump.h.
   std::string core_on_fault;
   std::string program;  // the guest's name, for the core
   // A call that faults or times out does not end the session: the next one runs (the flight

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "debug/live_target.h"
 #include "rsp/server.h"
-#include "vmm/live_target.h"
 
 namespace hlrr::cli {
 
@@ -42,7 +42,7 @@ std::string listening_text(const rsp::Server& server) {
 int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
                        const DebugListen& listen, bool verbose) {
-  vmm::LiveTarget target(sandbox, function, std::move(args), guest_path);
+  debug::LiveTarget target(sandbox, function, std::move(args), guest_path);
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
   if (verbose)
     options.log = [](std::string_view line) {

@@ -364,7 +364,10 @@ base::Status ReplaySession::write_memory(uint64_t address, std::span<const uint8
 }
 
 vmm::VcpuExit ReplaySession::run_unrecorded(const vmm::RunOptions& options, std::stop_token stop) {
-  std::stop_callback on_stop(stop, [this] { vcpu_->request_stop(); });
+  const uint64_t generation = vcpu_->begin_stop_generation();  // earlier requests are stale
+  std::stop_callback on_stop(stop, [this, generation] {
+    vcpu_->request_stop(vmm::StopCause::kInterrupt, generation);
+  });
   return vcpu_->run(options);
 }
 

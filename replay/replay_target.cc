@@ -11,7 +11,7 @@
 #include "debug/stops.h"
 #include "hl_abi.h"
 #include "rsp/registers.h"
-#include "vmm/core_dump.h"
+#include "debug/core_dump.h"
 
 namespace hlrr::replay {
 namespace {
@@ -354,7 +354,7 @@ base::Status ReplayTarget::write_core(const std::string& path) {
   if (!registers) return base::fail("registers: " + registers.error().message);
   const std::vector<rsp::MemoryRegion> regions = memory_regions();
   const bool fault = session.at_end() && session.end_note().starts_with("guest fault");
-  return vmm::write_core_dump(
+  return debug::write_core_dump(
       path, {.registers = &*registers,
              .memory = &session.memory(),
              .regions = regions,

@@ -63,7 +63,7 @@ class ReplayTarget final : public rsp::Target,
   // "instruction 34567, after exit 12, in call 3 (add_sample)" (monitor when).
   std::string when();
 
-  // An ELF core of the guest where replay is (vmm/core_dump.h): `monitor core PATH` and
+  // An ELF core of the guest where replay is (debug/core_dump.h): `monitor core PATH` and
   // `hlreplay --core-at`. SIGSEGV at the end of a recording that faulted, SIGTRAP elsewhere.
   base::Status write_core(const std::string& path);
 

@@ -23,7 +23,7 @@ enum class Errc : uint8_t {
   kNoRegister = 0x45,  // qRegisterInfo past the last register (what lldb expects)
 };
 
-// A resume to run on the server's worker thread.
+// A resume to run on the server's target thread (rsp/target_thread.h).
 using ResumeJob = std::function<StopInfo(std::stop_token)>;
 
 class Dispatcher {

@@ -7,11 +7,11 @@
 #include <array>
 #include <boost/asio.hpp>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "rsp/session.h"
+#include "rsp/target_thread.h"
 
 namespace hlrr::rsp {
 namespace {
@@ -99,9 +99,12 @@ class Server::Impl {
   std::optional<tcp::socket> waiting_;  // arrived while the previous client was going away
   bool stopping_ = false;
   End end_ = End::kStopped;
+  // Runs every resume of the target, for every client: one thread, for the server's life.
+  TargetThread target_thread_;
 };
 
-// One client: the socket, its Session, the write queue and the resume worker.
+// One client: the socket, its Session and the write queue. Its resumes run on the server's
+// target thread, whose stops come back to this event loop as posted completions.
 class Server::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Impl& server, tcp::socket socket)
@@ -113,10 +116,6 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
               launch(std::move(job), std::move(stop));
             },
             [&server](std::string_view message) { server.log(message); }) {}
-
-  ~Connection() {
-    if (worker_.joinable()) worker_.join();
-  }
 
   void start() { read(); }
 
@@ -206,15 +205,16 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
 
   void launch(ResumeJob job, std::stop_token stop) {
     guard_.emplace(asio::make_work_guard(server_.io_));
-    if (worker_.joinable()) worker_.join();
-    worker_ = std::thread([self = shared_from_this(), job = std::move(job), stop]() mutable {
-      StopInfo info = job(std::move(stop));
-      asio::post(self->server_.io_, [self, info] { self->resume_finished(info); });
-    });
+    // The reference moves into the posted handler: the connection is never released (and its
+    // socket closed) on the target thread.
+    server_.target_thread_.run(
+        std::move(job), std::move(stop), [self = shared_from_this()](const StopInfo& info) mutable {
+          asio::io_context& io = self->server_.io_;
+          asio::post(io, [self = std::move(self), info] { self->resume_finished(info); });
+        });
   }
 
   void resume_finished(const StopInfo& info) {
-    worker_.join();
     guard_.reset();
     // Also when the client is gone: the session must learn the target has stopped (its
     // reply is dropped by write()).
@@ -244,7 +244,6 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
   bool writing_ = false;
   bool closed_ = false;
   bool done_ = false;
-  std::thread worker_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
 };
 

@@ -8,8 +8,9 @@
 // * A second simultaneous client is refused (`$E01#a6`, then closed) while the first keeps
 //   working. A client that disconnects, even mid-packet or while the target runs (the resume
 //   is interrupted), leaves the target stopped and the server accepting again.
-// * Resumes run on a worker thread while the I/O thread keeps reading, so 0x03 interrupts them
-//   (see the threading contract in rsp/target.h).
+// * One event loop (the thread that calls run()) waits on the sockets and on the stops of the
+//   target thread (rsp/target_thread.h), the one long-lived thread that runs every resume, so
+//   0x03 interrupts them (see the threading contract in rsp/target.h).
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 // bytes out through the Output callback, so tests and the fuzzer drive it in memory.
 //
 // Threading: all methods are called on one thread (the server's I/O thread). A resume runs
-// through the Launcher (a worker thread in the server); the launcher calls resume_done() back
+// through the Launcher (the server's target thread); the launcher calls resume_done() back
 // on the session's thread. Without a launcher, resumes run inline (tests, fuzzing).
 #pragma once
 
@@ -22,7 +22,7 @@ namespace hlrr::rsp {
 class Session {
  public:
   using Output = std::function<void(std::string_view bytes)>;
-  // Starts `job` (e.g. on a worker thread); must later call resume_done() on this thread.
+  // Starts `job` (e.g. on the target thread); must later call resume_done() on this thread.
   using Launcher = std::function<void(ResumeJob job, std::stop_token stop)>;
   using Log = std::function<void(std::string_view message)>;
 

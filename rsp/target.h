@@ -4,13 +4,13 @@
 // Threading contract
 // ------------------
 // * Every method is called from one thread at a time, never concurrently with another method,
-//   EXCEPT that `resume()` (and the reverse extension's methods) run on a worker thread of the
+//   EXCEPT that `resume()` (and the reverse extension's methods) run on the target thread of the
 //   server while the server's I/O thread keeps reading the socket.
 // * A resume is interrupted through its `std::stop_token`: when the client sends 0x03 (or
 //   disconnects, or the server is stopped) the I/O thread calls `request_stop()` on the token's
 //   source. A target either polls `token.stop_requested()` in its run loop (replay), or registers
 //   a `std::stop_callback` that kicks its vCPU (live VM: uc_emu_stop, KVM immediate_exit). Such a
-//   callback runs on the I/O thread (or at once, on the worker, if stop was already requested
+//   callback runs on the I/O thread (or at once, on the target thread, if stop was already requested
 //   when it was registered), so it must be thread-safe; it must not block. Once stop is
 //   requested, resume() must return promptly with `StopInfo::interrupted()` (SIGINT), or with
 //   whatever real stop happened first.
@@ -138,7 +138,7 @@ class Target {
   virtual base::Status write_memory(uint64_t address, std::span<const uint8_t> data) = 0;
 
   // Runs forward (continue or one instruction) until a stop. Blocking; runs on the server's
-  // worker thread; interrupted through `stop` (see the threading contract above).
+  // target thread (rsp/target_thread.h); interrupted through `stop` (see the threading contract above).
   virtual StopInfo resume(ResumeAction action, std::stop_token stop) = 0;
 
   // Breakpoints and watchpoints. `length` is the kind for Z0/Z1 (1 on x86) and the byte length

@@ -496,9 +496,9 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
   for (;;) {
     __atomic_store_n(&run_->immediate_exit, 0, __ATOMIC_SEQ_CST);
     running_.store(true);
-    if (stop_requested_.exchange(false)) {
+    if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
       running_.store(false);
-      return VcpuExit{.kind = ExitKind::kStopped};
+      return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
     }
     const int err = enter();
     running_.store(false);
@@ -516,7 +516,9 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
       }
       return exit;
     }
-    if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+    if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
+      return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
+    }
     // Some other signal interrupted KVM_RUN: carry on.
   }
 }
@@ -626,15 +628,20 @@ VcpuExit KvmVcpu::run_on_software(const RunOptions& options) {
   if (auto st = software_->set_registers(*regs); !st) {
     return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
   }
-  // request_stop() forwards to the software vCPU while it runs; one that came before is here.
+  // kick() forwards a request to the software vCPU's fresh generation while it runs; one that
+  // came before is here. Either way the exit carries the request's own cause.
+  const uint64_t generation = software_->begin_stop_generation();
+  software_generation_.store(generation);
   software_running_.store(true);
-  if (stop_requested_.exchange(false)) {
+  if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
     software_running_.store(false);
-    return VcpuExit{.kind = ExitKind::kStopped};
+    return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
   }
   VcpuExit exit = software_->run(options);
   software_running_.store(false);
-  if (exit.kind == ExitKind::kStopped) stop_requested_.store(false);
+  if (exit.kind == ExitKind::kStopped) {
+    if (const StopCause cause = stop_.take(); cause != StopCause::kNone) exit.stop_cause = cause;
+  }
   auto after = software_->registers();
   if (!after) return VcpuExit{.kind = ExitKind::kInternalError, .detail = after.error().message};
   if (auto st = set_registers(*after); !st) {
@@ -801,9 +808,10 @@ VcpuExit KvmVcpu::emulation_failure() {
                             "unicorn"};
 }
 
-void KvmVcpu::request_stop() {
-  stop_requested_.store(true);
-  if (software_running_.load()) software_->request_stop();
+void KvmVcpu::kick() {
+  if (software_running_.load()) {
+    software_->request_stop(stop_.pending(), software_generation_.load());
+  }
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (running_.load()) pthread_kill(thread_, kick_signal());
 }

@@ -43,7 +43,6 @@ class KvmVcpu final : public Vcpu {
   // values; selectors must be ones of the hlrr GDT (0, 0x08, 0x10).
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
-  void request_stop() override;
   void set_dirty_tracking(bool enabled) override;
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   // Whether the guest's `cpuid` answers from canonical_cpuid() (KVM accepted KVM_SET_CPUID2).
@@ -65,6 +64,9 @@ class KvmVcpu final : public Vcpu {
   // on a software vCPU over the same memory while they are set: run() moves the register file
   // over and back, so callers see one vCPU.
   base::Status set_debug_points(std::span<const DebugPoint> points) override;
+
+ protected:
+  void kick() override;
 
  private:
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
@@ -128,7 +130,7 @@ class KvmVcpu final : public Vcpu {
   bool use_software_ = false;
   std::atomic<bool> software_running_{false};
 
-  std::atomic<bool> stop_requested_{false};
+  std::atomic<uint64_t> software_generation_{0};  // the software vCPU's run, for kick()
   std::atomic<bool> running_{false};
   pthread_t thread_{};
 };

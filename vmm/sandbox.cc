@@ -90,11 +90,15 @@ base::Status Sandbox::prepare() {
   vcpu_ = std::move(*vcpu);
   const RegisterFile regs = initial_registers(image_.entry());
   if (auto st = vcpu_->set_registers(regs); !st) return st;
-  watchdog_ = std::make_unique<Watchdog>([vcpu = vcpu_.get()] { vcpu->request_stop(); });
+  // The current generation: a deadline that passes between a debugger's resumes is carried
+  // into the next one by resume().
+  watchdog_ =
+      std::make_unique<Watchdog>([vcpu = vcpu_.get()] { vcpu->request_stop(StopCause::kTimeout); });
   // The initialisation is the first call: named "", no arguments. Its start is reported to
   // an observer by the first resume(), so that one attached after load() sees it.
   call_in_progress_ = true;
   initialization_unreported_ = true;
+  vcpu_->begin_stop_generation();
   if (config_.timeout.count() > 0) watchdog_->arm_for(config_.timeout);
   return {};
 }
@@ -139,6 +143,7 @@ base::Status Sandbox::begin_call(std::string_view name, std::span<const Value> a
     observer_->on_call_start(name, args, regs, journal_);
     journal_.clear();
   }
+  vcpu_->begin_stop_generation();  // a stop meant for an earlier call is harmless now
   if (config_.timeout.count() > 0) watchdog_->arm_for(config_.timeout);
   return {};
 }
@@ -151,6 +156,9 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
     observer_->on_call_start("", {}, *regs, {});
   }
   initialization_unreported_ = false;
+  // The deadline passed while no run was going on (a debugger held the call stopped): the
+  // request it made may belong to a generation the debugger has since left.
+  if (watchdog_->fired()) vcpu_->request_stop(StopCause::kTimeout);
   ExitHandler handler(memory_, config_.host_functions);
   RegisterFile regs_at_exit;
   for (;;) {
@@ -171,14 +179,14 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
       memory_.set_write_journal(&journal_);
     }
     if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
-        (exit.kind == ExitKind::kStopped && !(watchdog_->fired()))) {
+        (exit.kind == ExitKind::kStopped && exit.stop_cause != StopCause::kTimeout)) {
       if (observer_) {
         memory_.set_write_journal(nullptr);
         observer_->on_exit(exit, regs_at_exit, {});
       }
       return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
     }
-    ExitAction action = handler.handle(exit, /*stop_is_timeout=*/true);
+    ExitAction action = handler.handle(exit);
     if (observer_) {
       memory_.set_write_journal(nullptr);
       observer_->on_exit(exit, regs_at_exit, journal_);

@@ -175,7 +175,9 @@ void UnicornVcpu::reset_run_state() {
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
   reset_run_state();
   stepping_ = options.single_step;
-  if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+  if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
+    return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
+  }
   // Resuming from a stop steps over a breakpoint at RIP; arriving there by completing an exit
   // is not a stop at it (the exit loop runs on without a debugger seeing it).
   const uint64_t rip = read_reg(UC_X86_REG_RIP);
@@ -201,7 +203,9 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
     reset_run_state();
     skip_breakpoint_at_ = ~0ull;
     performed_to_ = ~0ull;
-    if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+    if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
+      return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
+    }
   }
 }
 
@@ -252,7 +256,7 @@ VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
   }
   running_.store(false);
   if (settle_count(err)) {
-    stop_requested_.store(false);
+    // A stop requested meanwhile stays pending: the next run of its generation stops at once.
     // A watched access in the last instruction before the target is still reported.
     if (hit_ && hit_->kind != DebugPointKind::kBreakpoint) return debug_point_exit();
     return VcpuExit{.kind = options.single_step ? ExitKind::kDebug : ExitKind::kInstructionLimit};
@@ -339,7 +343,9 @@ VcpuExit UnicornVcpu::translate_stop(int err, const RunOptions& options) {
   if (read_reg(UC_X86_REG_RIP) == kNoUntil) {
     return VcpuExit{.kind = ExitKind::kException, .vector = kGeneralProtection};
   }
-  if (stop_requested_.exchange(false)) return VcpuExit{.kind = ExitKind::kStopped};
+  if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
+    return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
+  }
   if (options.single_step) return VcpuExit{.kind = ExitKind::kDebug};
   if (options.max_instructions) return VcpuExit{.kind = ExitKind::kInstructionLimit};
   // uc_emu_stop() raced with the start of the run: report the stop that was asked for.
@@ -457,7 +463,9 @@ void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void*
   // Stops here take effect before the block's first instruction (measured), but RIP is stale
   // when the block was entered by a chained jump: settle_count() sets it to the block's start.
   v->block_address_ = address;
-  if (v->stop_requested_.load(std::memory_order_relaxed)) {
+  // Stop requests are polled here, where the instruction count is exact (so no kick()): an
+  // asynchronous uc_emu_stop() could land mid-block at a point the count can't name.
+  if (v->stop_.pending() != StopCause::kNone) {
     v->block_stop_ = BlockStop::kRequested;
     uc_emu_stop(uc);
     return;
@@ -645,12 +653,6 @@ void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
 void UnicornVcpu::code_modified(uint64_t gpa, uint64_t len) {
   uc_ctl_remove_cache(uc_, gpa, gpa + len);
   counter_.forget_blocks();
-}
-
-void UnicornVcpu::request_stop() {
-  // The block hook stops at the next block boundary, where the instruction count is exact; an
-  // asynchronous uc_emu_stop() could land mid-block at a point the count can't name.
-  stop_requested_.store(true);
 }
 
 void UnicornVcpu::set_io_in_result(uint32_t value) {

@@ -32,7 +32,6 @@ class UnicornVcpu final : public Vcpu {
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
   void set_nondet_result(uint64_t value, uint64_t extra) override;
-  void request_stop() override;
   void set_dirty_tracking(bool enabled) override;
   void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
   void collect_dirty_pages(std::vector<uint64_t>& pages) override;
@@ -118,7 +117,6 @@ class UnicornVcpu final : public Vcpu {
   const DebugPoint* hit_ = nullptr;
   uint64_t hit_rip_ = 0;
 
-  std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
   // Instruction counting (run_counted()): where the current run must stop, and why it did.
   enum class BlockStop : uint8_t {

@@ -14,6 +14,7 @@
 
 #include "base/expected.h"
 #include "vmm/register_file.h"
+#include "vmm/stop_request.h"
 #include "vmm/vcpu_exit.h"
 
 namespace hlrr::vmm {
@@ -68,8 +69,22 @@ class Vcpu {
   // reading it back (cheaper on Unicorn; on kvm_pvm, which loses it across some runs, correct).
   virtual void set_fpu_static(bool /*is_static*/) {}
 
-  // Makes a running (or the next) run() return kStopped soon. Thread-safe; idempotent.
-  virtual void request_stop() = 0;
+  // Stop requests (vmm/stop_request.h). The driving thread begins a generation for each run it
+  // wants stoppable as a whole (Sandbox: each call; a debugger: each resume). request_stop()
+  // makes the run of `generation` in progress, or its next run(), return kStopped soon with
+  // `cause` as stop_cause; one request suffices. A request for another generation (a stale
+  // one, from an earlier run) is ignored and returns false. Thread-safe, never blocks.
+  uint64_t begin_stop_generation() { return stop_.begin_generation(); }
+  uint64_t stop_generation() const { return stop_.generation(); }
+  bool request_stop(StopCause cause, uint64_t generation) {
+    if (!stop_.request(cause, generation)) return false;
+    kick();
+    return true;
+  }
+  // For the current generation.
+  bool request_stop(StopCause cause = StopCause::kInterrupt) {
+    return request_stop(cause, stop_generation());
+  }
 
   // Whether run() honours max_instructions and instruction_count() is exact.
   virtual bool counts_instructions() const { return false; }
@@ -100,6 +115,11 @@ class Vcpu {
 
  protected:
   Vcpu() = default;
+  // Makes a run in progress notice the pending stop soon (KVM: leave KVM_RUN); a backend that
+  // polls stop_ while it runs needs nothing. Any thread; must not block.
+  virtual void kick() {}
+  // run() takes the pending cause where it stops for it (StopRequest::take()).
+  StopRequest stop_;
 };
 
 }  // namespace hlrr::vmm

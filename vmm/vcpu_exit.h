@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "vmm/stop_request.h"
+
 namespace hlrr::vmm {
 
 enum class ExitKind : uint8_t {
@@ -14,7 +16,7 @@ enum class ExitKind : uint8_t {
   kHalt,              // `hlt` executed. RIP is after the instruction.
   kException,         // a CPU exception: vector, error_code, address (CR2 for #PF). RIP at fault.
   kOutOfBounds,       // an access to guest-physical memory that does not exist: address.
-  kStopped,           // Vcpu::request_stop() (timeout, interrupt) took effect between instructions.
+  kStopped,           // Vcpu::request_stop() took effect between instructions: stop_cause says why.
   kDebug,             // a single step completed or a hardware breakpoint was hit.
   kInstructionLimit,  // RunOptions::max_instructions were executed.
   kShutdown,          // triple fault.
@@ -73,6 +75,8 @@ struct VcpuExit {
   // breakpoint's address or the watchpoint's first watched byte.
   bool has_debug_point = false;
   DebugPointKind debug_point = DebugPointKind::kBreakpoint;
+  // kStopped: the cause the stop was requested with.
+  StopCause stop_cause = StopCause::kNone;
 };
 
 }  // namespace hlrr::vmm

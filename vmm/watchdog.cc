@@ -48,7 +48,7 @@ bool Watchdog::fired() {
 void Watchdog::loop() {
   std::unique_lock lock(mutex_);
   while (!quit_) {
-    if (!armed_) {
+    if (!armed_ || fired_) {  // nothing to watch until armed (again)
       sleeping_forever_ = true;
       wake_.wait(lock);
       sleeping_forever_ = false;
@@ -59,10 +59,8 @@ void Watchdog::loop() {
       continue;
     }
     fired_ = true;
-    lock.unlock();
+    // Under the lock: once disarm() returns, no expiry of that arming can still land.
     expire_();
-    lock.lock();
-    wake_.wait_for(lock, std::chrono::milliseconds(5));
   }
 }
 

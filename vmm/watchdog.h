@@ -2,9 +2,9 @@
 //
 // Arming is cheap (no thread wake-up in the common case), because a guest call that makes
 // thousands of host calls arms it once per guest call: the thread sleeps until the earliest
-// deadline it knows and re-checks. Once a deadline passes while armed, it calls `expire`, and
-// calls it again every few milliseconds until disarmed: a stop request that races with the
-// start of a vCPU run is simply repeated.
+// deadline it knows and re-checks. Once a deadline passes while armed, it calls `expire` once:
+// a vCPU stop request is never lost (vmm/stop_request.h), so it needs no repeating. `expire`
+// runs under the watchdog's lock (it must not block): after disarm(), it is not running.
 #pragma once
 
 #include <chrono>

@@ -28,7 +28,13 @@
 #include "vmm/sandbox.h"
 #include "vmm/value.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using vmm::Fault;
+using vmm::RunOutcome;
+using vmm::Sandbox;
+using vmm::Value;
+using vmm::VcpuExit;
 
 // The guest memory a sandbox's guest can access (hl_abi.h's layout: not page 0, not the stack
 // guard page), with permissions: for qMemoryRegionInfo and core dumps.
@@ -84,4 +90,4 @@ class LiveTarget final : public rsp::Target {
   bool detached_ = false;
 };
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -19,7 +19,10 @@
 #include "vmm/guest_memory.h"
 #include "vmm/register_file.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using vmm::GuestMemory;
+using vmm::RegisterFile;
 
 struct CoreDump {
   const RegisterFile* registers = nullptr;
@@ -36,4 +39,4 @@ struct CoreDump {
 // disk) are one line naming the path.
 base::Status write_core_dump(const std::string& path, const CoreDump& dump);
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -1,4 +1,4 @@
-#include "vmm/live_target.h"
+#include "debug/live_target.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,9 @@
 #include "debug/stops.h"
 #include "hl_abi.h"
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
+
+using namespace vmm;  // LiveTarget is written in the vCPU's terms
 
 LiveTarget::LiveTarget(Sandbox& sandbox, std::string function, std::vector<Value> args,
                        std::string exec_path)
@@ -66,18 +68,17 @@ rsp::StopInfo LiveTarget::resume(rsp::ResumeAction action, std::stop_token stop)
     pending_fault_.reset();
     return rsp::StopInfo::terminated(sig);
   }
-  // Runs on the server's I/O thread; request_stop() is thread-safe and does not block.
-  std::stop_callback kick(stop, [this] { sandbox_.vcpu().request_stop(); });
+  // A new generation: an interrupt that came as the previous resume ended for another reason
+  // is stale. The callback runs on the server's I/O thread, only while this resume runs (so for
+  // the current generation, which begin_call() renews); request_stop() never blocks.
+  sandbox_.vcpu().begin_stop_generation();
+  std::stop_callback kick(stop, [this] { sandbox_.vcpu().request_stop(StopCause::kInterrupt); });
   const bool stepping = action == rsp::ResumeAction::kStep;
   for (;;) {
     RunOutcome outcome = sandbox_.resume(RunOptions{.single_step = stepping});
-    // A stop requested just as an earlier resume ended for another reason stays pending in
-    // the vCPU: it is not this resume's interrupt (tokens are per resume), so run on.
-    if (outcome.kind == RunOutcome::Kind::kPaused && outcome.exit.kind == ExitKind::kStopped &&
-        !stop.stop_requested()) {
-      continue;
-    }
     if (auto s = on_outcome(std::move(outcome), stepping)) return *s;
+    // The guest call has begun in a new generation: an interrupt of the old one stops here.
+    if (stop.stop_requested()) return rsp::StopInfo::interrupted();
   }
 }
 
@@ -149,13 +150,13 @@ base::Status LiveTarget::detach() {
 }
 
 void LiveTarget::run_to_end() {
+  sandbox_.vcpu().begin_stop_generation();  // no interrupt of the debugger's reaches this run
   while (!result_) {
     if (pending_fault_) {
       result_ = base::Unexpected(std::move(*pending_fault_));
       pending_fault_.reset();
       return;
     }
-    // A stray stop request (an interrupt that raced a stop) pauses once: run on.
     on_outcome(sandbox_.resume(), /*stepping=*/false);
   }
 }
@@ -188,4 +189,4 @@ std::vector<rsp::MemoryRegion> guest_memory_regions(const Sandbox& sandbox) {
   return regions;
 }
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -1,7 +1,7 @@
 // The core writer's file, parsed back with <elf.h>'s structs: header, one PT_NOTE with the
 // three notes in order, one PT_LOAD per region with its address, flags and bytes, and the
 // registers where user_regs_struct and the FXSAVE area put them.
-#include "vmm/core_dump.h"
+#include "debug/core_dump.h"
 
 #include <elf.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <iterator>
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
 namespace {
 
 class CoreDumpWriter : public ::testing::Test {
@@ -148,4 +148,4 @@ TEST_F(CoreDumpWriter, ARegionOutsideMemoryOrAFullDiskIsAnError) {
 }
 
 }  // namespace
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

@@ -1,4 +1,4 @@
-#include "vmm/core_dump.h"
+#include "debug/core_dump.h"
 
 #include <elf.h>
 
@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-namespace hlrr::vmm {
+namespace hlrr::debug {
 namespace {
 
 // The Linux x86-64 note layouts gdb (and bfd) read from a core, spelled out here rather than
@@ -178,4 +178,4 @@ base::Status write_core_dump(const std::string& path, const CoreDump& dump) {
   return {};
 }
 
-}  // namespace hlrr::vmm
+}  // namespace hlrr::debug

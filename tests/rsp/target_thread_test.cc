@@ -1,0 +1,121 @@
+// One long-lived thread runs every resume of a target (rsp/target_thread.h), for every client of
+// the server: never a thread per resume, never the event loop's thread.
+#include "rsp/target_thread.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "rsp/server.h"
+#include "tests/rsp/fake_target.h"
+#include "tests/rsp/tcp_client.h"
+
+namespace hlrr::rsp {
+namespace {
+
+using testing::FakeTarget;
+using testing::TcpClient;
+
+TEST(TargetThread, RunsEachJobOnTheSameThreadAndReportsItsStop) {
+  TargetThread thread;
+  std::vector<std::thread::id> ran;
+  for (int i = 0; i < 3; ++i) {
+    std::promise<StopInfo> done;
+    std::stop_source source;
+    thread.run(
+        [&](std::stop_token) {
+          ran.push_back(std::this_thread::get_id());
+          return StopInfo::stopped(kSigTrap);
+        },
+        source.get_token(), [&](const StopInfo& stop) { done.set_value(stop); });
+    EXPECT_EQ(done.get_future().get(), StopInfo::stopped(kSigTrap));
+  }
+  ASSERT_EQ(ran.size(), 3u);
+  EXPECT_NE(ran[0], std::this_thread::get_id());
+  EXPECT_EQ(ran[1], ran[0]);
+  EXPECT_EQ(ran[2], ran[0]);
+}
+
+TEST(TargetThread, AStopRequestReachesTheRunningJob) {
+  TargetThread thread;
+  std::stop_source source;
+  std::promise<StopInfo> done;
+  thread.run(
+      [](std::stop_token stop) {
+        while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return StopInfo::interrupted();
+      },
+      source.get_token(), [&](const StopInfo& stop) { done.set_value(stop); });
+  EXPECT_TRUE(thread.busy());
+  source.request_stop();
+  EXPECT_EQ(done.get_future().get(), StopInfo::interrupted());
+}
+
+// FakeTarget that remembers which thread ran each resume: by kernel thread id, as a joined
+// std::thread's id (its pthread_t) is reused by the next one.
+class ThreadRecordingTarget : public FakeTarget {
+ public:
+  StopInfo resume(ResumeAction action, std::stop_token stop) override {
+    {
+      std::lock_guard lock(mutex_);
+      threads_.insert(::gettid());
+      ++resumes_;
+    }
+    return FakeTarget::resume(action, std::move(stop));
+  }
+  std::set<pid_t> threads() {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
+  int resumes() {
+    std::lock_guard lock(mutex_);
+    return resumes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<pid_t> threads_;
+  int resumes_ = 0;
+};
+
+TEST(ServerTargetThread, EveryResumeOfEveryClientRunsOnOneThreadAndInterruptsStop) {
+  ThreadRecordingTarget target;
+  target.exit_at.reset();
+  target.step_delay = std::chrono::microseconds(100);
+  auto server = Server::create(target, {});
+  ASSERT_TRUE(server.has_value()) << server.error().message;
+  pid_t loop_thread = 0;
+  auto result = std::async(std::launch::async, [&] {
+    loop_thread = ::gettid();
+    return (*server)->run();
+  });
+  for (int client_number = 0; client_number < 2; ++client_number) {
+    TcpClient client((*server)->port());
+    ASSERT_TRUE(client.connected());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(client.send("$s#73"));
+      EXPECT_EQ(client.read_packet().substr(0, 4), "+$T0");
+    }
+    // A continue that only 0x03 ends: the stop reply is SIGINT.
+    ASSERT_TRUE(client.send("$c#63"));
+    EXPECT_EQ(client.read(1), "+");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(client.send("\x03"));
+    EXPECT_EQ(client.read_packet().substr(0, 4), "$T02");
+    client.close();
+  }
+  (*server)->stop();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(target.resumes(), 8);
+  const std::set<pid_t> threads = target.threads();
+  EXPECT_EQ(threads.size(), 1u);
+  EXPECT_FALSE(threads.contains(loop_thread));
+}
+
+}  // namespace
+}  // namespace hlrr::rsp
