@@ -3,7 +3,6 @@
 #include <unicorn/unicorn.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "base/check.h"
 #include "base/hex.h"
@@ -182,7 +181,6 @@ VcpuExit UnicornVcpu::run(const RunOptions& options) {
 VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
   target_ = limit ? counter_.count() + limit : kNoTarget;
   block_stop_ = BlockStop::kNone;
-  running_.store(true);
   uc_err err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, 0);
   if (block_stop_ == BlockStop::kFinishInBlock) {
     // The target is inside the block at RIP (which has not run): run it again with a code hook
@@ -202,7 +200,6 @@ VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
     uc_ctl_remove_cache(uc_, finish_address_, finish_address_ + 1);
     finishing_ = false;
   }
-  running_.store(false);
   if (settle_count(err)) {
     stop_requested_.store(false);
     // A watched access in the last instruction before the target is still reported.
@@ -527,7 +524,6 @@ bool UnicornVcpu::stop_at_breakpoint(uc_struct* uc, uint64_t address) {
   for (const DebugPoint& p : debug_points_) {
     if (p.kind == DebugPointKind::kBreakpoint && p.address == address) {
       hit_ = &p;
-      hit_rip_ = address;
       uc_emu_stop(uc);
       return true;
     }
@@ -715,33 +711,11 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
 namespace hlrr::vmm {
 namespace {
 
-// The 64-bit register and operand size of rdrand/rdseed's destination, from the scan's Intel
-// syntax text ("rdrand eax", "rdseed r10w").
-std::pair<int, uint8_t> nondet_destination(const std::string& text) {
-  static const std::pair<const char*, int> kLegacy[] = {
-      {"ax", UC_X86_REG_RAX}, {"cx", UC_X86_REG_RCX}, {"dx", UC_X86_REG_RDX},
-      {"bx", UC_X86_REG_RBX}, {"sp", UC_X86_REG_RSP}, {"bp", UC_X86_REG_RBP},
-      {"si", UC_X86_REG_RSI}, {"di", UC_X86_REG_RDI}};
-  static const int kNumbered[] = {UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+// Unicorn's 64-bit register for an encoding-order register number (InstructionSite::gpr).
+constexpr int kGprByNumber[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+                                  UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+                                  UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
                                   UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
-  const auto space = text.rfind(' ');
-  std::string name = space == std::string::npos ? "" : text.substr(space + 1);
-  if (name.size() >= 2 && name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
-    uint8_t size = 8;
-    if (name.back() == 'd')
-      size = 4, name.pop_back();
-    else if (name.back() == 'w')
-      size = 2, name.pop_back();
-    const int n = std::atoi(name.c_str() + 1);
-    if (n >= 8 && n <= 15) return {kNumbered[n - 8], size};
-  } else if (name.size() == 3 || name.size() == 2) {
-    const uint8_t size = name.size() == 2 ? 2 : name[0] == 'r' ? 8 : 4;
-    for (auto [suffix, reg] : kLegacy) {
-      if (name.compare(name.size() - 2, 2, suffix) == 0) return {reg, size};
-    }
-  }
-  return {UC_X86_REG_RAX, 0};
-}
 
 }  // namespace
 
@@ -769,12 +743,14 @@ void UnicornVcpu::set_nondet_result(uint64_t value, uint64_t extra) {
       break;
     case SiteKind::kRdrand:
     case SiteKind::kRdseed: {
-      auto [reg, size] = nondet_destination(site->text);
-      const uint64_t old = read_reg(reg);
-      uint64_t result = value;  // size 8; a 32-bit destination zero-extends
-      if (size == 4) result = value & 0xFFFFFFFFu;
-      if (size == 2) result = (old & ~0xFFFFull) | (value & 0xFFFF);
-      if (size != 0) write_reg(reg, result);
+      // The scan always decodes the register operand; a site without one writes no register.
+      if (site->gpr >= 0 && site->gpr < 16) {
+        const int reg = kGprByNumber[site->gpr];
+        uint64_t result = value;  // size 8; a 32-bit destination zero-extends
+        if (site->size == 4) result = value & 0xFFFFFFFFu;
+        if (site->size == 2) result = (read_reg(reg) & ~0xFFFFull) | (value & 0xFFFF);
+        write_reg(reg, result);
+      }
       // CF = success; OF, SF, ZF, AF, PF cleared.
       const uint64_t flags = read_reg(UC_X86_REG_EFLAGS) & ~kRflagsStatusBits;
       write_reg(UC_X86_REG_EFLAGS, flags | (extra & 1));

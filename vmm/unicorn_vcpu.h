@@ -113,10 +113,8 @@ class UnicornVcpu final : public Vcpu {
   uint64_t performed_to_ = ~0ull;
   bool stepping_ = false;
   const DebugPoint* hit_ = nullptr;
-  uint64_t hit_rip_ = 0;
 
   std::atomic<bool> stop_requested_{false};
-  std::atomic<bool> running_{false};
   // Instruction counting (run_counted()): where the current run must stop, and why it did.
   enum class BlockStop : uint8_t {
     kNone,
