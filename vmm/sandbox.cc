@@ -85,7 +85,8 @@ base::Status Sandbox::prepare() {
   const hl_boot_info boot{HL_BOOT_MAGIC, HL_ABI_VERSION, memory_.size()};
   if (auto st = memory_.write_value(HL_CALL_AREA, boot); !st) return st;
 
-  auto vcpu = create_vcpu(config_.vcpu, memory_, image_);
+  auto vcpu = config_.vcpu_factory ? config_.vcpu_factory(memory_, image_)
+                                   : create_vcpu(config_.vcpu, memory_, image_);
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
   const RegisterFile regs = initial_registers(image_.entry());
@@ -151,55 +152,58 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
     observer_->on_call_start("", {}, *regs, {});
   }
   initialization_unreported_ = false;
+  // The exit loop: run the vCPU, serve what it exited for, until the call ends or pauses.
   ExitHandler handler(memory_, config_.host_functions);
-  RegisterFile regs_at_exit;
   for (;;) {
     const VcpuExit exit = vcpu_->run(options);
-    if (exit.kind == ExitKind::kNondet) {
-      supply_nondet(exit);
-      if (options.single_step) {
-        return RunOutcome{.kind = RunOutcome::Kind::kPaused,
-                          .exit = VcpuExit{.kind = ExitKind::kDebug}};
-      }
-      continue;
-    }
-    ++exit_count_;
-    if (observer_) {
-      auto regs = vcpu_->registers();
-      HLRR_CHECK(regs.has_value());
-      regs_at_exit = *regs;
-      memory_.set_write_journal(&journal_);
-    }
-    if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
-        (exit.kind == ExitKind::kStopped && !(watchdog_->fired()))) {
-      if (observer_) {
-        memory_.set_write_journal(nullptr);
-        observer_->on_exit(exit, regs_at_exit, {});
-      }
-      return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
-    }
-    ExitAction action = handler.handle(exit, /*stop_is_timeout=*/true);
+    if (auto outcome = serve_exit(exit, handler, options)) return std::move(*outcome);
+  }
+}
+
+std::optional<RunOutcome> Sandbox::serve_exit(const VcpuExit& exit, ExitHandler& handler,
+                                              const RunOptions& options) {
+  // A single step whose instruction exited (a host call's `out`, rdtsc) is complete once served.
+  const std::optional<RunOutcome> stepped =
+      options.single_step ? std::optional(RunOutcome{.kind = RunOutcome::Kind::kPaused,
+                                                     .exit = VcpuExit{.kind = ExitKind::kDebug}})
+                          : std::nullopt;
+  if (exit.kind == ExitKind::kNondet) {
+    supply_nondet(exit);
+    return stepped;
+  }
+  ++exit_count_;
+  RegisterFile regs_at_exit;
+  if (observer_) {
+    auto regs = vcpu_->registers();
+    HLRR_CHECK(regs.has_value());
+    regs_at_exit = *regs;
+    memory_.set_write_journal(&journal_);
+  }
+  if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
+      (exit.kind == ExitKind::kStopped && !(watchdog_->fired()))) {
     if (observer_) {
       memory_.set_write_journal(nullptr);
-      observer_->on_exit(exit, regs_at_exit, journal_);
-      journal_.clear();
+      observer_->on_exit(exit, regs_at_exit, {});
     }
-    switch (action.kind) {
-      case ExitAction::Kind::kContinue:
-        // A single step whose instruction exited (a host call's `out`) is complete once served.
-        if (options.single_step) {
-          return RunOutcome{.kind = RunOutcome::Kind::kPaused,
-                            .exit = VcpuExit{.kind = ExitKind::kDebug}};
-        }
-        continue;
-      case ExitAction::Kind::kReturn:
-        return end_call(
-            RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
-      case ExitAction::Kind::kFault:
-        return end_call(RunOutcome{.kind = RunOutcome::Kind::kFaulted,
-                                   .fault = locate(std::move(action.fault))});
-    }
+    return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
   }
+  ExitAction action = handler.handle(exit, /*stop_is_timeout=*/true);
+  if (observer_) {
+    memory_.set_write_journal(nullptr);
+    observer_->on_exit(exit, regs_at_exit, journal_);
+    journal_.clear();
+  }
+  switch (action.kind) {
+    case ExitAction::Kind::kContinue:
+      return stepped;
+    case ExitAction::Kind::kReturn:
+      return end_call(
+          RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
+    case ExitAction::Kind::kFault:
+      return end_call(
+          RunOutcome{.kind = RunOutcome::Kind::kFaulted, .fault = locate(std::move(action.fault))});
+  }
+  return std::nullopt;
 }
 
 RunOutcome Sandbox::end_call(RunOutcome outcome) {

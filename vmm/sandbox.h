@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@
 
 namespace hlrr::vmm {
 
+class ExitHandler;
 class Watchdog;
 
 struct SandboxConfig {
@@ -52,6 +54,9 @@ struct SandboxConfig {
   std::chrono::milliseconds timeout{10'000};
   // kAuto: KVM where /dev/kvm is usable, the software vCPU elsewhere.
   VcpuKind vcpu = VcpuKind::kAuto;
+  // Makes the vCPU the exit loop drives (tests inject a scripted one); empty: create_vcpu()
+  // of `vcpu`.
+  VcpuFactory vcpu_factory;
   // Functions the guest may call. `print` is added unless present: it writes to `output`.
   HostFunctionTable host_functions;
   // Where the guest's prints go; stdout when empty.
@@ -146,6 +151,9 @@ class Sandbox {
  private:
   Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory);
   base::Status prepare();
+  // One turn of resume()'s exit loop: serves `exit`; an outcome when the call ends or pauses.
+  std::optional<RunOutcome> serve_exit(const VcpuExit& exit, ExitHandler& handler,
+                                       const RunOptions& options);
   RunOutcome end_call(RunOutcome outcome);
   Fault locate(Fault fault);
   void collect_dirty_pages();

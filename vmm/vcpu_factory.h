@@ -2,6 +2,7 @@
 // software vCPU elsewhere; an explicit `kvm` where it isn't usable fails with one line.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -21,5 +22,10 @@ base::Expected<VcpuKind> parse_vcpu_kind(std::string_view text);
 // A vCPU over `memory` (which already holds the guest and the long-mode tables) for `image`.
 base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& memory,
                                                   const ElfImage& image);
+
+// What a Sandbox runs its exit loop over: create_vcpu() bound to a kind in production, a
+// scripted fake vCPU in the exit loop's unit tests.
+using VcpuFactory =
+    std::function<base::Expected<std::unique_ptr<Vcpu>>(GuestMemory&, const ElfImage&)>;
 
 }  // namespace hlrr::vmm
