@@ -225,6 +225,7 @@ KvmVcpu::KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites)
     : memory_(memory), sites_(std::move(sites)) {}
 
 KvmVcpu::~KvmVcpu() {
+  if (dirty_tracking_) memory_.dirty_log().set_collector(nullptr);
   if (run_) munmap(run_, run_size_);
   for (int fd : {vcpu_fd_, vm_fd_, kvm_fd_}) {
     if (fd >= 0) close(fd);
@@ -607,7 +608,7 @@ base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
     auto vcpu = UnicornVcpu::create(memory_, sites_);
     if (!vcpu) return base::Unexpected(std::move(vcpu).error());
     software_ = std::move(*vcpu);
-    software_->set_dirty_tracking(dirty_tracking_);
+    if (auto st = software_->set_dirty_tracking(dirty_tracking_); !st) return st;
   }
   if (software_) {
     if (auto st = software_->set_debug_points(software ? points : std::span<const DebugPoint>{});
@@ -824,25 +825,33 @@ void KvmVcpu::set_io_in_result(uint32_t value) {
   mark_regs_dirty();
 }
 
-void KvmVcpu::set_dirty_tracking(bool enabled) {
-  if (software_) software_->set_dirty_tracking(enabled);
-  if (enabled == dirty_tracking_) return;
-  if (set_memory_slot(enabled)) dirty_tracking_ = enabled;
+base::Status KvmVcpu::set_dirty_tracking(bool enabled) {
+  if (software_) {
+    if (auto st = software_->set_dirty_tracking(enabled); !st) return st;
+  }
+  if (enabled == dirty_tracking_) return {};
+  if (auto st = set_memory_slot(enabled); !st) return st;
+  dirty_tracking_ = enabled;
+  memory_.dirty_log().set_collector(
+      enabled ? std::function<base::Status()>([this] { return pull_dirty_log(); }) : nullptr);
+  return {};
 }
 
-void KvmVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
-  if (software_) software_->collect_dirty_pages(pages);
-  if (!dirty_tracking_) return;
-  std::vector<uint64_t> bitmap((memory_.page_count() + 63) / 64, 0);
+base::Status KvmVcpu::pull_dirty_log() {
+  dirty_bitmap_.assign((memory_.page_count() + 63) / 64, 0);
   kvm_dirty_log log{};
   log.slot = 0;
-  log.dirty_bitmap = bitmap.data();
-  if (retry_ioctl(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) return;
-  for (size_t word = 0; word < bitmap.size(); ++word) {
-    for (uint64_t bits = bitmap[word]; bits; bits &= bits - 1) {
-      pages.push_back(word * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
+  log.dirty_bitmap = dirty_bitmap_.data();
+  // A failure here would lose guest writes a snapshot or a recording needs: it is an error.
+  if (retry_ioctl(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) {
+    return base::fail(errno_text("KVM_GET_DIRTY_LOG", errno));
+  }
+  for (size_t word = 0; word < dirty_bitmap_.size(); ++word) {
+    for (uint64_t bits = dirty_bitmap_[word]; bits; bits &= bits - 1) {
+      memory_.dirty_log().mark(word * 64 + static_cast<uint64_t>(__builtin_ctzll(bits)));
     }
   }
+  return {};
 }
 
 base::Expected<RegisterFile> KvmVcpu::registers() {

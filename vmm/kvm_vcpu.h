@@ -44,8 +44,8 @@ class KvmVcpu final : public Vcpu {
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
   void request_stop() override;
-  void set_dirty_tracking(bool enabled) override;
-  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
+  // KVM_MEM_LOG_DIRTY_PAGES on the memory slot; the log's collector reads KVM_GET_DIRTY_LOG.
+  base::Status set_dirty_tracking(bool enabled) override;
   // Whether the guest's `cpuid` answers from canonical_cpuid() (KVM accepted KVM_SET_CPUID2).
   // False on a KVM that refuses CPUID ioctls (kvm_pvm here): `cpuid` then answers zeros for
   // every leaf, and a recording should warn about guests that execute it (docs/kvm.md).
@@ -72,6 +72,8 @@ class KvmVcpu final : public Vcpu {
   bool at_breakpoint(uint64_t rip) const;
   VcpuExit run_on_software(const RunOptions& options);
   base::Status set_memory_slot(bool log_dirty);
+  // Marks the pages KVM_GET_DIRTY_LOG reports (and clears) in the memory's dirty-page log.
+  base::Status pull_dirty_log();
   // KVM_SET_GUEST_DEBUG for single-stepping and the cpuid breakpoints.
   base::Status set_guest_debug(bool single_step);
   bool at_cpuid_breakpoint() const;
@@ -119,6 +121,7 @@ class KvmVcpu final : public Vcpu {
   uint32_t mxcsr_shadow_ = 0;
   bool single_step_ = false;
   bool dirty_tracking_ = false;
+  std::vector<uint64_t> dirty_bitmap_;  // KVM_GET_DIRTY_LOG's answer
   uint8_t pending_in_size_ = 0;
 
   // Debug points (set_debug_points()).

@@ -87,8 +87,7 @@ base::Expected<std::unique_ptr<UnicornVcpu>> UnicornVcpu::create(
 UnicornVcpu::UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites)
     : memory_(memory),
       sites_(std::move(sites)),
-      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())),
-      dirty_(memory.page_count(), 0) {
+      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())) {
   for (const auto& site : sites_) site_at_[site.address] = &site;
 }
 
@@ -382,13 +381,8 @@ bool UnicornVcpu::on_unmapped(uc_struct*, int type, uint64_t address, int, int64
 }
 
 void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t, void* self) {
-  auto* v = static_cast<UnicornVcpu*>(self);
-  for (uint64_t page = address >> 12; page <= (address + size - 1) >> 12; ++page) {
-    if (page < v->dirty_.size() && !v->dirty_[page]) {
-      v->dirty_[page] = 1;
-      v->dirty_list_.push_back(page);
-    }
-  }
+  static_cast<UnicornVcpu*>(self)->memory_.dirty_log().mark_range(address,
+                                                                  static_cast<uint64_t>(size));
 }
 
 bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) {
@@ -563,12 +557,15 @@ VcpuExit UnicornVcpu::debug_point_exit() {
                   .debug_point = p.kind};
 }
 
-void UnicornVcpu::set_dirty_tracking(bool enabled) {
-  if (enabled == (dirty_hook_ != 0)) return;
+base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
+  if (enabled == (dirty_hook_ != 0)) return {};
   if (enabled) {
     uc_hook h = 0;
-    HLRR_CHECK(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1,
-                           0) == UC_ERR_OK);
+    if (uc_err err =
+            uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
+        err != UC_ERR_OK) {
+      return base::fail(std::string("unicorn: cannot track dirty pages: ") + uc_strerror(err));
+    }
     dirty_hook_ = h;
   } else {
     uc_hook_del(uc_, dirty_hook_);
@@ -577,12 +574,7 @@ void UnicornVcpu::set_dirty_tracking(bool enabled) {
   // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
   // never-matching memory hooks already send every access through the helper that walks the
   // hook list at run time.
-}
-
-void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
-  for (uint64_t page : dirty_list_) dirty_[page] = 0;
-  pages.insert(pages.end(), dirty_list_.begin(), dirty_list_.end());
-  dirty_list_.clear();
+  return {};
 }
 
 void UnicornVcpu::code_modified(uint64_t gpa, uint64_t len) {

@@ -33,9 +33,8 @@ class UnicornVcpu final : public Vcpu {
   void set_io_in_result(uint32_t value) override;
   void set_nondet_result(uint64_t value, uint64_t extra) override;
   void request_stop() override;
-  void set_dirty_tracking(bool enabled) override;
+  base::Status set_dirty_tracking(bool enabled) override;
   void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
-  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Exact counts from per-block counts (vmm/block_counter.h); see docs/replay.md.
   bool counts_instructions() const override { return true; }
@@ -138,8 +137,6 @@ class UnicornVcpu final : public Vcpu {
   // The fop last set and the fip it was set with (Unicorn does not keep FOP).
   uint64_t fop_fip_ = 0;
   uint16_t fop_set_ = 0;
-  std::vector<uint8_t> dirty_;  // one byte per guest page
-  std::vector<uint64_t> dirty_list_;
 };
 
 }  // namespace hlrr::vmm

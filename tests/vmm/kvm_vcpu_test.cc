@@ -578,16 +578,17 @@ TEST(KvmVcpuTest, AtMostFourCpuidSites) {
 TEST_P(BackendTest, DirtyPagesAreExact) {
   auto m = boot(GetParam(), kDirty);
   ASSERT_TRUE(m);
-  m->vcpu->set_dirty_tracking(true);
+  ASSERT_TRUE(m->vcpu->set_dirty_tracking(true));
+  auto cursor = m->memory.dirty_log().open();
   std::vector<uint64_t> pages;
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_TRUE(pages.empty());
   EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   std::sort(pages.begin(), pages.end());
   EXPECT_EQ(pages, (std::vector<uint64_t>{0x200, 0x201, 0x3ff}));
   pages.clear();
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_TRUE(pages.empty());
 }
 
