@@ -470,7 +470,6 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
                         "an instruction limit needs an instruction-counting vCPU; KVM "
                         "counts none (run with --vcpu unicorn)"};
   }
-  if (use_software_) return run_on_software(options);
   // Arriving at RIP by completing an exit (I/O, hlt) is not a stop there: a breakpoint at RIP
   // then fires (the exit loop runs on without a debugger seeing the exit).
   const bool arrived_by_exit = regs().rip == performed_to_;
@@ -592,61 +591,36 @@ bool KvmVcpu::at_breakpoint(uint64_t rip) const {
   return std::find(breakpoints_.begin(), breakpoints_.end(), rip) != breakpoints_.end();
 }
 
-base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
+namespace {
+
+// The distinct breakpoint addresses of `points`, or nullopt if any is a watchpoint.
+std::optional<std::vector<uint64_t>> breakpoints_only(std::span<const DebugPoint> points) {
   std::vector<uint64_t> breakpoints;
-  size_t watches = 0;
   for (const DebugPoint& p : points) {
-    if (p.kind != DebugPointKind::kBreakpoint) {
-      ++watches;
-    } else if (std::find(breakpoints.begin(), breakpoints.end(), p.address) == breakpoints.end()) {
+    if (p.kind != DebugPointKind::kBreakpoint) return std::nullopt;
+    if (std::find(breakpoints.begin(), breakpoints.end(), p.address) == breakpoints.end()) {
       breakpoints.push_back(p.address);
     }
   }
+  return breakpoints;
+}
+
+}  // namespace
+
+bool KvmVcpu::supports_debug_points(std::span<const DebugPoint> points) const {
+  const auto breakpoints = breakpoints_only(points);
+  return breakpoints && cpuid_sites_.size() + breakpoints->size() <= 4;
+}
+
+base::Status KvmVcpu::set_debug_points(std::span<const DebugPoint> points) {
   if (auto st = check_debug_points(points, memory_.size()); !st) return st;
-  const bool software = watches > 0 || cpuid_sites_.size() + breakpoints.size() > 4;
-  if (software && !software_) {
-    auto vcpu = UnicornVcpu::create(memory_, sites_);
-    if (!vcpu) return base::Unexpected(std::move(vcpu).error());
-    software_ = std::move(*vcpu);
-    if (auto st = software_->set_dirty_tracking(dirty_tracking_); !st) return st;
+  if (!supports_debug_points(points)) {
+    return base::fail(
+        "kvm: watchpoints, or more breakpoints than free debug registers, need the software "
+        "vCPU");
   }
-  if (software_) {
-    if (auto st = software_->set_debug_points(software ? points : std::span<const DebugPoint>{});
-        !st) {
-      return st;
-    }
-  }
-  use_software_ = software;
-  breakpoints_ = software ? std::vector<uint64_t>{} : std::move(breakpoints);
+  breakpoints_ = *breakpoints_only(points);
   return set_guest_debug(single_step_);
-}
-
-VcpuExit KvmVcpu::run_on_software(const RunOptions& options) {
-  auto regs = registers();
-  if (!regs) return VcpuExit{.kind = ExitKind::kInternalError, .detail = regs.error().message};
-  if (auto st = software_->set_registers(*regs); !st) {
-    return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
-  }
-  // request_stop() forwards to the software vCPU while it runs; one that came before is here.
-  software_running_.store(true);
-  if (stop_requested_.exchange(false)) {
-    software_running_.store(false);
-    return VcpuExit{.kind = ExitKind::kStopped};
-  }
-  VcpuExit exit = software_->run(options);
-  software_running_.store(false);
-  if (exit.kind == ExitKind::kStopped) stop_requested_.store(false);
-  auto after = software_->registers();
-  if (!after) return VcpuExit{.kind = ExitKind::kInternalError, .detail = after.error().message};
-  if (auto st = set_registers(*after); !st) {
-    return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
-  }
-  if (exit.kind == ExitKind::kIoIn) pending_in_size_ = exit.size;
-  return exit;
-}
-
-void KvmVcpu::code_modified(uint64_t gpa, uint64_t len) {
-  if (software_) software_->code_modified(gpa, len);
 }
 
 VcpuExit KvmVcpu::io_exit() {
@@ -804,7 +778,6 @@ VcpuExit KvmVcpu::emulation_failure() {
 
 void KvmVcpu::request_stop() {
   stop_requested_.store(true);
-  if (software_running_.load()) software_->request_stop();
   __atomic_store_n(&run_->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (running_.load()) pthread_kill(thread_, kick_signal());
 }
@@ -826,9 +799,6 @@ void KvmVcpu::set_io_in_result(uint32_t value) {
 }
 
 base::Status KvmVcpu::set_dirty_tracking(bool enabled) {
-  if (software_) {
-    if (auto st = software_->set_dirty_tracking(enabled); !st) return st;
-  }
   if (enabled == dirty_tracking_) return {};
   if (auto st = set_memory_slot(enabled); !st) return st;
   dirty_tracking_ = enabled;

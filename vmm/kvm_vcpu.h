@@ -19,7 +19,6 @@
 #include "vmm/code_scan.h"
 #include "vmm/cpu_model.h"
 #include "vmm/guest_memory.h"
-#include "vmm/unicorn_vcpu.h"
 #include "vmm/vcpu.h"
 
 namespace hlrr::vmm {
@@ -57,20 +56,20 @@ class KvmVcpu final : public Vcpu {
   // kvm_pvm here loses the guest FPU state across some KVM_RUNs (docs/kvm.md): for a static
   // FPU the state set is reported rather than read back.
   void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
-  // KVM executes guest memory directly: only the software vCPU below has translations to drop.
-  void code_modified(uint64_t gpa, uint64_t len) override;
+  // KVM executes guest memory directly: it has no translations to drop.
+  void code_modified(uint64_t /*gpa*/, uint64_t /*len*/) override {}
   // Breakpoints use the debug registers DR0-3 left free by the cpuid sites (KVM_SET_GUEST_DEBUG:
-  // int3 fails on kvm_pvm, DR instruction breakpoints work everywhere). With watchpoints (DR
-  // data breakpoints never fire on kvm_pvm) or more breakpoints than free DRs, the guest runs
-  // on a software vCPU over the same memory while they are set: run() moves the register file
-  // over and back, so callers see one vCPU.
+  // int3 fails on kvm_pvm, DR instruction breakpoints work everywhere). Watchpoints (DR data
+  // breakpoints never fire on kvm_pvm) and more breakpoints than free DRs are refused: the
+  // vCPU factory composes KVM with a software fallback that runs the guest while they are set
+  // (vmm/hybrid_vcpu.h).
+  bool supports_debug_points(std::span<const DebugPoint> points) const override;
   base::Status set_debug_points(std::span<const DebugPoint> points) override;
 
  private:
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
   base::Status init();
   bool at_breakpoint(uint64_t rip) const;
-  VcpuExit run_on_software(const RunOptions& options);
   base::Status set_memory_slot(bool log_dirty);
   // Marks the pages KVM_GET_DIRTY_LOG reports (and clears) in the memory's dirty-page log.
   base::Status pull_dirty_log();
@@ -127,9 +126,6 @@ class KvmVcpu final : public Vcpu {
   // Debug points (set_debug_points()).
   std::vector<uint64_t> breakpoints_;  // on the DRs after the cpuid sites
   uint64_t performed_to_ = ~0ull;      // RIP after an I/O/hlt exit or a move (see run())
-  std::unique_ptr<UnicornVcpu> software_;
-  bool use_software_ = false;
-  std::atomic<bool> software_running_{false};
 
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};

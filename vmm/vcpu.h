@@ -97,6 +97,9 @@ class Vcpu {
   //    its start and size), RIP at the next instruction.
   // Fails (and keeps the previous set) where the backend cannot honour the set.
   virtual base::Status set_debug_points(std::span<const DebugPoint> points) = 0;
+  // Whether set_debug_points() can honour `points` (within guest memory). The hybrid vCPU runs
+  // the guest on its software fallback while the hardware vCPU cannot.
+  virtual bool supports_debug_points(std::span<const DebugPoint> /*points*/) const { return true; }
 
  protected:
   Vcpu() = default;
