@@ -68,7 +68,12 @@ class KvmVcpu final : public Vcpu {
 
  private:
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
+  // Set-up (kvm_vcpu.cc), in this order.
   base::Status init();
+  base::Status open_vm();
+  base::Status install_cpuid();
+  base::Status enter_long_mode();
+  base::Status init_registers();
   bool at_breakpoint(uint64_t rip) const;
   base::Status set_memory_slot(bool log_dirty);
   // Marks the pages KVM_GET_DIRTY_LOG reports (and clears) in the memory's dirty-page log.
