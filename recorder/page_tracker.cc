@@ -6,19 +6,21 @@ namespace hlrr::recorder {
 
 PageTracker::PageTracker(vmm::Sandbox& sandbox) : sandbox_(sandbox) {
   if (sandbox.vcpu().backend_name() == "kvm") {
-    std::vector<uint64_t> discard;
-    sandbox.take_dirty_pages(discard);  // starts the log; what came before is in Setup
+    // What came before is in Setup: the cursor starts now.
+    auto cursor = sandbox.track_dirty_pages();
+    if (cursor) {
+      cursor_ = std::move(*cursor);
+    } else {
+      status_ = base::Unexpected(std::move(cursor).error());
+    }
     return;
   }
   const uint8_t* base = sandbox.memory().host_base();
   shadow_.assign(base, base + sandbox.memory().size());
 }
 
-void PageTracker::take_changed_pages(std::vector<uint64_t>& pages) {
-  if (shadow_.empty()) {
-    sandbox_.take_dirty_pages(pages);
-    return;
-  }
+base::Status PageTracker::take_changed_pages(std::vector<uint64_t>& pages) {
+  if (shadow_.empty()) return cursor_.is_open() ? cursor_.take(pages) : status_;
   constexpr uint64_t kPage = vmm::GuestMemory::kPageSize;
   const uint8_t* base = sandbox_.memory().host_base();
   const uint64_t count = sandbox_.memory().page_count();
@@ -29,6 +31,7 @@ void PageTracker::take_changed_pages(std::vector<uint64_t>& pages) {
     std::memcpy(before, now, kPage);
     pages.push_back(page);
   }
+  return {};
 }
 
 }  // namespace hlrr::recorder

@@ -122,7 +122,11 @@ void Recorder::write_exit(trace::Exit exit, const vmm::RegisterFile& registers,
 
 void Recorder::write_memory_delta() {
   scratch_pages_.clear();
-  pages_.take_changed_pages(scratch_pages_);
+  // A delta that misses pages would make the recording lie: the recording fails instead.
+  if (auto st = pages_.take_changed_pages(scratch_pages_); !st) {
+    if (error_) error_ = base::fail("memory delta: " + st.error().message);
+    return;
+  }
   trace::MemoryDelta delta;
   // Memory as it stands after the last exit's host writes: where the guest resumes from.
   delta.exit_sequence = next_exit_ == 0 ? 0 : next_exit_ - 1;

@@ -91,7 +91,8 @@ base::Status ReplaySession::load() {
   }
   vcpu_->set_instruction_count(0);
   // Checkpoints copy only the pages written since the previous one.
-  vcpu_->set_dirty_tracking(true);
+  if (auto st = vcpu_->set_dirty_tracking(true); !st) return st;
+  since_base_ = memory_.dirty_log().open();
   // Every record after Setup, read now: a damaged chunk fails here with its one-line error
   // rather than in the middle of a debugging session. A truncated trace holds its complete
   // chunks. The trace must pass hltrace verify's structural checks (nothing after End, ...).
@@ -464,11 +465,8 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   } else {
     c.pages = base_pages_;
     dirty_scratch_.clear();
-    vcpu_->collect_dirty_pages(dirty_scratch_);
-    memory_.collect_host_dirty_pages(dirty_scratch_);
-    std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
-    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()),
-                         dirty_scratch_.end());
+    // The software vCPU marks the log itself: no collector, so this cannot fail.
+    HLRR_CHECK(since_base_.take(dirty_scratch_).has_value());
     for (uint64_t page : dirty_scratch_) {
       if (page < pages) c.pages[page] = copy(page);
     }
@@ -486,8 +484,7 @@ void ReplaySession::restore(const Checkpoint& c) {
   divergence_.clear();
   // Only pages written since the base checkpoint, or that differ between the two, need copying.
   dirty_scratch_.clear();
-  vcpu_->collect_dirty_pages(dirty_scratch_);
-  memory_.collect_host_dirty_pages(dirty_scratch_);
+  HLRR_CHECK(since_base_.take(dirty_scratch_).has_value());
   uint8_t* base = memory_.host_base();
   const auto put = [&](uint64_t page) {
     const uint64_t gpa = page * trace::kPageSize;
@@ -511,9 +508,8 @@ void ReplaySession::restore(const Checkpoint& c) {
       if (base_pages_[page] != c.pages[page]) put(page);
     }
   }
-  // Host writes made by this restore are not changes of the new base.
-  dirty_scratch_.clear();
-  memory_.collect_host_dirty_pages(dirty_scratch_);
+  // What this restore wrote is the new base, no change since it.
+  HLRR_CHECK(since_base_.skip().has_value());
   base_pages_ = c.pages;
   HLRR_CHECK(vcpu_->set_registers(c.registers).has_value());
   vcpu_->set_instruction_count(c.count);

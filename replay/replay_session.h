@@ -194,6 +194,7 @@ class ReplaySession {
   vmm::VcpuExit last_hit_;
   // The pages of the checkpoint the current memory derives from, and what changed since.
   std::vector<PageCopy> base_pages_;
+  vmm::DirtyPageLog::Cursor since_base_;  // pages written since base_pages_ were current
   std::vector<uint64_t> dirty_scratch_;
 };
 

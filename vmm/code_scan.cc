@@ -93,6 +93,25 @@ void decode_io(const cs_insn& insn, InstructionSite& site) {
   }
 }
 
+// The encoding-order number of a general register of any width (eax, r10w, rsi ...), or -1.
+int8_t gpr_number(unsigned reg) {
+  static const unsigned kByNumber[16][3] = {
+      {X86_REG_AX, X86_REG_EAX, X86_REG_RAX},    {X86_REG_CX, X86_REG_ECX, X86_REG_RCX},
+      {X86_REG_DX, X86_REG_EDX, X86_REG_RDX},    {X86_REG_BX, X86_REG_EBX, X86_REG_RBX},
+      {X86_REG_SP, X86_REG_ESP, X86_REG_RSP},    {X86_REG_BP, X86_REG_EBP, X86_REG_RBP},
+      {X86_REG_SI, X86_REG_ESI, X86_REG_RSI},    {X86_REG_DI, X86_REG_EDI, X86_REG_RDI},
+      {X86_REG_R8W, X86_REG_R8D, X86_REG_R8},    {X86_REG_R9W, X86_REG_R9D, X86_REG_R9},
+      {X86_REG_R10W, X86_REG_R10D, X86_REG_R10}, {X86_REG_R11W, X86_REG_R11D, X86_REG_R11},
+      {X86_REG_R12W, X86_REG_R12D, X86_REG_R12}, {X86_REG_R13W, X86_REG_R13D, X86_REG_R13},
+      {X86_REG_R14W, X86_REG_R14D, X86_REG_R14}, {X86_REG_R15W, X86_REG_R15D, X86_REG_R15}};
+  for (int8_t n = 0; n < 16; ++n) {
+    for (unsigned r : kByNumber[n]) {
+      if (r == reg) return n;
+    }
+  }
+  return -1;
+}
+
 // From the decoded text, which Capstone formats anyway: x87 mnemonics all start with 'f'
 // (fld, fxsave, fnstcw ...); MMX/SSE/AVX operands are mm*, xmm*, ymm*; plus MXCSR accesses.
 bool touches_fpu(const cs_insn& insn) {
@@ -145,7 +164,9 @@ std::vector<InstructionSite> scan_code(std::span<const CodeRange> ranges, bool* 
       site.text = std::string(full->mnemonic) + " " + full->op_str;
       if (kind == SiteKind::kOut || kind == SiteKind::kIn) decode_io(*full, site);
       if (kind == SiteKind::kRdrand || kind == SiteKind::kRdseed) {
-        site.size = full->detail->x86.operands[0].size;
+        const cs_x86_op& dest = full->detail->x86.operands[0];
+        site.size = dest.size;
+        if (dest.type == X86_OP_REG) site.gpr = gpr_number(dest.reg);
       }
       sites.push_back(std::move(site));
     }

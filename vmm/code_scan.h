@@ -42,6 +42,9 @@ struct InstructionSite {
   bool port_in_dx = false;
   uint16_t port = 0;
   uint8_t size = 0;  // operand size in bytes (1, 2, 4; 8 for a 64-bit rdrand)
+  // kRdrand / kRdseed: the destination's register number in encoding order (0 rax, 1 rcx, 2 rdx,
+  // 3 rbx, 4 rsp, 5 rbp, 6 rsi, 7 rdi, 8-15 r8-r15), from the decoded operand; -1 if unknown.
+  int8_t gpr = -1;
   std::string text;  // "out dx, al": for messages
 };
 

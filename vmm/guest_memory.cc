@@ -31,12 +31,13 @@ base::Expected<GuestMemory> GuestMemory::create(uint64_t size) {
   return GuestMemory(static_cast<uint8_t*>(p), size);
 }
 
-GuestMemory::GuestMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+GuestMemory::GuestMemory(uint8_t* base, uint64_t size)
+    : base_(base), size_(size), dirty_log_(std::make_unique<DirtyPageLog>(size / kPageSize)) {}
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      host_dirty_(std::move(other.host_dirty_)),
+      dirty_log_(std::move(other.dirty_log_)),
       journal_(std::exchange(other.journal_, nullptr)) {}
 
 GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept {
@@ -44,7 +45,7 @@ GuestMemory& GuestMemory::operator=(GuestMemory&& other) noexcept {
     if (base_) munmap(base_, size_);
     base_ = std::exchange(other.base_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    host_dirty_ = std::move(other.host_dirty_);
+    dirty_log_ = std::move(other.dirty_log_);
     journal_ = std::exchange(other.journal_, nullptr);
   }
   return *this;
@@ -64,7 +65,7 @@ base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
   if (!contains(gpa, data.size())) return base::fail(range_error(gpa, data.size(), size_));
   if (data.empty()) return {};  // an empty span may be null
   std::memcpy(base_ + gpa, data.data(), data.size());
-  mark_dirty(gpa, data.size());
+  dirty_log_->mark_range(gpa, data.size());
   if (journal_) journal_->push_back({gpa, std::vector<uint8_t>(data.begin(), data.end())});
   return {};
 }
@@ -72,18 +73,6 @@ base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
 base::Expected<std::string> GuestMemory::read_string(uint64_t gpa, uint64_t len) const {
   if (!contains(gpa, len)) return base::fail(range_error(gpa, len, size_));
   return std::string(reinterpret_cast<const char*>(base_ + gpa), len);
-}
-
-void GuestMemory::mark_dirty(uint64_t gpa, uint64_t len) {
-  if (len == 0) return;
-  for (uint64_t page = gpa / kPageSize; page <= (gpa + len - 1) / kPageSize; ++page) {
-    host_dirty_.push_back(page);
-  }
-}
-
-void GuestMemory::collect_host_dirty_pages(std::vector<uint64_t>& pages) {
-  pages.insert(pages.end(), host_dirty_.begin(), host_dirty_.end());
-  host_dirty_.clear();
 }
 
 }  // namespace hlrr::vmm

@@ -8,11 +8,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "base/expected.h"
+#include "vmm/dirty_page_log.h"
 
 namespace hlrr::vmm {
 
@@ -63,19 +65,17 @@ class GuestMemory {
   // recorder learns what the host put into the guest. Not owned; nullptr to stop.
   void set_write_journal(std::vector<HostWrite>* journal) { journal_ = journal; }
 
-  // Host-side dirty tracking: pages the host wrote through write() since the last call are
-  // appended to `pages` (as page numbers) and forgotten.
-  void collect_host_dirty_pages(std::vector<uint64_t>& pages);
+  // The one log of written pages: write() marks the host's writes in it, a vCPU with dirty
+  // tracking on (Vcpu::set_dirty_tracking()) the guest's. Consumers open cursors on it.
+  DirtyPageLog& dirty_log() { return *dirty_log_; }
 
  private:
   GuestMemory(uint8_t* base, uint64_t size);
-  void mark_dirty(uint64_t gpa, uint64_t len);
 
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  std::vector<uint64_t> host_dirty_;
-  std::vector<HostWrite>* journal_ =
-      nullptr;  // page numbers, may repeat; deduplicated by the consumer
+  std::unique_ptr<DirtyPageLog> dirty_log_;  // behind a pointer: cursors and vCPUs keep its address
+  std::vector<HostWrite>* journal_ = nullptr;
 };
 
 }  // namespace hlrr::vmm

@@ -19,7 +19,6 @@
 #include "vmm/code_scan.h"
 #include "vmm/cpu_model.h"
 #include "vmm/guest_memory.h"
-#include "vmm/unicorn_vcpu.h"
 #include "vmm/vcpu.h"
 
 namespace hlrr::vmm {
@@ -43,8 +42,8 @@ class KvmVcpu final : public Vcpu {
   // values; selectors must be ones of the hlrr GDT (0, 0x08, 0x10).
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
-  void set_dirty_tracking(bool enabled) override;
-  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
+  // KVM_MEM_LOG_DIRTY_PAGES on the memory slot; the log's collector reads KVM_GET_DIRTY_LOG.
+  base::Status set_dirty_tracking(bool enabled) override;
   // Whether the guest's `cpuid` answers from canonical_cpuid() (KVM accepted KVM_SET_CPUID2).
   // False on a KVM that refuses CPUID ioctls (kvm_pvm here): `cpuid` then answers zeros for
   // every leaf, and a recording should warn about guests that execute it (docs/kvm.md).
@@ -56,13 +55,14 @@ class KvmVcpu final : public Vcpu {
   // kvm_pvm here loses the guest FPU state across some KVM_RUNs (docs/kvm.md): for a static
   // FPU the state set is reported rather than read back.
   void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
-  // KVM executes guest memory directly: only the software vCPU below has translations to drop.
-  void code_modified(uint64_t gpa, uint64_t len) override;
+  // KVM executes guest memory directly: it has no translations to drop.
+  void code_modified(uint64_t /*gpa*/, uint64_t /*len*/) override {}
   // Breakpoints use the debug registers DR0-3 left free by the cpuid sites (KVM_SET_GUEST_DEBUG:
-  // int3 fails on kvm_pvm, DR instruction breakpoints work everywhere). With watchpoints (DR
-  // data breakpoints never fire on kvm_pvm) or more breakpoints than free DRs, the guest runs
-  // on a software vCPU over the same memory while they are set: run() moves the register file
-  // over and back, so callers see one vCPU.
+  // int3 fails on kvm_pvm, DR instruction breakpoints work everywhere). Watchpoints (DR data
+  // breakpoints never fire on kvm_pvm) and more breakpoints than free DRs are refused: the
+  // vCPU factory composes KVM with a software fallback that runs the guest while they are set
+  // (vmm/hybrid_vcpu.h).
+  bool supports_debug_points(std::span<const DebugPoint> points) const override;
   base::Status set_debug_points(std::span<const DebugPoint> points) override;
 
  protected:
@@ -70,10 +70,16 @@ class KvmVcpu final : public Vcpu {
 
  private:
   KvmVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
+  // Set-up (kvm_vcpu.cc), in this order.
   base::Status init();
+  base::Status open_vm();
+  base::Status install_cpuid();
+  base::Status enter_long_mode();
+  base::Status init_registers();
   bool at_breakpoint(uint64_t rip) const;
-  VcpuExit run_on_software(const RunOptions& options);
   base::Status set_memory_slot(bool log_dirty);
+  // Marks the pages KVM_GET_DIRTY_LOG reports (and clears) in the memory's dirty-page log.
+  base::Status pull_dirty_log();
   // KVM_SET_GUEST_DEBUG for single-stepping and the cpuid breakpoints.
   base::Status set_guest_debug(bool single_step);
   bool at_cpuid_breakpoint() const;
@@ -121,16 +127,13 @@ class KvmVcpu final : public Vcpu {
   uint32_t mxcsr_shadow_ = 0;
   bool single_step_ = false;
   bool dirty_tracking_ = false;
+  std::vector<uint64_t> dirty_bitmap_;  // KVM_GET_DIRTY_LOG's answer
   uint8_t pending_in_size_ = 0;
 
   // Debug points (set_debug_points()).
   std::vector<uint64_t> breakpoints_;  // on the DRs after the cpuid sites
   uint64_t performed_to_ = ~0ull;      // RIP after an I/O/hlt exit or a move (see run())
-  std::unique_ptr<UnicornVcpu> software_;
-  bool use_software_ = false;
-  std::atomic<bool> software_running_{false};
 
-  std::atomic<uint64_t> software_generation_{0};  // the software vCPU's run, for kick()
   std::atomic<bool> running_{false};
   pthread_t thread_{};
 };

@@ -70,11 +70,7 @@ base::Expected<std::unique_ptr<Sandbox>> Sandbox::load(ElfImage image, SandboxCo
 }
 
 Sandbox::Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory)
-    : image_(std::move(image)),
-      config_(std::move(config)),
-      memory_(std::move(memory)),
-      dirty_(memory_.page_count(), 0),
-      log_dirty_(memory_.page_count(), 0) {}
+    : image_(std::move(image)), config_(std::move(config)), memory_(std::move(memory)) {}
 
 Sandbox::~Sandbox() = default;
 
@@ -85,7 +81,8 @@ base::Status Sandbox::prepare() {
   const hl_boot_info boot{HL_BOOT_MAGIC, HL_ABI_VERSION, memory_.size()};
   if (auto st = memory_.write_value(HL_CALL_AREA, boot); !st) return st;
 
-  auto vcpu = create_vcpu(config_.vcpu, memory_, image_);
+  auto vcpu = config_.vcpu_factory ? config_.vcpu_factory(memory_, image_)
+                                   : create_vcpu(config_.vcpu, memory_, image_);
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
   vcpu_ = std::move(*vcpu);
   const RegisterFile regs = initial_registers(image_.entry());
@@ -159,55 +156,58 @@ RunOutcome Sandbox::resume(const RunOptions& options) {
   // The deadline passed while no run was going on (a debugger held the call stopped): the
   // request it made may belong to a generation the debugger has since left.
   if (watchdog_->fired()) vcpu_->request_stop(StopCause::kTimeout);
+  // The exit loop: run the vCPU, serve what it exited for, until the call ends or pauses.
   ExitHandler handler(memory_, config_.host_functions);
-  RegisterFile regs_at_exit;
   for (;;) {
     const VcpuExit exit = vcpu_->run(options);
-    if (exit.kind == ExitKind::kNondet) {
-      supply_nondet(exit);
-      if (options.single_step) {
-        return RunOutcome{.kind = RunOutcome::Kind::kPaused,
-                          .exit = VcpuExit{.kind = ExitKind::kDebug}};
-      }
-      continue;
-    }
-    ++exit_count_;
-    if (observer_) {
-      auto regs = vcpu_->registers();
-      HLRR_CHECK(regs.has_value());
-      regs_at_exit = *regs;
-      memory_.set_write_journal(&journal_);
-    }
-    if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
-        (exit.kind == ExitKind::kStopped && exit.stop_cause != StopCause::kTimeout)) {
-      if (observer_) {
-        memory_.set_write_journal(nullptr);
-        observer_->on_exit(exit, regs_at_exit, {});
-      }
-      return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
-    }
-    ExitAction action = handler.handle(exit);
+    if (auto outcome = serve_exit(exit, handler, options)) return std::move(*outcome);
+  }
+}
+
+std::optional<RunOutcome> Sandbox::serve_exit(const VcpuExit& exit, ExitHandler& handler,
+                                              const RunOptions& options) {
+  // A single step whose instruction exited (a host call's `out`, rdtsc) is complete once served.
+  const std::optional<RunOutcome> stepped =
+      options.single_step ? std::optional(RunOutcome{.kind = RunOutcome::Kind::kPaused,
+                                                     .exit = VcpuExit{.kind = ExitKind::kDebug}})
+                          : std::nullopt;
+  if (exit.kind == ExitKind::kNondet) {
+    supply_nondet(exit);
+    return stepped;
+  }
+  ++exit_count_;
+  RegisterFile regs_at_exit;
+  if (observer_) {
+    auto regs = vcpu_->registers();
+    HLRR_CHECK(regs.has_value());
+    regs_at_exit = *regs;
+    memory_.set_write_journal(&journal_);
+  }
+  if (exit.kind == ExitKind::kDebug || exit.kind == ExitKind::kInstructionLimit ||
+      (exit.kind == ExitKind::kStopped && exit.stop_cause != StopCause::kTimeout)) {
     if (observer_) {
       memory_.set_write_journal(nullptr);
-      observer_->on_exit(exit, regs_at_exit, journal_);
-      journal_.clear();
+      observer_->on_exit(exit, regs_at_exit, {});
     }
-    switch (action.kind) {
-      case ExitAction::Kind::kContinue:
-        // A single step whose instruction exited (a host call's `out`) is complete once served.
-        if (options.single_step) {
-          return RunOutcome{.kind = RunOutcome::Kind::kPaused,
-                            .exit = VcpuExit{.kind = ExitKind::kDebug}};
-        }
-        continue;
-      case ExitAction::Kind::kReturn:
-        return end_call(
-            RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
-      case ExitAction::Kind::kFault:
-        return end_call(RunOutcome{.kind = RunOutcome::Kind::kFaulted,
-                                   .fault = locate(std::move(action.fault))});
-    }
+    return RunOutcome{.kind = RunOutcome::Kind::kPaused, .exit = exit};
   }
+  ExitAction action = handler.handle(exit);
+  if (observer_) {
+    memory_.set_write_journal(nullptr);
+    observer_->on_exit(exit, regs_at_exit, journal_);
+    journal_.clear();
+  }
+  switch (action.kind) {
+    case ExitAction::Kind::kContinue:
+      return stepped;
+    case ExitAction::Kind::kReturn:
+      return end_call(
+          RunOutcome{.kind = RunOutcome::Kind::kReturned, .value = std::move(action.value)});
+    case ExitAction::Kind::kFault:
+      return end_call(
+          RunOutcome{.kind = RunOutcome::Kind::kFaulted, .fault = locate(std::move(action.fault))});
+  }
+  return std::nullopt;
 }
 
 RunOutcome Sandbox::end_call(RunOutcome outcome) {
@@ -246,30 +246,10 @@ Fault Sandbox::locate(Fault fault) {
   return fault;
 }
 
-void Sandbox::collect_dirty_pages() {
-  scratch_pages_.clear();
-  vcpu_->collect_dirty_pages(scratch_pages_);
-  memory_.collect_host_dirty_pages(scratch_pages_);
-  for (uint64_t page : scratch_pages_) {
-    if (page >= dirty_.size()) continue;
-    if (!dirty_[page]) {
-      dirty_[page] = 1;
-      dirty_list_.push_back(page);
-    }
-    if (!log_dirty_[page]) {
-      log_dirty_[page] = 1;
-      log_dirty_list_.push_back(page);
-    }
-  }
-}
-
-void Sandbox::take_dirty_pages(std::vector<uint64_t>& pages) {
-  // The log needs the vCPU's tracking from its first use on (snapshot() turns it on too).
-  vcpu_->set_dirty_tracking(true);
-  collect_dirty_pages();
-  for (uint64_t page : log_dirty_list_) log_dirty_[page] = 0;
-  pages.insert(pages.end(), log_dirty_list_.begin(), log_dirty_list_.end());
-  log_dirty_list_.clear();
+base::Expected<DirtyPageLog::Cursor> Sandbox::track_dirty_pages() {
+  if (auto st = vcpu_->set_dirty_tracking(true); !st)
+    return base::Unexpected(std::move(st).error());
+  return memory_.dirty_log().open();
 }
 
 void Sandbox::supply_nondet(const VcpuExit& exit) {
@@ -286,66 +266,63 @@ void Sandbox::supply_nondet(const VcpuExit& exit) {
 
 Snapshot Sandbox::snapshot() {
   // Restoring needs every page written from now on. Tracking costs the software vCPU ~20% on
-  // store-heavy code, so it starts with the first snapshot, not before.
-  vcpu_->set_dirty_tracking(true);
-  collect_dirty_pages();
-  for (uint64_t page : dirty_list_) dirty_[page] = 0;
-  dirty_list_.clear();
+  // store-heavy code, so it starts with the first snapshot, not before. Without it (a backend
+  // that cannot track), restore() compares every page.
+  if (!since_snapshot_.is_open()) {
+    if (auto cursor = track_dirty_pages()) since_snapshot_ = std::move(*cursor);
+  }
   Snapshot s;
   auto regs = vcpu_->registers();
   HLRR_CHECK(regs.has_value());
   s.registers_ = *regs;
   s.memory_.assign(memory_.host_base(), memory_.host_base() + memory_.size());
   s.id_ = next_snapshot_id_++;
-  base_snapshot_id_ = s.id_;
+  const bool tracked = since_snapshot_.is_open() && since_snapshot_.skip();
+  base_snapshot_id_ = tracked ? s.id_ : 0;
   return s;
+}
+
+void Sandbox::restore_page(const Snapshot& snapshot, uint64_t page) {
+  uint8_t* to = memory_.host_base() + page * HL_PAGE_SIZE;
+  const uint8_t* from = snapshot.memory_.data() + page * HL_PAGE_SIZE;
+  if (std::memcmp(to, from, HL_PAGE_SIZE) == 0) return;
+  std::memcpy(to, from, HL_PAGE_SIZE);
+  // Restored pages change under the guest: every other consumer of the log must see them.
+  memory_.dirty_log().mark(page);
+  // An observer (the recorder) sees a restore as what it is, host writes into guest memory:
+  // they go with the next call's start, so a replay applies them too.
+  if (observer_)
+    journal_.push_back({page * HL_PAGE_SIZE, std::vector<uint8_t>(from, from + HL_PAGE_SIZE)});
+}
+
+bool Sandbox::is_code_page(uint64_t page) const {
+  const uint64_t gpa = page * HL_PAGE_SIZE;
+  for (const auto& seg : image_.segments()) {
+    if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + HL_PAGE_SIZE)
+      return true;
+  }
+  return false;
 }
 
 base::Status Sandbox::restore(const Snapshot& snapshot) {
   HLRR_CHECK(snapshot.memory_.size() == memory_.size());
-  collect_dirty_pages();
-  uint8_t* base = memory_.host_base();
-  // Restored pages change under the guest: take_dirty_pages() must report them again.
-  const auto log_page = [&](uint64_t page) {
-    if (!log_dirty_[page]) {
-      log_dirty_[page] = 1;
-      log_dirty_list_.push_back(page);
-    }
-  };
-  const auto restore_page = [&](uint64_t page) {
-    uint8_t* to = base + page * HL_PAGE_SIZE;
-    const uint8_t* from = snapshot.memory_.data() + page * HL_PAGE_SIZE;
-    if (std::memcmp(to, from, HL_PAGE_SIZE) == 0) return;
-    std::memcpy(to, from, HL_PAGE_SIZE);
-    log_page(page);
-    // An observer (the recorder) sees a restore as what it is, host writes into guest memory:
-    // they go with the next call's start, so a replay applies them too.
-    if (observer_)
-      journal_.push_back({page * HL_PAGE_SIZE, std::vector<uint8_t>(from, from + HL_PAGE_SIZE)});
-  };
-  // Restored code must not run from stale translations; data pages need nothing.
-  const auto is_code = [&](uint64_t page) {
-    const uint64_t gpa = page * HL_PAGE_SIZE;
-    for (const auto& seg : image_.segments()) {
-      if (seg.executable && gpa < seg.vaddr + seg.memory_size && seg.vaddr < gpa + HL_PAGE_SIZE)
-        return true;
-    }
-    return false;
-  };
-  if (snapshot.id_ == base_snapshot_id_) {
-    for (uint64_t page : dirty_list_) {
-      restore_page(page);
-      if (is_code(page)) vcpu_->code_modified(page * HL_PAGE_SIZE, HL_PAGE_SIZE);
+  scratch_pages_.clear();
+  // The latest snapshot: only the pages written since. Any other (or a log that failed): all.
+  if (snapshot.id_ == base_snapshot_id_ && since_snapshot_.take(scratch_pages_)) {
+    for (uint64_t page : scratch_pages_) {
+      restore_page(snapshot, page);
+      // Restored code must not run from stale translations; data pages need nothing.
+      if (is_code_page(page)) vcpu_->code_modified(page * HL_PAGE_SIZE, HL_PAGE_SIZE);
     }
   } else {
-    for (uint64_t page = 0; page < log_dirty_.size(); ++page) restore_page(page);
-    base_snapshot_id_ = snapshot.id_;
+    for (uint64_t page = 0; page < memory_.page_count(); ++page) restore_page(snapshot, page);
     for (const auto& seg : image_.segments()) {
       if (seg.executable) vcpu_->code_modified(seg.vaddr, seg.memory_size);
     }
   }
-  for (uint64_t page : dirty_list_) dirty_[page] = 0;
-  dirty_list_.clear();
+  // What this restore wrote is the snapshot's state, no change since it.
+  const bool tracked = since_snapshot_.is_open() && since_snapshot_.skip();
+  base_snapshot_id_ = tracked ? snapshot.id_ : 0;
   return vcpu_->set_registers(snapshot.registers_);
 }
 

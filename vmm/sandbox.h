@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@
 
 namespace hlrr::vmm {
 
+class ExitHandler;
 class Watchdog;
 
 struct SandboxConfig {
@@ -52,6 +54,9 @@ struct SandboxConfig {
   std::chrono::milliseconds timeout{10'000};
   // kAuto: KVM where /dev/kvm is usable, the software vCPU elsewhere.
   VcpuKind vcpu = VcpuKind::kAuto;
+  // Makes the vCPU the exit loop drives (tests inject a scripted one); empty: create_vcpu()
+  // of `vcpu`.
+  VcpuFactory vcpu_factory;
   // Functions the guest may call. `print` is added unless present: it writes to `output`.
   HostFunctionTable host_functions;
   // Where the guest's prints go; stdout when empty.
@@ -59,9 +64,9 @@ struct SandboxConfig {
 };
 
 // The sandbox's state at one moment: registers and memory. Restoring copies back only the
-// pages written since this snapshot when it is the sandbox's latest one. Taking the first
-// snapshot turns on dirty-page tracking for good (on the software vCPU it costs ~20% on
-// store-heavy guest code).
+// pages written since this snapshot (from the dirty-page log) when it is the sandbox's latest
+// one, and compares every page otherwise. Taking the first snapshot turns on dirty-page tracking
+// for good (on the software vCPU it costs ~20% on store-heavy guest code).
 class Snapshot {
  public:
   const RegisterFile& registers() const { return registers_; }
@@ -136,19 +141,24 @@ class Sandbox {
   // instructions are not counted: they are no exits of the call, see ExitObserver::on_nondet).
   uint64_t exit_count() const { return exit_count_; }
 
-  // A second dirty-page log beside the snapshot's, for a recorder: appends the pages (page
-  // numbers) the guest or the host wrote since the previous call of this function (or since the
-  // sandbox was created) and forgets them. Does not disturb snapshot()/restore(). The first call
-  // turns the vCPU's dirty tracking on for good (free on KVM's dirty log; ~20% of store-heavy
-  // code on the software vCPU, where a recorder may prefer comparing pages, see recorder/).
-  void take_dirty_pages(std::vector<uint64_t>& pages);
+  // A cursor of its own on the dirty-page log (GuestMemory::dirty_log()), for a consumer such as
+  // a recorder: each take() gives the pages the guest or the host wrote since the previous one
+  // (or since this call). Does not disturb snapshot()/restore(). Turns the vCPU's dirty tracking
+  // on for good (free on KVM's dirty log; ~20% of store-heavy code on the software vCPU, where a
+  // recorder may prefer comparing pages, see recorder/).
+  base::Expected<DirtyPageLog::Cursor> track_dirty_pages();
 
  private:
   Sandbox(ElfImage image, SandboxConfig config, GuestMemory memory);
   base::Status prepare();
+  // One turn of resume()'s exit loop: serves `exit`; an outcome when the call ends or pauses.
+  std::optional<RunOutcome> serve_exit(const VcpuExit& exit, ExitHandler& handler,
+                                       const RunOptions& options);
   RunOutcome end_call(RunOutcome outcome);
   Fault locate(Fault fault);
-  void collect_dirty_pages();
+  // Copies the snapshot's `page` back if it differs, and marks it in the dirty-page log.
+  void restore_page(const Snapshot& snapshot, uint64_t page);
+  bool is_code_page(uint64_t page) const;
   // Supplies and records a kNondet exit's result (rdtsc & co. on the software vCPU).
   void supply_nondet(const VcpuExit& exit);
 
@@ -163,14 +173,11 @@ class Sandbox {
   bool initialization_unreported_ = false;
   ExitObserver* observer_ = nullptr;
   std::vector<HostWrite> journal_;
-  // Dirty pages since the base snapshot: one byte per page plus the list of set ones.
+  // The snapshot whose changed pages since_snapshot_ holds (0: none, restore compares all).
   uint64_t base_snapshot_id_ = 0;
   uint64_t next_snapshot_id_ = 1;
-  std::vector<uint8_t> dirty_;
-  std::vector<uint64_t> dirty_list_;
+  DirtyPageLog::Cursor since_snapshot_;
   std::vector<uint64_t> scratch_pages_;
-  std::vector<uint8_t> log_dirty_;  // take_dirty_pages()'s log: one byte per page and the list
-  std::vector<uint64_t> log_dirty_list_;
 };
 
 }  // namespace hlrr::vmm

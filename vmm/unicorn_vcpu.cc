@@ -3,7 +3,6 @@
 #include <unicorn/unicorn.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "base/check.h"
 #include "base/hex.h"
@@ -90,8 +89,7 @@ base::Expected<std::unique_ptr<UnicornVcpu>> UnicornVcpu::create(
 UnicornVcpu::UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites)
     : memory_(memory),
       sites_(std::move(sites)),
-      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())),
-      dirty_(memory.page_count(), 0) {
+      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())) {
   for (const auto& site : sites_) site_at_[site.address] = &site;
 }
 
@@ -234,7 +232,6 @@ VcpuExit UnicornVcpu::perform_syscall(const InstructionSite& site) {
 VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
   target_ = limit ? counter_.count() + limit : kNoTarget;
   block_stop_ = BlockStop::kNone;
-  running_.store(true);
   uc_err err = uc_emu_start(uc_, read_reg(UC_X86_REG_RIP), kNoUntil, 0, 0);
   if (block_stop_ == BlockStop::kFinishInBlock) {
     // The target is inside the block at RIP (which has not run): run it again with a code hook
@@ -254,7 +251,6 @@ VcpuExit UnicornVcpu::run_counted(uint64_t limit, const RunOptions& options) {
     uc_ctl_remove_cache(uc_, finish_address_, finish_address_ + 1);
     finishing_ = false;
   }
-  running_.store(false);
   if (settle_count(err)) {
     // A stop requested meanwhile stays pending: the next run of its generation stops at once.
     // A watched access in the last instruction before the target is still reported.
@@ -444,13 +440,8 @@ bool UnicornVcpu::on_unmapped(uc_struct*, int type, uint64_t address, int, int64
 }
 
 void UnicornVcpu::on_write(uc_struct*, int, uint64_t address, int size, int64_t, void* self) {
-  auto* v = static_cast<UnicornVcpu*>(self);
-  for (uint64_t page = address >> 12; page <= (address + size - 1) >> 12; ++page) {
-    if (page < v->dirty_.size() && !v->dirty_[page]) {
-      v->dirty_[page] = 1;
-      v->dirty_list_.push_back(page);
-    }
-  }
+  static_cast<UnicornVcpu*>(self)->memory_.dirty_log().mark_range(address,
+                                                                  static_cast<uint64_t>(size));
 }
 
 bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) {
@@ -588,7 +579,6 @@ bool UnicornVcpu::stop_at_breakpoint(uc_struct* uc, uint64_t address) {
   for (const DebugPoint& p : debug_points_) {
     if (p.kind == DebugPointKind::kBreakpoint && p.address == address) {
       hit_ = &p;
-      hit_rip_ = address;
       uc_emu_stop(uc);
       return true;
     }
@@ -628,12 +618,15 @@ VcpuExit UnicornVcpu::debug_point_exit() {
                   .debug_point = p.kind};
 }
 
-void UnicornVcpu::set_dirty_tracking(bool enabled) {
-  if (enabled == (dirty_hook_ != 0)) return;
+base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
+  if (enabled == (dirty_hook_ != 0)) return {};
   if (enabled) {
     uc_hook h = 0;
-    HLRR_CHECK(uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1,
-                           0) == UC_ERR_OK);
+    if (uc_err err =
+            uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
+        err != UC_ERR_OK) {
+      return base::fail(std::string("unicorn: cannot track dirty pages: ") + uc_strerror(err));
+    }
     dirty_hook_ = h;
   } else {
     uc_hook_del(uc_, dirty_hook_);
@@ -642,12 +635,7 @@ void UnicornVcpu::set_dirty_tracking(bool enabled) {
   // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
   // never-matching memory hooks already send every access through the helper that walks the
   // hook list at run time.
-}
-
-void UnicornVcpu::collect_dirty_pages(std::vector<uint64_t>& pages) {
-  for (uint64_t page : dirty_list_) dirty_[page] = 0;
-  pages.insert(pages.end(), dirty_list_.begin(), dirty_list_.end());
-  dirty_list_.clear();
+  return {};
 }
 
 void UnicornVcpu::code_modified(uint64_t gpa, uint64_t len) {
@@ -770,33 +758,11 @@ base::Status UnicornVcpu::set_registers(const RegisterFile& regs) {
 namespace hlrr::vmm {
 namespace {
 
-// The 64-bit register and operand size of rdrand/rdseed's destination, from the scan's Intel
-// syntax text ("rdrand eax", "rdseed r10w").
-std::pair<int, uint8_t> nondet_destination(const std::string& text) {
-  static const std::pair<const char*, int> kLegacy[] = {
-      {"ax", UC_X86_REG_RAX}, {"cx", UC_X86_REG_RCX}, {"dx", UC_X86_REG_RDX},
-      {"bx", UC_X86_REG_RBX}, {"sp", UC_X86_REG_RSP}, {"bp", UC_X86_REG_RBP},
-      {"si", UC_X86_REG_RSI}, {"di", UC_X86_REG_RDI}};
-  static const int kNumbered[] = {UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
+// Unicorn's 64-bit register for an encoding-order register number (InstructionSite::gpr).
+constexpr int kGprByNumber[16] = {UC_X86_REG_RAX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RBX,
+                                  UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_RSI, UC_X86_REG_RDI,
+                                  UC_X86_REG_R8,  UC_X86_REG_R9,  UC_X86_REG_R10, UC_X86_REG_R11,
                                   UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14, UC_X86_REG_R15};
-  const auto space = text.rfind(' ');
-  std::string name = space == std::string::npos ? "" : text.substr(space + 1);
-  if (name.size() >= 2 && name[0] == 'r' && name[1] >= '0' && name[1] <= '9') {
-    uint8_t size = 8;
-    if (name.back() == 'd')
-      size = 4, name.pop_back();
-    else if (name.back() == 'w')
-      size = 2, name.pop_back();
-    const int n = std::atoi(name.c_str() + 1);
-    if (n >= 8 && n <= 15) return {kNumbered[n - 8], size};
-  } else if (name.size() == 3 || name.size() == 2) {
-    const uint8_t size = name.size() == 2 ? 2 : name[0] == 'r' ? 8 : 4;
-    for (auto [suffix, reg] : kLegacy) {
-      if (name.compare(name.size() - 2, 2, suffix) == 0) return {reg, size};
-    }
-  }
-  return {UC_X86_REG_RAX, 0};
-}
 
 }  // namespace
 
@@ -824,12 +790,14 @@ void UnicornVcpu::set_nondet_result(uint64_t value, uint64_t extra) {
       break;
     case SiteKind::kRdrand:
     case SiteKind::kRdseed: {
-      auto [reg, size] = nondet_destination(site->text);
-      const uint64_t old = read_reg(reg);
-      uint64_t result = value;  // size 8; a 32-bit destination zero-extends
-      if (size == 4) result = value & 0xFFFFFFFFu;
-      if (size == 2) result = (old & ~0xFFFFull) | (value & 0xFFFF);
-      if (size != 0) write_reg(reg, result);
+      // The scan always decodes the register operand; a site without one writes no register.
+      if (site->gpr >= 0 && site->gpr < 16) {
+        const int reg = kGprByNumber[site->gpr];
+        uint64_t result = value;  // size 8; a 32-bit destination zero-extends
+        if (site->size == 4) result = value & 0xFFFFFFFFu;
+        if (site->size == 2) result = (read_reg(reg) & ~0xFFFFull) | (value & 0xFFFF);
+        write_reg(reg, result);
+      }
       // CF = success; OF, SF, ZF, AF, PF cleared.
       const uint64_t flags = read_reg(UC_X86_REG_EFLAGS) & ~kRflagsStatusBits;
       write_reg(UC_X86_REG_EFLAGS, flags | (extra & 1));

@@ -32,9 +32,8 @@ class UnicornVcpu final : public Vcpu {
   base::Status set_registers(const RegisterFile& regs) override;
   void set_io_in_result(uint32_t value) override;
   void set_nondet_result(uint64_t value, uint64_t extra) override;
-  void set_dirty_tracking(bool enabled) override;
+  base::Status set_dirty_tracking(bool enabled) override;
   void set_fpu_static(bool is_static) override { fpu_static_ = is_static; }
-  void collect_dirty_pages(std::vector<uint64_t>& pages) override;
   void code_modified(uint64_t gpa, uint64_t len) override;
   // Exact counts from per-block counts (vmm/block_counter.h); see docs/replay.md.
   bool counts_instructions() const override { return true; }
@@ -115,9 +114,7 @@ class UnicornVcpu final : public Vcpu {
   uint64_t performed_to_ = ~0ull;
   bool stepping_ = false;
   const DebugPoint* hit_ = nullptr;
-  uint64_t hit_rip_ = 0;
 
-  std::atomic<bool> running_{false};
   // Instruction counting (run_counted()): where the current run must stop, and why it did.
   enum class BlockStop : uint8_t {
     kNone,
@@ -141,8 +138,6 @@ class UnicornVcpu final : public Vcpu {
   // The fop last set and the fip it was set with (Unicorn does not keep FOP).
   uint64_t fop_fip_ = 0;
   uint16_t fop_set_ = 0;
-  std::vector<uint8_t> dirty_;  // one byte per guest page
-  std::vector<uint64_t> dirty_list_;
 };
 
 }  // namespace hlrr::vmm

@@ -92,10 +92,10 @@ class Vcpu {
   virtual uint64_t instruction_count() const { return 0; }
   virtual void set_instruction_count(uint64_t /*count*/) {}
 
-  // Dirty-page tracking: guest writes since the previous call are added to `pages` as guest
-  // page numbers (gpa >> 12). Host writes are tracked by GuestMemory, not here.
-  virtual void set_dirty_tracking(bool enabled) = 0;
-  virtual void collect_dirty_pages(std::vector<uint64_t>& pages) = 0;
+  // Dirty-page tracking: while on, the guest's writes are marked in its memory's dirty-page log
+  // (GuestMemory::dirty_log(), where GuestMemory marks the host's). Fails where the backend
+  // cannot track (KVM refusing the dirty-logging memory slot).
+  virtual base::Status set_dirty_tracking(bool enabled) = 0;
 
   // The host changed code bytes in [gpa, gpa + len): drop any translation of them.
   virtual void code_modified(uint64_t gpa, uint64_t len) = 0;
@@ -112,6 +112,9 @@ class Vcpu {
   //    its start and size), RIP at the next instruction.
   // Fails (and keeps the previous set) where the backend cannot honour the set.
   virtual base::Status set_debug_points(std::span<const DebugPoint> points) = 0;
+  // Whether set_debug_points() can honour `points` (within guest memory). The hybrid vCPU runs
+  // the guest on its software fallback while the hardware vCPU cannot.
+  virtual bool supports_debug_points(std::span<const DebugPoint> /*points*/) const { return true; }
 
  protected:
   Vcpu() = default;

@@ -1,5 +1,6 @@
 #include "vmm/vcpu_factory.h"
 
+#include "vmm/hybrid_vcpu.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/unicorn_vcpu.h"
 
@@ -29,10 +30,21 @@ base::Expected<std::unique_ptr<Vcpu>> create_kvm(GuestMemory& memory, const ElfI
         return base::Unexpected(std::move(st).error());
     }
   }
-  return std::unique_ptr<Vcpu>(std::move(*kvm));
+  return with_software_fallback(std::move(*kvm), memory, image.instruction_sites());
 }
 
 }  // namespace
+
+std::unique_ptr<Vcpu> with_software_fallback(std::unique_ptr<Vcpu> hardware, GuestMemory& memory,
+                                             std::vector<InstructionSite> sites) {
+  auto make_software = [&memory,
+                        sites = std::move(sites)]() -> base::Expected<std::unique_ptr<Vcpu>> {
+    auto vcpu = UnicornVcpu::create(memory, sites);
+    if (!vcpu) return base::Unexpected(std::move(vcpu).error());
+    return std::unique_ptr<Vcpu>(std::move(*vcpu));
+  };
+  return std::make_unique<HybridVcpu>(std::move(hardware), std::move(make_software), memory.size());
+}
 
 const char* to_string(VcpuKind kind) {
   switch (kind) {

@@ -174,17 +174,18 @@ TEST_P(DirtyLog, ReportsThePagesTheGuestWroteSinceTheLastTake) {
   auto s = make_sandbox("buggy", &out, config());
   ASSERT_TRUE(s);
   std::vector<uint64_t> pages;
-  s->take_dirty_pages(pages);  // starts the log
+  auto cursor = s->track_dirty_pages();  // starts the log
+  ASSERT_TRUE(cursor) << cursor.error().message;
   pages.clear();
   call_ok(*s, "add_sample", {int64_t{7}});
-  s->take_dirty_pages(pages);
+  ASSERT_TRUE(cursor->take(pages));
   const uint64_t stats_page = *s->image().symbols().address_of("g_stats") / HL_PAGE_SIZE;
   EXPECT_NE(std::find(pages.begin(), pages.end(), stats_page), pages.end())
       << "g_stats' page not reported";
   EXPECT_NE(std::find(pages.begin(), pages.end(), HL_CALL_AREA / HL_PAGE_SIZE),
             pages.end());  // host's writes
   pages.clear();
-  s->take_dirty_pages(pages);
+  ASSERT_TRUE(cursor->take(pages));
   EXPECT_TRUE(pages.empty());  // forgotten once taken
 }
 

@@ -87,3 +87,42 @@ TEST(NondetVcpu, EachInstructionStopsBeforeAndTakesItsResult) {
 
 }  // namespace
 }  // namespace hlrr::vmm
+
+namespace hlrr::vmm {
+namespace {
+
+// An InstructionSite's text is for messages only: where rdrand/rdseed put their result comes
+// from the decoded operand (r13d here, which the text parse once missed for an empty text).
+TEST(NondetVcpu, TheDestinationComesFromTheDecodedOperandNotTheText) {
+  const uint8_t code[] = {
+      0x41, 0x0F, 0xC7, 0xF5,  // +0 rdrand r13d
+      0xF4,                    // +4 hlt
+  };
+  auto memory = GuestMemory::create(4 << 20);
+  ASSERT_TRUE(memory);
+  ASSERT_TRUE(write_page_tables(*memory));
+  ASSERT_TRUE(write_descriptor_tables(*memory));
+  ASSERT_TRUE(memory->write(kCode, code));
+  const CodeRange range{kCode, code};
+  auto sites = scan_code(std::span(&range, 1));
+  ASSERT_EQ(sites.size(), 2u);
+  EXPECT_EQ(sites[0].kind, SiteKind::kRdrand);
+  EXPECT_EQ(sites[0].size, 4);
+  for (auto& site : sites) site.text.clear();
+  auto vcpu = UnicornVcpu::create(*memory, sites);
+  ASSERT_TRUE(vcpu) << vcpu.error().message;
+  RegisterFile regs = initial_registers(kCode);
+  regs.rax = regs.r13 = ~0ull;
+  ASSERT_TRUE((*vcpu)->set_registers(regs));
+  const VcpuExit exit = (*vcpu)->run({});
+  ASSERT_EQ(exit.kind, ExitKind::kNondet) << to_string(exit.kind) << " " << exit.detail;
+  (*vcpu)->set_nondet_result(0x1122334455667788, 1);
+  const RegisterFile r = *(*vcpu)->registers();
+  EXPECT_EQ(r.r13, 0x55667788u);  // a 32-bit destination zero-extends
+  EXPECT_EQ(r.rax, ~0ull);        // untouched
+  EXPECT_EQ(r.rflags & 0x8D5, 0x1u);
+  EXPECT_EQ(r.rip, kCode + 4);
+}
+
+}  // namespace
+}  // namespace hlrr::vmm

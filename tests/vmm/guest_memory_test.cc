@@ -45,14 +45,15 @@ TEST(GuestMemory, RefusesEveryRangeOutsideItWithAMessage) {
 TEST(GuestMemory, TracksPagesTheHostWrote) {
   auto m = GuestMemory::create(0x10000);
   ASSERT_TRUE(m.has_value());
+  auto cursor = m->dirty_log().open();
   std::array<uint8_t, 2> two{1, 2};
   ASSERT_TRUE(m->write(0x1FFF, two).has_value());  // pages 1 and 2
   ASSERT_TRUE(m->write_value<uint8_t>(0x5000, 7).has_value());
   std::vector<uint64_t> pages;
-  m->collect_host_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_EQ(pages, (std::vector<uint64_t>{1, 2, 5}));
   pages.clear();
-  m->collect_host_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_TRUE(pages.empty());
 }
 

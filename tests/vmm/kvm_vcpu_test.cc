@@ -23,6 +23,7 @@
 #include "vmm/guest_memory.h"
 #include "vmm/long_mode.h"
 #include "vmm/unicorn_vcpu.h"
+#include "vmm/vcpu_factory.h"
 
 namespace hlrr::vmm {
 namespace {
@@ -80,6 +81,7 @@ constexpr uint8_t kAddps[] = {0x0f, 0x58, 0xc1, 0xf4};
 struct Machine {
   GuestMemory memory;
   std::unique_ptr<Vcpu> vcpu;
+  KvmVcpu* kvm = nullptr;  // inside `vcpu`, composed with its software fallback as the factory does
 };
 
 std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_t> code,
@@ -96,7 +98,7 @@ std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_
   bool uses_fpu = false;
   std::vector<InstructionSite> sites = scan_code(std::span(&range, 1), &uses_fpu);
   if (backend == "kvm") {
-    auto vcpu = KvmVcpu::create(machine->memory, std::move(sites));
+    auto vcpu = KvmVcpu::create(machine->memory, sites);
     EXPECT_TRUE(vcpu.has_value()) << (vcpu ? "" : vcpu.error().message);
     if (!vcpu) return nullptr;
     (*vcpu)->set_fpu_static(!uses_fpu);  // as the vCPU factory does for a guest image
@@ -109,7 +111,8 @@ std::unique_ptr<Machine> boot(const std::string& backend, std::span<const uint8_
       }
       EXPECT_TRUE((*vcpu)->emulate_cpuid_at(cpuid_sites).has_value());
     }
-    machine->vcpu = std::move(*vcpu);
+    machine->kvm = vcpu->get();
+    machine->vcpu = with_software_fallback(std::move(*vcpu), machine->memory, std::move(sites));
   } else {
     auto vcpu = UnicornVcpu::create(machine->memory, std::move(sites));
     EXPECT_TRUE(vcpu.has_value()) << (vcpu ? "" : vcpu.error().message);
@@ -548,7 +551,7 @@ TEST(KvmVcpuTest, CpuidWithoutTheTableOrEmulation) {
   auto m = boot(
       "kvm", kCpuid, [](RegisterFile& r) { r.rax = 1, r.rcx = 0; }, false);
   ASSERT_TRUE(m);
-  const bool installed = static_cast<KvmVcpu&>(*m->vcpu).cpuid_matches_model();
+  const bool installed = m->kvm->cpuid_matches_model();
   EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
   auto regs = m->vcpu->registers();
   ASSERT_TRUE(regs);
@@ -578,16 +581,17 @@ TEST(KvmVcpuTest, AtMostFourCpuidSites) {
 TEST_P(BackendTest, DirtyPagesAreExact) {
   auto m = boot(GetParam(), kDirty);
   ASSERT_TRUE(m);
-  m->vcpu->set_dirty_tracking(true);
+  ASSERT_TRUE(m->vcpu->set_dirty_tracking(true));
+  auto cursor = m->memory.dirty_log().open();
   std::vector<uint64_t> pages;
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_TRUE(pages.empty());
   EXPECT_EQ(m->vcpu->run({}).kind, ExitKind::kHalt);
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   std::sort(pages.begin(), pages.end());
   EXPECT_EQ(pages, (std::vector<uint64_t>{0x200, 0x201, 0x3ff}));
   pages.clear();
-  m->vcpu->collect_dirty_pages(pages);
+  ASSERT_TRUE(cursor.take(pages));
   EXPECT_TRUE(pages.empty());
 }
 
