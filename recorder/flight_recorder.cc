@@ -65,18 +65,24 @@ base::Expected<std::unique_ptr<FlightRecorder>> flight_record(vmm::Sandbox& sand
   if (ec || !std::filesystem::is_directory(options.directory))
     return base::fail("cannot create directory " + options.directory +
                       (ec ? ": " + ec.message() : ": not a directory"));
+  // The dirty log from now on, and the memory it is relative to (the constructor's copy).
+  auto cursor = sandbox.track_dirty_pages();
+  if (!cursor) return base::Unexpected(std::move(cursor).error());
   std::unique_ptr<FlightRecorder> flight(new FlightRecorder(sandbox, std::move(options)));
+  flight->dirty_ = std::move(*cursor);
   sandbox.set_exit_observer(flight.get());
   return flight;
 }
 
 FlightRecorder::FlightRecorder(vmm::Sandbox& sandbox, FlightOptions options)
     : sandbox_(sandbox), options_(std::move(options)) {
-  // The dirty log from now on, and the memory it is relative to.
-  sandbox.take_dirty_pages(scratch_pages_);
-  scratch_pages_.clear();
   const uint8_t* base = sandbox.memory().host_base();
   shadow_.assign(base, base + sandbox.memory().size());
+}
+
+void FlightRecorder::take_dirty_pages() {
+  // Only KVM's dirty-log ioctl can fail: the kept traces' memory would then be unknown.
+  if (auto st = dirty_.take(scratch_pages_); !st && error_) error_ = std::move(st);
 }
 
 FlightRecorder::~FlightRecorder() {
@@ -160,7 +166,7 @@ void FlightRecorder::on_call_start(std::string_view function, std::span<const vm
                                    const vmm::RegisterFile& registers,
                                    std::span<const vmm::HostWrite> writes) {
   pending_stop_.reset();
-  sandbox_.take_dirty_pages(scratch_pages_);
+  take_dirty_pages();
   retire_current(scratch_pages_);
   scratch_pages_.clear();
   current_ = CallRecording{.number = ++calls_seen_,
@@ -238,7 +244,7 @@ base::Expected<KeptTrace> FlightRecorder::keep_last_call(const std::string& reas
     return base::fail("no guest call has ended since the flight recorder started");
   // Memory changed since the call (a restore) makes the final memory delta a lie: leave it out.
   const size_t before = scratch_pages_.size();
-  sandbox_.take_dirty_pages(scratch_pages_);
+  take_dirty_pages();
   memory_moved_on_ = scratch_pages_.size() > before;
   auto kept = keep(reason, trace::End{trace::EndKind::kCompleted, "kept by the host: " + reason});
   memory_moved_on_ = false;

@@ -124,6 +124,8 @@ class FlightRecorder final : public vmm::ExitObserver {
   std::optional<CallRecording> current_;
   std::optional<trace::Exit> pending_stop_;  // a kStopped exit: a timeout if the call ends so
   std::vector<uint64_t> scratch_pages_;
+  vmm::DirtyPageLog::Cursor dirty_;  // pages written since the previous take
+  void take_dirty_pages();  // appends to scratch_pages_; a failure becomes error()
   std::vector<KeptTrace> kept_;
   base::Status error_;
   uint64_t calls_seen_ = 0;

@@ -25,6 +25,9 @@ class BreakpointsOnly final : public Vcpu {
   std::string_view backend_name() const override { return "hardware"; }
   VcpuExit run(const RunOptions& options) override {
     ++runs;
+    if (const StopCause cause = stop_.take(); cause != StopCause::kNone)
+      return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
+    inner_->begin_stop_generation();
     return inner_->run(options);
   }
   base::Expected<RegisterFile> registers() override { return inner_->registers(); }
@@ -35,7 +38,7 @@ class BreakpointsOnly final : public Vcpu {
   void set_nondet_result(uint64_t value, uint64_t extra) override {
     inner_->set_nondet_result(value, extra);
   }
-  void request_stop() override { inner_->request_stop(); }
+  void kick() override { inner_->request_stop(stop_.pending(), inner_->stop_generation()); }
   base::Status set_dirty_tracking(bool enabled) override {
     return inner_->set_dirty_tracking(enabled);
   }

@@ -48,7 +48,7 @@ class ScriptedVcpu final : public Vcpu {
     nondet_results.emplace_back(value, extra);
     regs_.rip += 2;  // past the rdtsc the script stopped before
   }
-  void request_stop() override { ++stop_requests; }
+  void kick() override { ++stop_requests; }
   base::Status set_dirty_tracking(bool) override { return {}; }
   void code_modified(uint64_t, uint64_t) override {}
   base::Status set_debug_points(std::span<const DebugPoint>) override { return {}; }
