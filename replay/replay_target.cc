@@ -164,23 +164,16 @@ rsp::StopInfo ReplayTarget::reverse_continue(std::stop_token stop) {
 
 base::Status ReplayTarget::insert_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                              uint64_t length) {
-  const vmm::DebugPoint p{debug_kind(kind), address,
-                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
-  points_.push_back(p);
-  if (auto st = timeline_.set_debug_points(points_); !st) {
-    points_.pop_back();
-    return st;
-  }
-  return {};
+  const auto k = debug_kind(kind);
+  return timeline_.add_debug_point(
+      {k, address, k == vmm::DebugPointKind::kBreakpoint ? 1 : length});
 }
 
 base::Status ReplayTarget::remove_breakpoint(rsp::BreakpointKind kind, uint64_t address,
                                              uint64_t length) {
-  const vmm::DebugPoint p{debug_kind(kind), address,
-                          debug_kind(kind) == vmm::DebugPointKind::kBreakpoint ? 1 : length};
-  auto it = std::find(points_.begin(), points_.end(), p);
-  if (it != points_.end()) points_.erase(it);
-  return timeline_.set_debug_points(points_);
+  const auto k = debug_kind(kind);
+  return timeline_.remove_debug_point(
+      {k, address, k == vmm::DebugPointKind::kBreakpoint ? 1 : length});
 }
 
 // An absolute name, so that gdb (sysroot "target:") asks for it over vFile instead of looking a

@@ -77,7 +77,6 @@ class ReplayTarget final : public rsp::Target,
   base::Expected<const std::vector<CallInfo>*> calls();
 
   Timeline& timeline_;
-  std::vector<vmm::DebugPoint> points_;
   std::optional<std::vector<CallInfo>> calls_;
 };
 

@@ -21,6 +21,20 @@ base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
   return {};
 }
 
+base::Status Timeline::add_debug_point(const vmm::DebugPoint& point) {
+  std::vector<vmm::DebugPoint> points = points_;
+  points.push_back(point);
+  return set_debug_points(std::move(points));
+}
+
+base::Status Timeline::remove_debug_point(const vmm::DebugPoint& point) {
+  std::vector<vmm::DebugPoint> points = points_;
+  if (auto it = std::find(points.begin(), points.end(), point); it != points.end()) {
+    points.erase(it);
+  }
+  return set_debug_points(std::move(points));
+}
+
 void Timeline::begin_diversion() {
   if (diversion_) return;
   diversion_ = session_.checkpoint();

@@ -71,8 +71,13 @@ class Timeline {
   [[nodiscard]] TimelineStop continue_forward(std::stop_token stop);
   [[nodiscard]] TimelineStop continue_backward(std::stop_token stop);
 
-  // Replaces the break- and watchpoints.
+  // The break- and watchpoints: the timeline alone keeps them (the debugger's Z/z packets
+  // through ReplayTarget), and arms them on the session only for runs that stop at them.
   base::Status set_debug_points(std::vector<vmm::DebugPoint> points);
+  base::Status add_debug_point(const vmm::DebugPoint& point);
+  // Removes one instance of `point` (gdb inserts a point once per location); absent: no-op.
+  base::Status remove_debug_point(const vmm::DebugPoint& point);
+  const std::vector<vmm::DebugPoint>& debug_points() const { return points_; }
 
   // A diversion (rr's DiversionSession): a throwaway copy of the state at the current position,
   // in which a debugger writes registers and memory and runs the guest freely, as an inferior
