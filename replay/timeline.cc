@@ -99,7 +99,9 @@ void Timeline::maybe_checkpoint() {
     bytes_ += c.bytes();
     checkpoints_.emplace(n, std::move(c));
   }
-  if (lines_from_ != UINT64_MAX) file_code_lines();
+  // Files the run that ends here; one that began nowhere known (after a thinning dropped its
+  // checkpoint) starts anew from here.
+  file_code_lines();
   if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
 }
 
