@@ -35,6 +35,8 @@ const char* special_name(unsigned id) {
       return "rdrand";
     case X86_INS_RDSEED:
       return "rdseed";
+    case X86_INS_SYSCALL:  // served by hlrr where scanned (libc guests); Unicorn skips it
+      return "syscall";
     default:
       return nullptr;
   }

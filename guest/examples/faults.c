@@ -103,7 +103,8 @@ hl_value panic(const hl_value* args, uint32_t argc) {
 /* Not in the header above, so that the lines the debugger tests name stay put:
  *   written_code(k)  copies a tiny function into g_code (data: the loader's code scan never
  *                    sees it) and calls it: k = 0 `rdtsc; ret`, 1 `nop; nop; rdrand rax; ret`,
- *                    2 `hlt; ret`. The software vCPU stops before the rdtsc/rdrand/hlt
+ *                    2 `hlt; ret`, 3 `syscall; ret`. The software vCPU stops before the
+ *                    rdtsc/rdrand/hlt/syscall
  *                    (unsupported instruction: in code the loader did not scan) rather than run
  *                    it unrecorded; KVM runs them natively.
  *   wild_jump()      calls the non-canonical address 0x8000000000000000: #GP there. */
@@ -111,13 +112,14 @@ static uint8_t g_code[16] __attribute__((aligned(16)));
 
 hl_value written_code(const hl_value* args, uint32_t argc) {
   (void)argc;
-  static const uint8_t kCode[3][8] = {
+  static const uint8_t kCode[4][8] = {
       {0x0f, 0x31, 0xc3},                         /* rdtsc; ret */
       {0x90, 0x90, 0x48, 0x0f, 0xc7, 0xf0, 0xc3}, /* nop; nop; rdrand rax; ret */
       {0xf4, 0xc3},                               /* hlt; ret */
+      {0x0f, 0x05, 0xc3},                         /* syscall; ret */
   };
   const int64_t k = hl_as_i64(args[0]);
-  if (k < 0 || k > 2) hl_panic("written_code: k must be 0, 1 or 2");
+  if (k < 0 || k > 3) hl_panic("written_code: k must be 0, 1, 2 or 3");
   volatile uint8_t* out = g_code;
   for (unsigned i = 0; i < sizeof kCode[0]; ++i) out[i] = kCode[k][i];
   int64_t (*fn)(void) = (int64_t(*)(void))(uintptr_t)g_code;
