@@ -1,34 +1,31 @@
-// Benchmarks of replay and reverse execution, on a recording of compute's sort_hash with a large
-// n (>= 10^8 guest instructions) made on the software vCPU:
-//  - forward replay (ReplaySession::run_to_end) beside the same call run plainly on the software
-//    vCPU (goal: replay at >= 0.5x the plain speed, i.e. time ratio <= 2x);
-//  - reverse-stepi (`bs`) round trips at random points, through a raw RSP client on loopback
-//    (goal p50 <= 5 ms, p99 <= 20 ms);
-//  - reverse-continue (`bc`) with a write watchpoint from the end back to a write made during the
-//    guest's initialisation (goal <= 1 s);
-//  - the memory the checkpoints hold at the end.
+// Benchmarks of replay and reverse execution, on a recording of compute_release's sort_hash made
+// on the software vCPU: by default n = 2,500,000 in a 64 MiB guest (~1.2 * 10^9 instructions);
+// with --long n = 20,000,000 in a 128 MiB guest (~10^10, several minutes).
+//  - forward replay (ReplaySession::run_to_end) beside the same call run plainly;
+//  - the first forward pass under the debugger (`hlreplay -g`, a raw RSP client's `c`) beside
+//    the plain run (goal <= 1.1x);
+//  - reverse-stepi (`bs`) round trips at random points (goal p50 <= 5 ms, p99 <= 20 ms);
+//  - reverse-continue (`bc`) from the end: with no break- or watchpoint set, to the start (goal
+//    <= 0.1 s); to a breakpoint near the start, hl_alloc (goal <= 1 s); to a write watchpoint on
+//    a global written only while the guest initialises (goal <= 1 s);
+//  - hlreplay's peak memory (VmHWM) at the end (goal <= 512 MiB).
 //
-//   replay_bench GUEST_DIR [--json] [--n N] [--points P]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
+//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P]
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
-#include <thread>
 
 #include "bench/bench_table.h"
 #include "bench/rsp_client.h"
 #include "recorder/recorder.h"
 #include "replay/replay_session.h"
-#include "replay/replay_target.h"
-#include "replay/timeline.h"
-#include "rsp/server.h"
 #include "vmm/sandbox.h"
 
 using namespace hlrr;
@@ -44,65 +41,195 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+using hlrr::bench::Row;
 using hlrr::bench::RspClient;
 
-vmm::SandboxConfig config() {
+struct Options {
+  std::string guest_dir;
+  bool json = false;
+  int64_t n = 2'500'000;
+  uint64_t memory = 64ull << 20;
+  size_t points = 200;
+};
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P]");
+  Options o{.guest_dir = argv[1]};
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) o.json = true;
+    if (std::strcmp(argv[i], "--long") == 0) {
+      o.n = 20'000'000;
+      o.memory = 128ull << 20;
+    }
+    if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) o.n = std::stoll(argv[++i]);
+    if (std::strcmp(argv[i], "--points") == 0 && i + 1 < argc) o.points = std::stoul(argv[++i]);
+  }
+  return o;
+}
+
+vmm::SandboxConfig config(const Options& o) {
   vmm::SandboxConfig c;
   c.vcpu = vmm::VcpuKind::kUnicorn;
   c.timeout = std::chrono::milliseconds(0);
+  c.memory_size = o.memory;
   c.output = [](std::string_view) {};
   return c;
+}
+
+Row single(const std::string& name, const std::string& unit, double value,
+           const std::string& goal) {
+  return {name, unit, {value, value, 1}, "", {}, goal};
+}
+
+// The call run plainly on the software vCPU (seconds), then recorded into `trace`.
+double plain_then_record(const vmm::ElfImage& image, const Options& o, const std::string& trace) {
+  const std::vector<vmm::Value> args = {o.n, int64_t{1}};
+  auto plain = vmm::Sandbox::create(image, config(o));
+  if (!plain) die(plain.error().message);
+  auto t0 = std::chrono::steady_clock::now();
+  if (!(*plain)->call("sort_hash", args)) die("sort_hash failed");
+  const double plain_s = seconds_since(t0);
+  plain->reset();
+  auto sandbox = vmm::Sandbox::load(image, config(o));
+  if (!sandbox) die(sandbox.error().message);
+  auto rec = recorder::record_to(**sandbox, trace, {.guest_name = "compute_release.elf"});
+  if (!rec) die(rec.error().message);
+  if ((*sandbox)->resume().kind != vmm::RunOutcome::Kind::kReturned) die("init");
+  t0 = std::chrono::steady_clock::now();
+  if (!(*sandbox)->call("sort_hash", args)) die("sort_hash failed while recording");
+  std::fprintf(stderr, "replay_bench: recorded sort_hash(%lld) in %.2f s\n",
+               static_cast<long long>(o.n), seconds_since(t0));
+  if (auto st = (*rec)->finish(); !st) die(st.error().message);
+  return plain_s;
+}
+
+// `hlreplay TRACE -g 0` in the background: its pid and port.
+struct Served {
+  FILE* pipe = nullptr;
+  pid_t pid = 0;
+  uint16_t port = 0;
+};
+
+Served serve(const std::string& hlreplay, const std::string& trace) {
+  Served s;
+  s.pipe = ::popen(("sh -c 'echo $$; exec " + hlreplay + " " + trace + " -g 0' 2>&1").c_str(), "r");
+  char line[512] = {};
+  if (!s.pipe || !std::fgets(line, sizeof line, s.pipe)) die("cannot start " + hlreplay);
+  s.pid = std::atoi(line);
+  if (!std::fgets(line, sizeof line, s.pipe)) die("hlreplay did not start");
+  const std::string text = line;
+  const auto at = text.rfind("127.0.0.1:");
+  if (at == std::string::npos) die("hlreplay: " + text);
+  s.port = static_cast<uint16_t>(std::atoi(text.c_str() + at + 10));
+  return s;
+}
+
+double peak_mib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      status >> kib;
+      return kib / 1024;
+    }
+  }
+  return 0;
+}
+
+// Reverse-stepi round trips at random points: {p50, p99} in ms.
+bench::Sample reverse_steps(RspClient& client, uint64_t total, size_t points) {
+  std::mt19937_64 rng(42);
+  std::vector<double> ms;
+  for (size_t i = 0; i < points; ++i) {
+    client.monitor("seek-icount " + std::to_string(1 + rng() % (total - 1)));
+    const auto s0 = std::chrono::steady_clock::now();
+    if (client.request("bs")[0] != 'T') die("bs");
+    ms.push_back(seconds_since(s0) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.size()};
+}
+
+// From the end, `bc` with the point `z` (empty: none) set: seconds; `expect` in the stop reply.
+double reverse_continue(RspClient& client, uint64_t total, const std::string& z,
+                        const std::string& expect) {
+  client.monitor("seek-icount " + std::to_string(total));
+  if (!z.empty() && client.request("Z" + z) != "OK") die("Z" + z);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string stop = client.request("bc");
+  const double s = seconds_since(t0);
+  if (stop.find(expect) == std::string::npos) die("bc did not stop at " + expect + ": " + stop);
+  if (!z.empty() && client.request("z" + z) != "OK") die("z" + z);
+  return s;
+}
+
+std::string hex(uint64_t v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%llx", static_cast<unsigned long long>(v));
+  return text;
+}
+
+void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::string& trace,
+                   const vmm::ElfImage& image, const Options& o, uint64_t total, double plain_s) {
+  const auto alloc = image.symbols().address_of("hl_alloc");
+  const auto watched = image.symbols().address_of("g_function_count");
+  if (!alloc || !watched) die("no hl_alloc or g_function_count symbol");
+  Served served = serve(hlreplay, trace);
+  double memory = 0;
+  {
+    RspClient client(served.port);
+    auto t0 = std::chrono::steady_clock::now();
+    if (client.request("c").find("replaylog:end") == std::string::npos) die("forward to the end");
+    const double first_pass = seconds_since(t0);
+    table.add({"first forward pass under the debugger",
+               "s",
+               {first_pass, first_pass, 1},
+               "plain software-vCPU run of the call",
+               {plain_s, plain_s, 1},
+               "<= 1.1x plain"});
+    const bench::Sample steps = reverse_steps(client, total, o.points);
+    table.add({"reverse-stepi at random points (p50/p99)",
+               "ms",
+               steps,
+               "",
+               {},
+               "p50 <= 5 ms, p99 <= 20 ms (p90 column = p99)"});
+    const double none = reverse_continue(client, total, "", "replaylog:begin");
+    table.add(single("reverse-continue, nothing set, to the start", "s", none, "<= 0.1 s"));
+    const double to_break = reverse_continue(client, total, "0," + hex(*alloc) + ",1", "swbreak");
+    table.add(single("reverse-continue, breakpoint near the start", "s", to_break, "<= 1 s"));
+    const double to_watch = reverse_continue(client, total, "2," + hex(*watched) + ",4", "watch:");
+    table.add(single("reverse-continue, watchpoint, end to init", "s", to_watch, "<= 1 s"));
+    memory = peak_mib(served.pid);
+    client.send("k");
+  }
+  ::pclose(served.pipe);
+  table.add(single("hlreplay peak memory (VmHWM)", "MiB", memory, "<= 512 MiB"));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: replay_bench GUEST_DIR [--json] [--n N] [--points P]");
+  const Options o = parse(argc, argv);
   // The release profile (-O2): the benchmarks measure hlrr on optimised guest code.
-  const std::string guest = std::string(argv[1]) + "/compute_release.elf";
-  bool json = false;
-  int64_t n = 250'000;  // sort_hash(250000): ~100M guest instructions (the issue asks >= 10^8)
-  size_t points = 200;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) json = true;
-    if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) n = std::stoll(argv[++i]);
-    if (std::strcmp(argv[i], "--points") == 0 && i + 1 < argc) points = std::stoul(argv[++i]);
-  }
-  auto image = vmm::ElfImage::read_file(guest);
+  auto image = vmm::ElfImage::read_file(o.guest_dir + "/compute_release.elf");
   if (!image) die(image.error().message);
-  const std::vector<vmm::Value> args = {n, int64_t{7}};
+  const std::string hlreplay = o.guest_dir + "/../cli/hlreplay";
+  if (!std::filesystem::exists(hlreplay)) die("no " + hlreplay);
 
-  // Plain: the call on the software vCPU, no recording.
-  auto plain = vmm::Sandbox::create(*image, config());
-  if (!plain) die(plain.error().message);
-  auto t0 = std::chrono::steady_clock::now();
-  if (!(*plain)->call("sort_hash", args)) die("sort_hash failed");
-  const double plain_s = seconds_since(t0);
-
-  // The recording.
   char dir[] = "/tmp/hlrr-replay-bench-XXXXXX";
   if (!mkdtemp(dir)) die("mkdtemp");
   const std::string trace = std::string(dir) + "/sort.cap";
-  {
-    auto sandbox = vmm::Sandbox::load(*image, config());
-    if (!sandbox) die(sandbox.error().message);
-    auto rec = recorder::record_to(**sandbox, trace, {.guest_name = "compute_release.elf"});
-    if (!rec) die(rec.error().message);
-    if ((*sandbox)->resume().kind != vmm::RunOutcome::Kind::kReturned) die("init");
-    t0 = std::chrono::steady_clock::now();
-    if (!(*sandbox)->call("sort_hash", args)) die("sort_hash failed while recording");
-    std::fprintf(stderr, "replay_bench: recorded sort_hash(%lld) in %.2f s\n",
-                 static_cast<long long>(n), seconds_since(t0));
-    if (auto st = (*rec)->finish(); !st) die(st.error().message);
-  }
+  const double plain_s = plain_then_record(*image, o, trace);
 
-  // Forward replay.
   auto session = replay::ReplaySession::open(trace);
   if (!session) die(session.error().message);
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   if ((*session)->run_to_end() != replay::StopKind::kEnd) die((*session)->divergence());
   const double replay_s = seconds_since(t0);
   const uint64_t total = (*session)->instruction_count();
+  session->reset();
   std::fprintf(stderr, "replay_bench: %llu instructions: plain %.2f s (%.0f MIPS), replay %.2f s\n",
                static_cast<unsigned long long>(total), plain_s, total / plain_s / 1e6, replay_s);
 
@@ -113,67 +240,8 @@ int main(int argc, char** argv) {
              "plain software-vCPU run of the call",
              {plain_s, plain_s, 1},
              "<= 2x (replay >= 0.5x plain)"});
-
-  // The debugger's view: a fresh session behind the RSP server.
-  auto served = replay::ReplaySession::open(trace);
-  if (!served) die(served.error().message);
-  replay::Timeline timeline(**served);
-  replay::ReplayTarget target(timeline);
-  auto server = rsp::Server::create(target, {});
-  if (!server) die(server.error().message);
-  std::thread serving([&] { (void)(*server)->run(); });
-  {
-    RspClient client((*server)->port());
-    t0 = std::chrono::steady_clock::now();
-    if (client.request("c").find("replaylog:end") == std::string::npos) die("forward to the end");
-    const double first_pass = seconds_since(t0);
-    std::mt19937_64 rng(42);
-    std::vector<double> ms;
-    for (size_t i = 0; i < points; ++i) {
-      const uint64_t at = 1 + rng() % (total - 1);
-      client.monitor("seek-icount " + std::to_string(at));
-      const auto s0 = std::chrono::steady_clock::now();
-      if (client.request("bs")[0] != 'T') die("bs");
-      ms.push_back(seconds_since(s0) * 1e3);
-    }
-    std::sort(ms.begin(), ms.end());
-    const double p50 = ms[ms.size() / 2], p99 = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-    table.add({"reverse-stepi at random points (p50/p99)",
-               "ms",
-               {p50, p99, ms.size()},
-               "",
-               {},
-               "p50 <= 5 ms, p99 <= 20 ms (p90 column = p99)"});
-
-    // Watch a global written only while the guest initialises (hl_register), from the end.
-    const auto watched = image->symbols().address_of("g_function_count");
-    if (!watched) die("no g_function_count symbol");
-    client.monitor("seek-icount " + std::to_string(total));
-    char z2[64];
-    std::snprintf(z2, sizeof z2, "Z2,%llx,4", static_cast<unsigned long long>(*watched));
-    if (client.request(z2) != "OK") die("Z2");
-    t0 = std::chrono::steady_clock::now();
-    const std::string stop = client.request("bc");
-    const double back = seconds_since(t0);
-    if (stop.find("watch:") == std::string::npos) die("bc did not stop at the watchpoint: " + stop);
-    std::fprintf(stderr, "replay_bench: reverse-continue stopped at instruction %llu\n",
-                 static_cast<unsigned long long>(timeline.now()));
-    table.add(
-        {"reverse-continue, watchpoint, end to init", "s", {back, back, 1}, "", {}, "<= 1 s"});
-    table.add(
-        {"first forward pass under the debugger", "s", {first_pass, first_pass, 1}, "", {}, ""});
-    const double mib = timeline.checkpoint_bytes() / 1048576.0;
-    table.add({"checkpoint memory (" + std::to_string(timeline.checkpoint_count()) +
-                   " checkpoints, every " + std::to_string(timeline.interval()) + ")",
-               "MiB",
-               {mib, mib, 1},
-               "",
-               {},
-               "<= 512 MiB cap"});
-    client.send("k");
-  }
-  serving.join();
+  debugger_rows(table, hlreplay, trace, *image, o, total, plain_s);
   std::filesystem::remove_all(dir);
-  table.print(json);
+  table.print(o.json);
   return 0;
 }

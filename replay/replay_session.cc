@@ -93,33 +93,84 @@ base::Status ReplaySession::load() {
   // Checkpoints copy only the pages written since the previous one.
   if (auto st = vcpu_->set_dirty_tracking(true); !st) return st;
   since_base_ = memory_.dirty_log().open();
-  // Every record after Setup, read now: a damaged chunk fails here with its one-line error
-  // rather than in the middle of a debugging session. A truncated trace holds its complete
-  // chunks. The trace must pass hltrace verify's structural checks (nothing after End, ...).
+  // Every chunk is read and checked now, then dropped: a damaged chunk fails here with its
+  // one-line error rather than in the middle of a debugging session, and the trace must pass
+  // hltrace verify's structural checks (nothing after End, ...). A truncated trace holds its
+  // complete chunks. Replay then reads them again one at a time (current_record()).
   trace::StructureCheck check(*reader_);
+  chunk_first_.assign(1, 0);
   for (size_t i = 0; i < reader_->chunks().size(); ++i) {
-    if (auto st = load_chunk(i, check); !st) return st;
+    if (auto st = check_chunk(i, check); !st) return st;
   }
+  // Setup's pages are in guest memory now; only the rest of Setup is needed later.
+  setup_.initial_memory = {};
+  held_chunk_ = SIZE_MAX;
   return check.finish();
 }
 
-base::Status ReplaySession::load_chunk(size_t index, trace::StructureCheck& check) {
+base::Status ReplaySession::check_chunk(size_t index, trace::StructureCheck& check) {
   trace::ChunkHeader header;
   auto chunk = reader_->read_chunk(index, &header);
   if (!chunk) return base::Unexpected(std::move(chunk).error());
   if (auto st = check.check_chunk(index, header, *chunk); !st) return st;
+  size_t records = 0;
+  for (size_t r = 0; r < chunk->size(); ++r) {
+    const trace::Record& record = (*chunk)[r];
+    if (std::holds_alternative<trace::Setup>(record)) continue;
+    if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
+      if (auto d = digest(*delta, memory_.size(), index, r); !d) {
+        return base::Unexpected(std::move(d).error());
+      }
+    }
+    ++records;
+  }
+  chunk_first_.push_back(chunk_first_.back() + records);
+  return {};
+}
+
+base::Status ReplaySession::hold_chunk(size_t index) {
+  records_.clear();
+  deltas_.clear();
+  held_chunk_ = SIZE_MAX;
+  auto chunk = reader_->read_chunk(index);
+  if (!chunk) return base::Unexpected(std::move(chunk).error());
+  const size_t first = chunk_first_[index];
   for (size_t r = 0; r < chunk->size(); ++r) {
     trace::Record& record = (*chunk)[r];
     if (std::holds_alternative<trace::Setup>(record)) continue;
     if (auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
       auto d = digest(*delta, memory_.size(), index, r);
       if (!d) return base::Unexpected(std::move(d).error());
-      deltas_.emplace(records_.size(), std::move(*d));
+      deltas_.emplace(first + records_.size(), std::move(*d));
       delta->pages = {};
     }
     records_.push_back(std::move(record));
   }
+  // Checked at open: a file that changed since is not the recording replay started from.
+  if (records_.size() != chunk_first_[index + 1] - first) {
+    records_.clear();
+    deltas_.clear();
+    return base::fail("chunk " + std::to_string(index) + " changed since the trace was opened");
+  }
+  held_chunk_ = index;
+  held_first_ = first;
   return {};
+}
+
+const trace::Record* ReplaySession::current_record() {
+  if (cursor_ >= recorded_records()) return nullptr;
+  if (held_chunk_ == SIZE_MAX || cursor_ < held_first_ ||
+      cursor_ >= held_first_ + records_.size()) {
+    // The chunk holding cursor_: the last whose first record is at or before it (chunks without
+    // records share their successor's first).
+    const auto it = std::upper_bound(chunk_first_.begin(), chunk_first_.end(), cursor_);
+    const size_t index = static_cast<size_t>(it - chunk_first_.begin()) - 1;
+    if (auto st = hold_chunk(index); !st) {
+      diverge("reading the recording: " + st.error().message);
+      return nullptr;
+    }
+  }
+  return &records_[cursor_ - held_first_];
 }
 
 uint64_t ReplaySession::instruction_count() const {
@@ -131,15 +182,21 @@ StopKind ReplaySession::diverge(std::string message) {
   return StopKind::kDivergence;
 }
 
-StopKind ReplaySession::run_to(uint64_t target) {
+StopKind ReplaySession::run_to(uint64_t target, std::stop_token stop) {
+  stop_ = stop;
+  const uint64_t generation = vcpu_->begin_stop_generation();  // earlier requests are stale
+  std::stop_callback on_stop(stop, [this, generation] {
+    vcpu_->request_stop(vmm::StopCause::kInterrupt, generation);
+  });
   for (;;) {
     if (!divergence_.empty()) return StopKind::kDivergence;
+    if (stop.stop_requested()) return StopKind::kInterrupted;
     if (!apply_passive_records()) {
       if (!divergence_.empty()) return StopKind::kDivergence;
       return StopKind::kEnd;
     }
     if (instruction_count() >= target) return StopKind::kReachedCount;
-    const trace::Record& record = records_[cursor_];
+    const trace::Record& record = *current_record();  // held: apply_passive_records() read it
     if (const auto* exit = std::get_if<trace::Exit>(&record)) {
       // kReachedCount: the exit was replayed, or the target came first (checked above).
       const StopKind stop = replay_exit(*exit, target);
@@ -163,33 +220,17 @@ StopKind ReplaySession::run_to(uint64_t target) {
 bool ReplaySession::apply_passive_records() {
   for (;;) {
     if (at_end_) return false;
-    if (cursor_ >= records_.size()) {
+    const trace::Record* current = current_record();
+    if (!current) {
+      if (!divergence_.empty()) return false;
       at_end_ = true;
       end_note_ = reader_->truncated() ? "the recording ends here: " + reader_->truncation_note()
                                        : "the recording ends here (no End record)";
       return false;
     }
-    const trace::Record& record = records_[cursor_];
+    const trace::Record& record = *current;
     if (const auto* start = std::get_if<trace::CallStart>(&record)) {
-      if (!start->registers) {
-        diverge("call " + start->function +
-                ": the trace does not record the call's registers "
-                "(format 1.0), so it cannot be replayed");
-        return false;
-      }
-      for (const auto& w : start->host_writes) {
-        if (auto st = memory_.write(w.address, w.bytes); !st) {
-          diverge("call " + start->function + ": " + st.error().message);
-          return false;
-        }
-        host_wrote(w.address, w.bytes.size());  // a restored snapshot may put back code
-      }
-      if (auto st = vcpu_->set_registers(convert::from_trace(*start->registers)); !st) {
-        diverge(st.error().message);
-        return false;
-      }
-      call_ = start->function;
-      call_starts_[calls_started_++] = instruction_count();
+      if (!apply_call_start(*start)) return false;
     } else if (std::holds_alternative<trace::CallEnd>(record)) {
       call_.reset();
     } else if (std::holds_alternative<trace::MemoryDelta>(record)) {
@@ -211,6 +252,29 @@ bool ReplaySession::apply_passive_records() {
     }
     ++cursor_;
   }
+}
+
+bool ReplaySession::apply_call_start(const trace::CallStart& start) {
+  if (!start.registers) {
+    diverge("call " + start.function +
+            ": the trace does not record the call's registers "
+            "(format 1.0), so it cannot be replayed");
+    return false;
+  }
+  for (const auto& w : start.host_writes) {
+    if (auto st = memory_.write(w.address, w.bytes); !st) {
+      diverge("call " + start.function + ": " + st.error().message);
+      return false;
+    }
+    host_wrote(w.address, w.bytes.size());  // a restored snapshot may put back code
+  }
+  if (auto st = vcpu_->set_registers(convert::from_trace(*start.registers)); !st) {
+    diverge(st.error().message);
+    return false;
+  }
+  call_ = start.function;
+  call_starts_[calls_started_++] = instruction_count();
+  return true;
 }
 
 bool ReplaySession::compare_memory(const DeltaDigest& delta) {
@@ -272,15 +336,13 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
                      std::to_string(recorded.instruction_count));
     }
     const uint64_t left = recorded.instruction_count - instruction_count();
-    if (left == 0) {
-      // Nothing to run.
-    } else if (options.max_instructions == 0 || left < options.max_instructions) {
+    if (left != 0 && (options.max_instructions == 0 || left < options.max_instructions)) {
       options.max_instructions = left;
     }
   }
   vmm::VcpuExit exit;
   if (recorded.kind != trace::ExitKind::kTimeout || options.max_instructions != 0) {
-    exit = vcpu_->run(options);
+    exit = run_vcpu(options);
   } else {
     exit.kind = vmm::ExitKind::kInstructionLimit;
   }
@@ -289,9 +351,25 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   if (!regs) return diverge(regs.error().message);
   const std::string where =
       describe(recorded) + " at instruction " + std::to_string(instruction_count());
+  if (auto diverged = compare_exit(recorded, exit, *regs, where)) return *diverged;
+  // What the host did at this exit.
+  if (auto st = apply_writes(recorded.host_writes); !st) {
+    return diverge(where + ": " + st.error().message);
+  }
+  if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
+  log_exit(recorded, *regs);
+  ++exits_;
+  ++cursor_;
+  return StopKind::kReachedCount;
+}
+
+std::optional<StopKind> ReplaySession::compare_exit(const trace::Exit& recorded,
+                                                    const vmm::VcpuExit& exit,
+                                                    const vmm::RegisterFile& regs,
+                                                    const std::string& where) {
   if (exit.kind == vmm::ExitKind::kNondet) {
     return diverge(where + ": the guest executed " + vmm::to_string(exit.nondet) + " at " +
-                   hex(regs->rip) + ", which the recording does not have here");
+                   hex(regs.rip) + ", which the recording does not have here");
   }
   if (recorded.kind == trace::ExitKind::kTimeout) {
     if (exit.kind != vmm::ExitKind::kInstructionLimit) {
@@ -302,7 +380,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
     const auto replayed = convert::to_trace_exit(exit);
     if (!replayed || replayed->kind != recorded.kind) {
       return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) + " at " +
-                     hex(regs->rip));
+                     hex(regs.rip));
     }
     if (replayed->port != recorded.port || replayed->access_size != recorded.access_size ||
         replayed->data != recorded.data) {
@@ -316,15 +394,15 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
   // without them and the vCPU takes the recorded value (DESIGN.md).
   const vmm::RegisterFile expected = convert::from_trace(recorded.registers);
   const uint64_t mask = from_kvm_ ? ~vmm::kRflagsStatusBits : ~0ull;
-  if (auto diff = vmm::first_difference(*regs, expected, mask, compare_x87_last_)) {
+  if (auto diff = vmm::first_difference(regs, expected, mask, compare_x87_last_)) {
     return diverge(where + ": " + *diff + " (replayed != recorded)");
   }
-  if (from_kvm_ && regs->rflags != expected.rflags) {
-    vmm::RegisterFile synced = *regs;
+  if (from_kvm_ && regs.rflags != expected.rflags) {
+    vmm::RegisterFile synced = regs;
     synced.rflags = expected.rflags;
     if (auto st = vcpu_->set_registers(synced); !st) return diverge(st.error().message);
   }
-  if (counted) {
+  if (!from_kvm_ && recorded.instruction_count != 0) {
     if (!count_offset_) count_offset_ = recorded.instruction_count - instruction_count();
     if (instruction_count() + *count_offset_ != recorded.instruction_count) {
       return diverge(where + ": instruction count " +
@@ -332,22 +410,18 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
                      std::to_string(recorded.instruction_count));
     }
   }
-  // What the host did at this exit.
-  if (auto st = apply_writes(recorded.host_writes); !st)
-    return diverge(where + ": " + st.error().message);
-  if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
+  return std::nullopt;
+}
+
+void ReplaySession::log_exit(const trace::Exit& recorded, const vmm::RegisterFile& regs) {
   // Known once: replaying an exit again (after going back) finds it in the log already.
-  if (recorded.sequence == exit_log_.size()) {
-    exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
-                                 .instruction_count = instruction_count(),
-                                 .kind = recorded.kind,
-                                 .port = recorded.port,
-                                 .rip = regs->rip,
-                                 .call = call_.value_or("")});
-  }
-  ++exits_;
-  ++cursor_;
-  return StopKind::kReachedCount;
+  if (recorded.sequence != exit_log_.size()) return;
+  exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
+                               .instruction_count = instruction_count(),
+                               .kind = recorded.kind,
+                               .port = recorded.port,
+                               .rip = regs.rip,
+                               .call = call_.value_or("")});
 }
 
 void ReplaySession::host_wrote(uint64_t address, uint64_t size) {
@@ -365,11 +439,12 @@ base::Status ReplaySession::write_memory(uint64_t address, std::span<const uint8
 }
 
 vmm::VcpuExit ReplaySession::run_unrecorded(const vmm::RunOptions& options, std::stop_token stop) {
+  stop_ = stop;
   const uint64_t generation = vcpu_->begin_stop_generation();  // earlier requests are stale
   std::stop_callback on_stop(stop, [this, generation] {
     vcpu_->request_stop(vmm::StopCause::kInterrupt, generation);
   });
-  return vcpu_->run(options);
+  return run_vcpu(options);
 }
 
 uint64_t ReplaySession::recorded_count(uint64_t count) const {
@@ -395,7 +470,7 @@ StopKind ReplaySession::run_to_debugger_write(const trace::DebuggerWrite& record
   // No exit comes before it (it would be recorded first): run exactly to it, or to the target.
   vmm::RunOptions options;
   options.max_instructions = std::min(at, target) - instruction_count();
-  const vmm::VcpuExit exit = vcpu_->run(options);
+  const vmm::VcpuExit exit = run_vcpu(options);
   if (auto stop = stop_for_caller(exit, target)) return *stop;
   if (exit.kind != vmm::ExitKind::kInstructionLimit || instruction_count() != at) {
     return diverge(where + ": replay exited with " + vmm::to_string(exit.kind) +
@@ -412,13 +487,22 @@ std::optional<StopKind> ReplaySession::stop_for_caller(const vmm::VcpuExit& exit
     last_hit_ = exit;
     return StopKind::kDebugPoint;
   }
+  if (exit.kind == vmm::ExitKind::kStopped) return StopKind::kInterrupted;  // see run_vcpu()
   return std::nullopt;
+}
+
+vmm::VcpuExit ReplaySession::run_vcpu(const vmm::RunOptions& options) {
+  for (;;) {
+    vmm::VcpuExit exit = vcpu_->run(options);
+    // A request that arrived after an earlier run had ended stops this one at its start.
+    if (exit.kind != vmm::ExitKind::kStopped || stop_.stop_requested()) return exit;
+  }
 }
 
 StopKind ReplaySession::replay_nondet(const trace::NondetResult& recorded, uint64_t target) {
   vmm::RunOptions options;
   if (target != UINT64_MAX) options.max_instructions = target - instruction_count();
-  const vmm::VcpuExit exit = vcpu_->run(options);
+  const vmm::VcpuExit exit = run_vcpu(options);
   if (auto stop = stop_for_caller(exit, target)) return *stop;
   auto regs = vcpu_->registers();
   if (!regs) return diverge(regs.error().message);

@@ -36,6 +36,7 @@
 #include "vmm/elf_image.h"
 #include "vmm/guest_memory.h"
 #include "vmm/register_file.h"
+#include "vmm/unicorn_vcpu.h"
 #include "vmm/vcpu.h"
 
 namespace hlrr::replay {
@@ -46,6 +47,7 @@ enum class StopKind : uint8_t {
   kEnd,           // the end of the recording (end_note() says how it ended)
   kDivergence,    // replay no longer matches the recording (divergence() says where)
   kDebugPoint,    // a breakpoint or watchpoint set with set_debug_points() (last_hit())
+  kInterrupted,   // the caller's stop token fired (at an exact count, between records)
 };
 
 // One replayed exit, for `monitor exits` and tests.
@@ -67,14 +69,19 @@ class ReplaySession {
   ReplaySession(const ReplaySession&) = delete;
   ReplaySession& operator=(const ReplaySession&) = delete;
 
-  // Re-executes until the count reaches `target`, the recording ends, or replay diverges.
-  StopKind run_to(uint64_t target);
+  // Re-executes until the count reaches `target`, the recording ends, replay diverges, or `stop`
+  // fires (kInterrupted: the state is exact and replay can go on from it).
+  StopKind run_to(uint64_t target, std::stop_token stop = {});
   StopKind run_to_end() { return run_to(UINT64_MAX); }
 
   uint64_t instruction_count() const;
   // Exits replayed so far (the sequence number of the next one).
   uint64_t exits_replayed() const { return exits_; }
   uint64_t recorded_exits() const { return reader_->exit_count(); }
+  // Records after Setup in the recording, and how many of them are held in memory now: replay
+  // streams the recording chunk by chunk (the chunk being replayed is the one held).
+  uint64_t recorded_records() const { return chunk_first_.empty() ? 0 : chunk_first_.back(); }
+  size_t records_held() const { return records_.size(); }
   bool at_end() const { return at_end_; }
   // "completed", "guest fault: ...", "truncated (footer missing): ..." (valid once at_end()).
   const std::string& end_note() const { return end_note_; }
@@ -138,14 +145,26 @@ class ReplaySession {
   };
   Checkpoint checkpoint();
   void restore(const Checkpoint& checkpoint);
+  // The 64-byte lines of guest code that ran since the previous call (unsorted; vmm/code_log.h).
+  void collect_code_lines(std::vector<uint64_t>& lines) { vcpu_->collect_code_lines(lines); }
 
  private:
   ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup, vmm::ElfImage image,
                 vmm::GuestMemory memory);
   base::Status load();
+  // The record at `cursor_` (its chunk read if another one is held), nullptr past the last.
+  const trace::Record* current_record();
+  base::Status hold_chunk(size_t index);
   // Processes records until the next one needs the vCPU to run; false at the end.
   bool apply_passive_records();
+  bool apply_call_start(const trace::CallStart& start);
+  // Runs the vCPU; a stop request not made by this run's token (a late one) is not a stop.
+  vmm::VcpuExit run_vcpu(const vmm::RunOptions& options);
   StopKind replay_exit(const trace::Exit& recorded, uint64_t target);
+  // The exit replay made against the recorded one: kind, port and data, registers, count.
+  std::optional<StopKind> compare_exit(const trace::Exit& recorded, const vmm::VcpuExit& exit,
+                                       const vmm::RegisterFile& regs, const std::string& where);
+  void log_exit(const trace::Exit& recorded, const vmm::RegisterFile& regs);
   // A run ended where the caller asked (the target count) or at a debug point: the stop to
   // return, if so.
   std::optional<StopKind> stop_for_caller(const vmm::VcpuExit& exit, uint64_t target);
@@ -158,17 +177,16 @@ class ReplaySession {
   base::Status apply_writes(const std::vector<trace::MemoryWrite>& writes);
   // Runs to the count of a debugger's write (applied by apply_passive_records()).
   StopKind run_to_debugger_write(const trace::DebuggerWrite& recorded, uint64_t target);
-  base::Status load_chunk(size_t index, trace::StructureCheck& check);
+  base::Status check_chunk(size_t index, trace::StructureCheck& check);
   bool compare_memory(const DeltaDigest& delta);
   // Re-reads the delta to name the first differing byte (or, for KVM, take the fault frame).
   bool explain_memory_difference(const DeltaDigest& delta);
-  const trace::Record* next_record();
 
   std::unique_ptr<trace::TraceReader> reader_;
   trace::Setup setup_;
   vmm::ElfImage image_;
   vmm::GuestMemory memory_;
-  std::unique_ptr<vmm::Vcpu> vcpu_;
+  std::unique_ptr<vmm::UnicornVcpu> vcpu_;  // replay always runs on the software vCPU
   bool from_kvm_ = false;
   // fop/fip/fdp are compared at exits: recorded (format 1.3 on) by the software vCPU, which
   // produces them deterministically (hardware may update them only on unmasked exceptions).
@@ -177,12 +195,17 @@ class ReplaySession {
   // started after the vCPU had already run counts from an offset).
   std::optional<uint64_t> count_offset_;
 
-  // Every record after Setup, in order; a MemoryDelta's pages are kept only as the digest in
-  // `deltas_` (by position in records_), so memory stays bounded by the guest's, not the trace's.
+  // The records of one chunk (`held_chunk_`), read through the index when replay reaches it; a
+  // MemoryDelta's pages are kept only as the digest in `deltas_` (by cursor), so memory stays
+  // bounded by the guest's, not the trace's. chunk_first_[i]: the cursor of chunk i's first
+  // record (one more entry: the number of records).
   std::vector<trace::Record> records_;
   std::unordered_map<size_t, DeltaDigest> deltas_;
-  size_t chunks_loaded_ = 0;
+  std::vector<size_t> chunk_first_;
+  size_t held_chunk_ = 0;
+  size_t held_first_ = 0;
   size_t cursor_ = 0;
+  std::stop_token stop_;  // of the run_to() in progress
   uint64_t exits_ = 0;
   std::vector<ExitInfo> exit_log_;
   uint64_t calls_started_ = 0;

@@ -90,7 +90,7 @@ rsp::StopInfo ReplayTarget::resume(rsp::ResumeAction action, std::stop_token sto
   if (timeline_.diverted()) {
     return diversion_stop(timeline_.run_diversion(action == rsp::ResumeAction::kStep, stop));
   }
-  if (action == rsp::ResumeAction::kStep) return to_stop(timeline_.step_forward());
+  if (action == rsp::ResumeAction::kStep) return to_stop(timeline_.step_forward(stop));
   return to_stop(timeline_.continue_forward(stop));
 }
 
@@ -128,8 +128,8 @@ rsp::StopInfo ReplayTarget::diversion_stop(const vmm::VcpuExit& exit) {
   return rsp::StopInfo::stopped(rsp::kSigKill);
 }
 
-rsp::StopInfo ReplayTarget::reverse_step(std::stop_token) {
-  return to_stop(timeline_.step_backward());
+rsp::StopInfo ReplayTarget::reverse_step(std::stop_token stop) {
+  return to_stop(timeline_.step_backward(stop));
 }
 
 rsp::StopInfo ReplayTarget::reverse_continue(std::stop_token stop) {
@@ -225,7 +225,8 @@ base::Expected<std::string> ReplayTarget::seek_exit(uint64_t sequence) {
     if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
     if (s.at_end() && s.exits().size() <= sequence) return base::fail("exit not replayable");
   }
-  timeline_.seek(s.exits()[sequence].instruction_count);
+  const TimelineStop st = timeline_.seek(s.exits()[sequence].instruction_count);
+  if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
   return when();
 }
 
@@ -301,7 +302,9 @@ base::Expected<std::string> ReplayTarget::seek_call(uint64_t number) {
     }
   }
   if (!s.call_start(number)) {
-    timeline_.seek(from);
+    if (timeline_.seek(from).kind == TimelineStop::Kind::kDivergence) {
+      return base::fail(s.divergence());
+    }
     while (!s.call_start(number)) {
       const TimelineStop st =
           timeline_.replay_forward(s.instruction_count() + timeline_.interval());

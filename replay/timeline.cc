@@ -8,6 +8,8 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
     : session_(session), options_(options) {
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
+  lines_from_ = now() == 0 ? 0 : UINT64_MAX;
+  gather_code_lines();
   maybe_checkpoint();
 }
 
@@ -19,14 +21,29 @@ base::Status Timeline::set_debug_points(std::vector<vmm::DebugPoint> points) {
   return {};
 }
 
+base::Status Timeline::add_debug_point(const vmm::DebugPoint& point) {
+  std::vector<vmm::DebugPoint> points = points_;
+  points.push_back(point);
+  return set_debug_points(std::move(points));
+}
+
+base::Status Timeline::remove_debug_point(const vmm::DebugPoint& point) {
+  std::vector<vmm::DebugPoint> points = points_;
+  if (auto it = std::find(points.begin(), points.end(), point); it != points.end()) {
+    points.erase(it);
+  }
+  return set_debug_points(std::move(points));
+}
+
 void Timeline::begin_diversion() {
   if (diversion_) return;
   diversion_ = session_.checkpoint();
+  lines_from_ = UINT64_MAX;  // code that runs in a diversion is not the recording's
 }
 
 void Timeline::end_diversion() {
   if (!diversion_) return;
-  session_.restore(*diversion_);
+  restore(*diversion_);
   diversion_.reset();
 }
 
@@ -43,22 +60,74 @@ void Timeline::arm(bool on) {
   HLRR_CHECK(session_.set_debug_points(on ? points_ : none).has_value());
 }
 
-void Timeline::maybe_checkpoint() {
+void Timeline::restore(const ReplaySession::Checkpoint& c) {
+  session_.restore(c);
+  lines_.clear();
+  std::vector<uint64_t> discard;
+  session_.collect_code_lines(discard);
+  lines_from_ = c.count;
+}
+
+void Timeline::gather_code_lines() {
+  session_.collect_code_lines(lines_);
+  if (lines_.size() > 4096) {  // a long run over few lines: keep the list short
+    std::sort(lines_.begin(), lines_.end());
+    lines_.erase(std::unique(lines_.begin(), lines_.end()), lines_.end());
+  }
+}
+
+void Timeline::file_code_lines() {
   const uint64_t n = now();
-  if (n % options_.interval != 0 || checkpoints_.count(n)) return;
-  ReplaySession::Checkpoint c = session_.checkpoint();
-  bytes_ += c.bytes();
-  checkpoints_.emplace(n, std::move(c));
-  if (bytes_ <= options_.memory_cap || checkpoints_.size() < 3) return;
-  // Thin out: keep the checkpoints on the doubled interval (0 always stays).
+  if (lines_from_ != UINT64_MAX && lines_from_ < n && checkpoints_.count(lines_from_)) {
+    CodeRun& run = code_runs_[lines_from_];
+    if (n > run.to) {
+      std::sort(lines_.begin(), lines_.end());
+      lines_.erase(std::unique(lines_.begin(), lines_.end()), lines_.end());
+      run = {n, lines_};
+    }
+  }
+  lines_.clear();
+  lines_from_ = n;
+}
+
+void Timeline::maybe_checkpoint() {
+  gather_code_lines();
+  const uint64_t n = now();
+  if (n % options_.interval != 0) return;
+  if (!checkpoints_.count(n)) {
+    ReplaySession::Checkpoint c = session_.checkpoint();
+    bytes_ += c.bytes();
+    checkpoints_.emplace(n, std::move(c));
+  }
+  // Files the run that ends here; one that began nowhere known (after a thinning dropped its
+  // checkpoint) starts anew from here.
+  file_code_lines();
+  if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
+}
+
+// Keeps the checkpoints on the doubled interval (0 always stays); the code lines of two runs
+// that meet at a dropped checkpoint are merged.
+void Timeline::thin_out() {
   options_.interval *= 2;
   for (auto it = checkpoints_.begin(); it != checkpoints_.end();) {
-    if (it->first % options_.interval != 0) {
-      bytes_ -= it->second.bytes();
-      it = checkpoints_.erase(it);
-    } else {
+    if (it->first % options_.interval == 0) {
       ++it;
+      continue;
     }
+    bytes_ -= it->second.bytes();
+    if (auto run = code_runs_.find(it->first); run != code_runs_.end()) {
+      auto before = run == code_runs_.begin() ? code_runs_.end() : std::prev(run);
+      if (before != code_runs_.end() && before->second.to == it->first) {
+        std::vector<uint64_t> merged;
+        std::set_union(before->second.lines.begin(), before->second.lines.end(),
+                       run->second.lines.begin(), run->second.lines.end(),
+                       std::back_inserter(merged));
+        before->second = {run->second.to, std::move(merged)};
+      }
+      code_runs_.erase(run);
+    }
+    if (lines_from_ == it->first) lines_from_ = UINT64_MAX;
+    it = checkpoints_.erase(it);
   }
 }
 
@@ -66,9 +135,8 @@ StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
   for (;;) {
     maybe_checkpoint();
     if (now() >= target) return StopKind::kReachedCount;
-    if (stop.stop_requested()) return StopKind::kReachedCount;
     const uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
-    const StopKind s = session_.run_to(std::min(target, boundary));
+    const StopKind s = session_.run_to(std::min(target, boundary), stop);
     if (s != StopKind::kReachedCount) {
       maybe_checkpoint();
       return s;
@@ -82,59 +150,63 @@ void Timeline::restore_before(uint64_t target) {
   --it;
   // Going forward from here is cheaper when the checkpoint is no closer than now.
   if (now() <= target && it->first <= now() && !session_.at_end()) return;
-  session_.restore(it->second);
+  restore(it->second);
 }
 
-TimelineStop Timeline::seek_or_end(uint64_t target) {
-  end_diversion();
-  arm(false);
-  restore_before(target);
-  const StopKind s = run_forward(target);
-  if (s == StopKind::kEnd) return {TimelineStop::Kind::kEnd};
-  if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
+TimelineStop Timeline::stop_for(StopKind kind) const {
+  switch (kind) {
+    case StopKind::kEnd:
+      return {TimelineStop::Kind::kEnd};
+    case StopKind::kDivergence:
+      return {TimelineStop::Kind::kDivergence};
+    case StopKind::kInterrupted:
+      return {TimelineStop::Kind::kInterrupted};
+    case StopKind::kDebugPoint:
+      return hit_stop();
+    case StopKind::kReachedCount:
+      break;
+  }
   return {TimelineStop::Kind::kStep};
 }
 
-TimelineStop Timeline::seek(uint64_t target) {
-  const TimelineStop s = seek_or_end(target);
+TimelineStop Timeline::seek_or_end(uint64_t target, std::stop_token stop) {
+  end_diversion();
+  arm(false);
+  restore_before(target);
+  return stop_for(run_forward(target, stop));
+}
+
+TimelineStop Timeline::seek(uint64_t target, std::stop_token stop) {
+  const TimelineStop s = seek_or_end(target, stop);
   if (s.kind == TimelineStop::Kind::kEnd) return {TimelineStop::Kind::kStep};
   return s;
 }
 
-TimelineStop Timeline::replay_forward(uint64_t target) {
+TimelineStop Timeline::replay_forward(uint64_t target, std::stop_token stop) {
   end_diversion();
   arm(false);
-  const StopKind s = run_forward(target);
-  if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
-  return {s == StopKind::kEnd ? TimelineStop::Kind::kEnd : TimelineStop::Kind::kStep};
+  return stop_for(run_forward(target, stop));
 }
 
-TimelineStop Timeline::step_forward() {
+TimelineStop Timeline::step_forward(std::stop_token stop) {
   end_diversion();
   const uint64_t target = now() + 1;
   arm(true);
   restore_before(target);
   for (;;) {
-    switch (run_forward(target)) {
-      case StopKind::kDebugPoint:
-        if (const TimelineStop hit = hit_stop(); hit.kind == TimelineStop::Kind::kWatchpoint) {
-          return hit;
-        }
-        continue;  // a breakpoint: the next run steps over it
-      case StopKind::kEnd:
-        return {TimelineStop::Kind::kEnd};
-      case StopKind::kDivergence:
-        return {TimelineStop::Kind::kDivergence};
-      case StopKind::kReachedCount:
-        return {TimelineStop::Kind::kStep};
+    const StopKind s = run_forward(target, stop);
+    if (s != StopKind::kDebugPoint) return stop_for(s);
+    if (const TimelineStop hit = hit_stop(); hit.kind == TimelineStop::Kind::kWatchpoint) {
+      return hit;
     }
+    // A breakpoint: the next run steps over it.
   }
 }
 
-TimelineStop Timeline::step_backward() {
+TimelineStop Timeline::step_backward(std::stop_token stop) {
   end_diversion();
   if (now() == 0) return {TimelineStop::Kind::kBegin};
-  return seek(now() - 1);
+  return seek(now() - 1, stop);
 }
 
 TimelineStop Timeline::hit_stop() const {
@@ -147,96 +219,106 @@ TimelineStop Timeline::hit_stop() const {
 TimelineStop Timeline::continue_forward(std::stop_token stop) {
   end_diversion();
   arm(true);
-  for (;;) {
-    const StopKind s = run_forward(UINT64_MAX, stop);
-    switch (s) {
-      case StopKind::kDebugPoint:
-        return hit_stop();
-      case StopKind::kEnd:
-        return {TimelineStop::Kind::kEnd};
-      case StopKind::kDivergence:
-        return {TimelineStop::Kind::kDivergence};
-      case StopKind::kReachedCount:
-        return {TimelineStop::Kind::kInterrupted};
-    }
-  }
+  const StopKind s = run_forward(UINT64_MAX, stop);
+  HLRR_CHECK(s != StopKind::kReachedCount);  // no count is the target
+  return stop_for(s);
 }
 
-bool Timeline::only_write_watches() const {
-  if (points_.empty()) return false;
+bool Timeline::cannot_hit(uint64_t low, uint64_t high) const {
+  const auto& from = checkpoints_.at(low);
+  const auto to = checkpoints_.find(high);
+  const auto run = code_runs_.find(low);
   for (const auto& p : points_) {
-    if (p.kind != vmm::DebugPointKind::kWriteWatch) return false;
+    const uint64_t first = p.address / trace::kPageSize;
+    const uint64_t last = (p.address + p.length - 1) / trace::kPageSize;
+    if (p.kind == vmm::DebugPointKind::kBreakpoint) {
+      // The code that ran from `low` to at least `high` is known, and not the breakpoint's line.
+      if (run == code_runs_.end() || run->second.to < high) return false;
+      const uint64_t line = p.address >> vmm::CodeLog::kLineShift;
+      if (std::binary_search(run->second.lines.begin(), run->second.lines.end(), line)) {
+        return false;
+      }
+      if (from.registers.rip == p.address) return false;  // checked by hand in scan_interval
+    } else if (p.kind == vmm::DebugPointKind::kWriteWatch) {
+      // The later checkpoint shares the earlier one's copies: the dirty log saw no write.
+      if (to == checkpoints_.end()) return false;
+      for (uint64_t page = first; page <= last; ++page) {
+        if (page >= from.pages.size() || page >= to->second.pages.size() ||
+            from.pages[page] != to->second.pages[page]) {
+          return false;
+        }
+      }
+    } else {
+      return false;  // a read leaves no trace to look at
+    }
   }
   return true;
 }
 
-bool Timeline::watched_pages_written(const ReplaySession::Checkpoint& a,
-                                     const ReplaySession::Checkpoint& b) const {
+StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
+                                 std::optional<std::pair<uint64_t, TimelineStop>>& last) {
+  ++intervals_replayed_;
+  restore(checkpoints_.at(low));
+  // A breakpoint at the interval's first instruction: the vCPU steps over the one it starts on.
+  const uint64_t rip = checkpoints_.at(low).registers.rip;
   for (const auto& p : points_) {
-    for (uint64_t page = p.address / trace::kPageSize;
-         page <= (p.address + p.length - 1) / trace::kPageSize; ++page) {
-      if (page >= a.pages.size() || page >= b.pages.size() || a.pages[page] != b.pages[page]) {
-        return true;
-      }
+    if (p.kind == vmm::DebugPointKind::kBreakpoint && p.address == rip) {
+      last = {low, {TimelineStop::Kind::kBreakpoint, p.address, p.kind}};
     }
   }
-  return false;
+  arm(true);
+  for (;;) {
+    const StopKind s = session_.run_to(high, stop);
+    gather_code_lines();
+    if (s != StopKind::kDebugPoint) {
+      // The whole interval ran from its checkpoint: its code lines are known now.
+      if (s == StopKind::kReachedCount && checkpoints_.count(high)) file_code_lines();
+      return s;
+    }
+    const TimelineStop hit = hit_stop();
+    // A watchpoint stops after the access: report the accessing instruction itself.
+    const uint64_t at = hit.kind == TimelineStop::Kind::kWatchpoint ? now() - 1 : now();
+    if (at >= start) return StopKind::kReachedCount;
+    last = {at, hit};
+  }
 }
 
 TimelineStop Timeline::continue_backward(std::stop_token stop) {
   end_diversion();
   const uint64_t start = now();
   uint64_t high = start;
-  while (high > 0) {
-    if (stop.stop_requested()) {
-      seek(start);
-      return {TimelineStop::Kind::kInterrupted};
-    }
+  // Where an interrupt returns to at once, however far the last checkpoint is.
+  std::optional<ReplaySession::Checkpoint> here;
+  if (!points_.empty() && start > 0) here = session_.checkpoint();
+  // With nothing that can stop it, reverse continue goes to the start (a scan finds nothing).
+  while (high > 0 && !points_.empty()) {
+    if (stop.stop_requested()) break;
     // The interval [low, high): replay it with the debug points set, keep the last hit.
     auto it = checkpoints_.lower_bound(high);
     HLRR_CHECK(it != checkpoints_.begin());
-    --it;
-    const uint64_t low = it->first;
-    // With only write watchpoints set, an interval between two checkpoints in which no watched
-    // page was written (the later checkpoint shares the earlier one's copy: the dirty log saw no
-    // write) cannot hold a hit: skip it without replaying.
-    if (auto next = checkpoints_.find(high); next != checkpoints_.end() && only_write_watches() &&
-                                             !watched_pages_written(it->second, next->second)) {
+    const uint64_t low = std::prev(it)->first;
+    if (cannot_hit(low, high)) {
       high = low;
       continue;
     }
-    arm(false);
-    session_.restore(it->second);
-    std::optional<uint64_t> last;
-    TimelineStop last_stop;
-    // A breakpoint at the interval's first instruction: the vCPU steps over the one it starts on.
-    if (auto regs = session_.registers()) {
-      for (const auto& p : points_) {
-        if (p.kind == vmm::DebugPointKind::kBreakpoint && p.address == regs->rip) {
-          last = low;
-          last_stop = {TimelineStop::Kind::kBreakpoint, p.address, p.kind};
-        }
-      }
-    }
-    arm(true);
-    for (;;) {
-      const StopKind s = session_.run_to(high);
-      if (s != StopKind::kDebugPoint) break;
-      const TimelineStop hit = hit_stop();
-      // A watchpoint stops after the access: report the accessing instruction itself.
-      const uint64_t at = hit.kind == TimelineStop::Kind::kWatchpoint ? now() - 1 : now();
-      if (at >= start) break;
-      last = at;
-      last_stop = hit;
-    }
+    std::optional<std::pair<uint64_t, TimelineStop>> last;
+    const StopKind s = scan_interval(low, high, start, stop, last);
+    if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
+    if (s == StopKind::kInterrupted) break;
     if (last) {
-      seek(*last);
-      return last_stop;
+      const TimelineStop at = seek(last->first);
+      return at.kind == TimelineStop::Kind::kStep ? last->second : at;
     }
     high = low;
   }
-  seek(0);
-  return {TimelineStop::Kind::kBegin};
+  if (stop.stop_requested() && here) {
+    // Back where it started: an interrupted search found nothing gdb could show.
+    arm(false);
+    restore(*here);
+    return {TimelineStop::Kind::kInterrupted};
+  }
+  const TimelineStop at = seek(0);
+  return at.kind == TimelineStop::Kind::kStep ? TimelineStop{TimelineStop::Kind::kBegin} : at;
 }
 
 }  // namespace hlrr::replay

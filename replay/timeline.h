@@ -10,8 +10,13 @@
 // interval it replays forward with the break- and watchpoints set, remembers the last hit
 // before the current position, and if there was none moves to the previous interval. A
 // watchpoint's hit is reported at the writing instruction (before it executes), a breakpoint's
-// at its address. Not thread-safe; blocking; long operations poll the stop token between
-// intervals.
+// at its address. Intervals that cannot hold a hit are skipped unreplayed: with no points set
+// at all, reverse continue goes straight to the start; a breakpoint can only hit in an interval
+// whose code (the 64-byte lines that ran, recorded as replay passes it: vmm::CodeLog) includes
+// its line; a write watchpoint only in one whose bounding checkpoints differ on its pages.
+//
+// Not thread-safe; blocking. Every run honours the stop token (ReplaySession::run_to()), so an
+// interrupt ends any operation within one block of guest code: kInterrupted.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +32,7 @@ namespace hlrr::replay {
 
 struct TimelineOptions {
   uint64_t interval = 100'000;         // instructions between checkpoints
-  uint64_t memory_cap = 512ull << 20;  // bytes of checkpoints kept
+  uint64_t memory_cap = 256ull << 20;  // bytes of checkpoints kept (docs/replay.md)
 };
 
 // Where a timeline operation stopped.
@@ -54,20 +59,25 @@ class Timeline {
   uint64_t now() const { return session_.instruction_count(); }
 
   // To instruction count `target` (the end of the recording if it ends before).
-  TimelineStop seek(uint64_t target);
+  [[nodiscard]] TimelineStop seek(uint64_t target, std::stop_token stop = {});
   // Forward to `target` from here, never restoring a checkpoint: every record on the way is
   // replayed (what learns call starts, ReplaySession::call_start()).
-  TimelineStop replay_forward(uint64_t target);
+  [[nodiscard]] TimelineStop replay_forward(uint64_t target, std::stop_token stop = {});
   // One instruction forward; a watched access by it is reported (kWatchpoint), as a live
   // single step reports it, and breakpoints never stop it.
-  TimelineStop step_forward();
-  TimelineStop step_backward();
+  [[nodiscard]] TimelineStop step_forward(std::stop_token stop = {});
+  [[nodiscard]] TimelineStop step_backward(std::stop_token stop = {});
   // Runs forward / backward to the next / previous break- or watchpoint hit, or an end.
-  TimelineStop continue_forward(std::stop_token stop);
-  TimelineStop continue_backward(std::stop_token stop);
+  [[nodiscard]] TimelineStop continue_forward(std::stop_token stop);
+  [[nodiscard]] TimelineStop continue_backward(std::stop_token stop);
 
-  // Replaces the break- and watchpoints.
+  // The break- and watchpoints: the timeline alone keeps them (the debugger's Z/z packets
+  // through ReplayTarget), and arms them on the session only for runs that stop at them.
   base::Status set_debug_points(std::vector<vmm::DebugPoint> points);
+  base::Status add_debug_point(const vmm::DebugPoint& point);
+  // Removes one instance of `point` (gdb inserts a point once per location); absent: no-op.
+  base::Status remove_debug_point(const vmm::DebugPoint& point);
+  const std::vector<vmm::DebugPoint>& debug_points() const { return points_; }
 
   // A diversion (rr's DiversionSession): a throwaway copy of the state at the current position,
   // in which a debugger writes registers and memory and runs the guest freely, as an inferior
@@ -87,13 +97,33 @@ class Timeline {
   uint64_t checkpoint_bytes() const { return bytes_; }
   size_t checkpoint_count() const { return checkpoints_.size(); }
   uint64_t interval() const { return options_.interval; }
+  // Intervals replayed by reverse continues so far (the others were skipped unreplayed).
+  uint64_t intervals_replayed() const { return intervals_replayed_; }
 
  private:
-  TimelineStop seek_or_end(uint64_t target);
+  // The code lines that ran in [checkpoint, to) (sorted), for the checkpoint that starts it.
+  struct CodeRun {
+    uint64_t to = 0;
+    std::vector<uint64_t> lines;
+  };
+
+  TimelineStop seek_or_end(uint64_t target, std::stop_token stop);
   // Runs forward (debug points as currently set on the session) to `target`, taking checkpoints.
   StopKind run_forward(uint64_t target, std::stop_token stop = {});
   void maybe_checkpoint();
+  void thin_out();
   void restore_before(uint64_t target);
+  void restore(const ReplaySession::Checkpoint& c);
+  // Code lines: gathers what ran since the last call; at a checkpoint, files it under the run
+  // that began at the checkpoint before (when replay came from there without a jump).
+  void gather_code_lines();
+  void file_code_lines();
+  // Whether no debug point can be hit in [low, high) (replay can skip it).
+  bool cannot_hit(uint64_t low, uint64_t high) const;
+  // Replays [low, high) with the points set: the last hit before `start`, if any.
+  StopKind scan_interval(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
+                         std::optional<std::pair<uint64_t, TimelineStop>>& last);
+  TimelineStop stop_for(StopKind kind) const;
   TimelineStop hit_stop() const;
   void arm(bool on);
   bool only_write_watches() const;
@@ -108,6 +138,10 @@ class Timeline {
   std::vector<vmm::DebugPoint> points_;
   bool armed_ = false;
   std::optional<ReplaySession::Checkpoint> diversion_;
+  std::map<uint64_t, CodeRun> code_runs_;  // by the checkpoint that starts the run
+  uint64_t lines_from_ = UINT64_MAX;       // gathered lines cover [lines_from_, now)
+  std::vector<uint64_t> lines_;
+  uint64_t intervals_replayed_ = 0;
 };
 
 }  // namespace hlrr::replay

@@ -89,7 +89,8 @@ base::Expected<std::unique_ptr<UnicornVcpu>> UnicornVcpu::create(
 UnicornVcpu::UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites)
     : memory_(memory),
       sites_(std::move(sites)),
-      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())) {
+      counter_(std::span<const uint8_t>(memory.host_base(), memory.size())),
+      code_log_(memory.size()) {
   for (const auto& site : sites_) site_at_[site.address] = &site;
 }
 
@@ -451,6 +452,7 @@ bool UnicornVcpu::on_invalid_instruction(uc_struct*, void*) {
 void UnicornVcpu::on_block(uc_struct* uc, uint64_t address, uint32_t size, void* self) {
   auto* v = static_cast<UnicornVcpu*>(self);
   const BlockCounter::Block& block = v->counter_.enter(address, size);
+  v->code_log_.ran(address, size);
   // Stops here take effect before the block's first instruction (measured), but RIP is stale
   // when the block was entered by a chained jump: settle_count() sets it to the block's start.
   v->block_address_ = address;
@@ -558,7 +560,13 @@ base::Status UnicornVcpu::set_debug_points(std::span<const DebugPoint> points) {
   // a tb_flush costs seconds in 2.0.1 (docs/vcpu-facts.md); invalidating by range does not.
   // From the first mapped page: Unicorn 2.0.1 ignores a range whose start is unmapped (page 0),
   // which left stale translations without the hook (replay's Timeline tests caught it).
-  if (watch != had_watch) uc_ctl_remove_cache(uc_, HL_PAGE_SIZE, memory_.size());
+  // Translations exist only where code ran (CodeLog): drop those, not all of memory.
+  if (watch != had_watch) {
+    code_log_.for_each_page_range([&](uint64_t first, uint64_t last) {
+      uc_ctl_remove_cache(uc_, std::max<uint64_t>(first << 12, HL_PAGE_SIZE), (last + 1) << 12);
+    });
+    code_log_.forget();
+  }
   // No uc_ctl_flush_tlb(): it is a tb_flush in 2.0.1 (seconds). Not needed either: the
   // never-matching read and write hooks of init() keep every access on the TLB's slow path,
   // where the watch hooks are consulted.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vmm/block_counter.h"
+#include "vmm/code_log.h"
 #include "vmm/code_scan.h"
 #include "vmm/guest_memory.h"
 #include "vmm/vcpu.h"
@@ -43,6 +44,8 @@ class UnicornVcpu final : public Vcpu {
   // plus, while any is set, a code hook on every instruction that stops before the instruction
   // after the access (Unicorn stops only at block ends from a memory hook).
   base::Status set_debug_points(std::span<const DebugPoint> points) override;
+  // The 64-byte lines of code that ran since the previous call (vmm/code_log.h).
+  void collect_code_lines(std::vector<uint64_t>& lines) { code_log_.collect(lines); }
 
  private:
   UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites);
@@ -130,6 +133,7 @@ class UnicornVcpu final : public Vcpu {
   uint64_t block_address_ = 0;  // the block the last block hook entered
   bool finishing_ = false;
   BlockStop block_stop_ = BlockStop::kNone;
+  CodeLog code_log_;         // fed by on_block()
   uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
   // x87/SSE state as last set, reported by registers() when the FPU is static.
   bool fpu_static_ = false;

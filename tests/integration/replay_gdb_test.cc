@@ -177,6 +177,31 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
   EXPECT_CONTAINS(out, "No more reverse-execution history.\n");  // forward end, same message
 }
 
+// With no breakpoint or watchpoint set nothing can stop a reverse-continue: it goes straight to
+// the start, where gdb says so, at the recording's first instruction.
+TEST_F(ReplayGdb, ReverseContinueWithNothingSetStopsAtTheStart) {
+  const std::string trace = dir_.path("compute.cap");
+  ASSERT_TRUE(record_guest(
+      "compute", {{"sort_hash", {vmm::Value{int64_t{20000}}, vmm::Value{int64_t{1}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = gdb_script("compute", server.port(),
+                                     "printf \"START %lx\\n\", $pc\n"
+                                     "continue\n"
+                                     "monitor when\n"
+                                     "reverse-continue\n"
+                                     "printf \"BACK %lx\\n\", $pc\n"
+                                     "monitor when\n");
+  const auto start = tagged(out, "START ");
+  const auto back = tagged(out, "BACK ");
+  ASSERT_EQ(start.size(), 1u) << out;
+  ASSERT_EQ(back.size(), 1u) << out;
+  EXPECT_EQ(back[0], start[0]);
+  EXPECT_CONTAINS(out, "at the end of the recording (completed)");
+  EXPECT_CONTAINS(out, "\nNo more reverse-execution history.\n");
+  EXPECT_CONTAINS(out, "instruction 0, before exit 0, in call 0 (initialisation)");
+}
+
 // gdb's inferior calls on a replay (rr's diversions): `print square(7)` runs the guest function
 // in a throwaway copy of the state; afterwards registers, memory (the stack below SP that the
 // call used included), stepi, reverse-stepi and continue are exactly as in the same session

@@ -39,7 +39,7 @@ TEST(Timeline, ReverseContinueToTheLastWriteIsTheSameForEveryInterval) {
     ASSERT_TRUE(session);
     Timeline timeline(**session, {.interval = interval});
     const uint64_t end = [&] {
-      timeline.seek(UINT64_MAX);
+      EXPECT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
       return timeline.now();
     }();
     ASSERT_GT(end, 5000u);
@@ -80,7 +80,7 @@ TEST(Timeline, StepBackThenForwardVisitsTheSameRegisters) {
   auto session = ReplaySession::open(path);
   ASSERT_TRUE(session);
   Timeline timeline(**session, {.interval = 500});
-  timeline.seek(3000);
+  ASSERT_EQ(timeline.seek(3000).kind, TimelineStop::Kind::kStep);
   std::vector<vmm::RegisterFile> forward;
   for (int i = 0; i < 300; ++i) {
     forward.push_back(*(*session)->registers());
@@ -115,7 +115,7 @@ TEST(Timeline, ADiversionRunsFreelyThenReturnsToTheRecordedState) {
   ASSERT_TRUE(session);
   ReplaySession& s = **session;
   Timeline timeline(s, {.interval = 1000});
-  timeline.seek(4321);
+  ASSERT_EQ(timeline.seek(4321).kind, TimelineStop::Kind::kStep);
   const vmm::RegisterFile recorded = *s.registers();
   const std::vector<uint8_t> memory = all_memory(s);
   const int64_t count = read_i64(s, count_address);
@@ -160,11 +160,11 @@ TEST(Timeline, AStepBackEndsADiversion) {
   ASSERT_TRUE(session);
   ReplaySession& s = **session;
   Timeline timeline(s, {.interval = 1000});
-  timeline.seek(2500);
+  ASSERT_EQ(timeline.seek(2500).kind, TimelineStop::Kind::kStep);
   const vmm::RegisterFile at_2500 = *s.registers();
-  timeline.seek(2499);
+  ASSERT_EQ(timeline.seek(2499).kind, TimelineStop::Kind::kStep);
   const vmm::RegisterFile at_2499 = *s.registers();
-  timeline.seek(2500);
+  ASSERT_EQ(timeline.seek(2500).kind, TimelineStop::Kind::kStep);
   timeline.begin_diversion();
   vmm::RegisterFile changed = at_2500;
   changed.rax ^= 1;
@@ -185,11 +185,12 @@ TEST(Timeline, TheExitListSurvivesGoingBackThenJumpingForward) {
   auto session = ReplaySession::open(path);
   ASSERT_TRUE(session);
   Timeline timeline(**session, {.interval = 1000});
-  timeline.seek(UINT64_MAX);
+  ASSERT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
   const std::vector<ExitInfo> all = (*session)->exits();
   ASSERT_EQ(all.size(), 19u);
-  timeline.seek(0);
-  timeline.seek(all[17].instruction_count);  // from the checkpoint before it, not from 0
+  ASSERT_EQ(timeline.seek(0).kind, TimelineStop::Kind::kStep);
+  ASSERT_EQ(timeline.seek(all[17].instruction_count).kind,
+            TimelineStop::Kind::kStep);  // from the checkpoint before it, not from 0
   EXPECT_EQ((*session)->exits_replayed(), 18u);
   ASSERT_GE((*session)->exits().size(), 18u);
   for (size_t i = 0; i < 18; ++i) {
