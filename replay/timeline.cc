@@ -126,9 +126,23 @@ void Timeline::thin_out() {
       }
       code_runs_.erase(run);
     }
-    if (lines_from_ == it->first) lines_from_ = UINT64_MAX;
+    if (lines_from_ == it->first) continue_code_run(it->first);
     it = checkpoints_.erase(it);
   }
+}
+
+// The run in progress began at `dropped`, a checkpoint thin_out() drops: it continues the kept
+// run that ends there, if any, so that the doubled interval it completes is known whole (else a
+// reverse continue would have to replay that interval). Runs before `dropped` are merged already.
+void Timeline::continue_code_run(uint64_t dropped) {
+  auto after = code_runs_.lower_bound(dropped);
+  if (after == code_runs_.begin() || std::prev(after)->second.to != dropped) {
+    lines_from_ = UINT64_MAX;
+    return;
+  }
+  const auto before = std::prev(after);
+  lines_.insert(lines_.end(), before->second.lines.begin(), before->second.lines.end());
+  lines_from_ = before->first;
 }
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {

@@ -108,6 +108,7 @@ class Timeline {
   };
 
   TimelineStop seek_or_end(uint64_t target, std::stop_token stop);
+  void continue_code_run(uint64_t dropped);
   // Runs forward (debug points as currently set on the session) to `target`, taking checkpoints.
   StopKind run_forward(uint64_t target, std::stop_token stop = {});
   void maybe_checkpoint();
