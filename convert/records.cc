@@ -16,6 +16,13 @@ std::vector<trace::MemoryWrite> to_trace(std::span<const vmm::HostWrite> writes)
   return out;
 }
 
+trace::NondetResult to_trace_nondet(vmm::NondetInstruction kind, uint64_t instruction_count,
+                                    uint64_t rip, uint64_t value, uint64_t extra) {
+  trace::NondetResult r{instruction_count, rip, to_trace(kind), {value}};
+  if (kind != vmm::NondetInstruction::kRdtsc) r.values.push_back(extra);
+  return r;
+}
+
 trace::NondetKind to_trace(vmm::NondetInstruction kind) {
   switch (kind) {
     case vmm::NondetInstruction::kRdtsc:

@@ -17,6 +17,10 @@ namespace hlrr::convert {
 trace::Value to_trace(const vmm::Value& value);
 std::vector<trace::MemoryWrite> to_trace(std::span<const vmm::HostWrite> writes);
 trace::NondetKind to_trace(vmm::NondetInstruction kind);
+// The record of a non-deterministic instruction's result (ExitObserver::on_nondet): rdtsc holds
+// one value, the others a second (rdtscp's TSC_AUX, rdrand/rdseed's carry flag).
+trace::NondetResult to_trace_nondet(vmm::NondetInstruction kind, uint64_t instruction_count,
+                                    uint64_t rip, uint64_t value, uint64_t extra);
 
 // The trace exit for a vCPU exit that ends or continues a call: kind, port/size/data, fault
 // details. nullopt for exits that only pause the vCPU for a debugger (kDebug,

@@ -198,13 +198,7 @@ void FlightRecorder::on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile&
 
 void FlightRecorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
                                uint64_t extra) {
-  trace::NondetResult r;
-  r.instruction_count = instruction_count();
-  r.rip = rip;
-  r.kind = to_trace(kind);
-  r.values = {value};
-  if (kind != vmm::NondetInstruction::kRdtsc) r.values.push_back(extra);
-  append(std::move(r));
+  append(convert::to_trace_nondet(kind, instruction_count(), rip, value, extra));
 }
 
 base::Status FlightRecorder::on_debugger_write(const vmm::HostWrite* /*write*/) {

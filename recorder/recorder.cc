@@ -144,14 +144,8 @@ void Recorder::write_memory_delta() {
 
 void Recorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
                          uint64_t extra) {
-  trace::NondetResult r;
-  r.instruction_count = instruction_count();
-  r.rip = rip;
-  r.kind = to_trace(kind);
-  r.values = {value};
-  if (kind != vmm::NondetInstruction::kRdtsc) r.values.push_back(extra);
   ++nondet_;
-  append(std::move(r));
+  append(convert::to_trace_nondet(kind, instruction_count(), rip, value, extra));
 }
 
 base::Status Recorder::on_debugger_write(const vmm::HostWrite* write) {
