@@ -76,5 +76,63 @@ TEST(RealGuestsGdb, LuaReverseWatchpointToTheInterpretersStore) {
       << out;
 }
 
+// Lua 5.4 does not verify binary chunks. This script dumps a function, patches its LOADI R0
+// -65535 (whose Bx field is 0) into LOADK R0 K[0] and runs it: the function has no constants,
+// so its constant array is NULL (luaM_malloc_ of 0 bytes) and the load reads address 0. No
+// single quotes: the live test passes it through a shell.
+constexpr const char* kCorruptChunk =
+    "local c = string.dump(function() return -65535 end, true)\n"
+    "local at = c:find(string.pack(\"<I4I4\", 1, 0x20048), 1, true)\n"
+    "return load(c:sub(1, at - 1) .. string.pack(\"<I4\", 3) .. c:sub(at + 4), \"bad\", \"b\")()";
+
+// The crash is a fault, not a hang or an internal error: hlrun names it, and gdb shows it in
+// luaV_execute on OP_LOADK's line of lvm.c, on the replay (the end of the recording) and live
+// (SIGSEGV).
+TEST(RealGuestsFault, ACorruptedLuaChunkFaultsOnItsLineOfLvmC) {
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  TempDir dir;
+  const std::string trace = dir.path("lua.cap");
+  auto rec =
+      run_process({tool_path("hlrun"), guest_path("lua"), "--vcpu", "unicorn", "--mem", "64M",
+                   "--record", trace, "--call", "lua_run", std::string("s:") + kCorruptChunk},
+                  std::chrono::minutes(3));
+  EXPECT_EQ(rec.exit_code, 1);
+  EXPECT_TRUE(
+      std::regex_match(rec.err, std::regex("hlrun: guest fault: #PF at 0x[0-9a-f]+ in "
+                                           "luaV_execute\\+0x[0-9a-f]+ \\(address 0x0\\)\n")))
+      << rec.err;
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out =
+      gdb_session("lua", server.port(),
+                  {"continue", "bt 2", "monitor calls", "info source",
+                   "print (OpCode)GET_OPCODE(i)", "print k", "print cl->p->sizek"});
+  const std::string lvm = located_in(out);
+  ASSERT_NE(lvm.find("lua5.4/src/lvm.c"), std::string::npos) << out;
+  const int line = source_line(lvm, "vmcase(OP_LOADK)", "setobj2s(L, ra, rb);");
+  ASSERT_GT(line, 0) << lvm;
+  const std::string at_line = "lvm\\.c:" + std::to_string(line) + "\n";
+  EXPECT_TRUE(std::regex_search(out, std::regex("#0 .* in luaV_execute \\(.*\\) at .*" + at_line)))
+      << "lvm.c:" << line << "\n"
+      << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("#1 .* in ccall \\("))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("fault: #PF at 0x[0-9a-f]+ in luaV_execute")))
+      << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("\\$1 = OP_LOADK\n\\$2 = \\(TValue \\*\\) 0x0\n"
+                                                "\\$3 = 0\n")))
+      << out;
+
+  DebuggedHlrun live("unicorn", "lua", std::string("lua_run 's:") + kCorruptChunk + "'",
+                     "--mem 64M");
+  ASSERT_NE(live.port(), 0);
+  const std::string signal = gdb_session("lua", live.port(), {"continue", "continue"});
+  EXPECT_CONTAINS(signal, "Program received signal SIGSEGV, Segmentation fault.");
+  EXPECT_TRUE(std::regex_search(signal, std::regex("in luaV_execute \\(.*\\) at .*" + at_line)))
+      << signal;
+  EXPECT_CONTAINS(signal, "Program terminated with signal SIGSEGV, Segmentation fault.");
+  EXPECT_CONTAINS(live.finish(), "hlrun: guest fault: #PF at ");
+  EXPECT_EQ(live.exit_code(), 1);
+}
+
 }  // namespace
 }  // namespace hlrr::testing
