@@ -134,5 +134,74 @@ TEST(RealGuestsFault, ACorruptedLuaChunkFaultsOnItsLineOfLvmC) {
   EXPECT_EQ(live.exit_code(), 1);
 }
 
+// lldb 14's forward session on a replay inside zlib: break in deflate, a backtrace through
+// compress2 and the guest's own functions, fields of the z_stream and of zlib's internal state.
+TEST(RealGuestsLldb, ZlibDeflateOnAReplay) {
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
+  TempDir dir;
+  const std::string trace = dir.path("zlib.cap");
+  // "hello hello hello hello", 23 bytes.
+  record("zlib", {"deflate_roundtrip", "b:68656c6c6f2068656c6c6f2068656c6c6f2068656c6c6f", "6"},
+         trace);
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = lldb_session(
+      "lldb", "zlib", server.port(),
+      {"breakpoint set -n deflate", "continue", "bt", "frame variable strm->avail_in flush",
+       "expression -- strm->state->level", "frame variable -f x strm->next_in[0]", "kill"});
+  EXPECT_CONTAINS(out, "stop reason = breakpoint 1.1");
+  EXPECT_TRUE(std::regex_search(out, std::regex("frame #0: 0x[0-9a-f]+ zlib\\.elf`deflate\\(strm="
+                                                "0x[0-9a-f]+, flush=4\\) at deflate\\.c:[0-9]+")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("frame #1: 0x[0-9a-f]+ zlib\\.elf`compress2\\(.*source=\"hello hello hello "
+                      "hello\".*level=6\\) at compress\\.c:[0-9]+")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("frame #2: 0x[0-9a-f]+ zlib\\.elf`roundtrip\\(.*len=23, level=6\\)")))
+      << out;
+  EXPECT_TRUE(
+      std::regex_search(out, std::regex("frame #3: 0x[0-9a-f]+ zlib\\.elf`deflate_roundtrip")))
+      << out;
+  EXPECT_CONTAINS(out, "(uInt) strm->avail_in = 23\n");
+  EXPECT_CONTAINS(out, "(int) flush = 4\n");  // Z_FINISH
+  EXPECT_CONTAINS(out, "(int) $0 = 6\n");
+  EXPECT_CONTAINS(out, "(Bytef) strm->next_in[0] = 0x68\n");  // 'h'
+}
+
+// lldb 14's forward session on a replay inside Lua's interpreter loop. As with gdb, GCC puts
+// lldb's usual breakpoint past the prologue on a nop the first label jumps over; break on the
+// entry and step over the prologue instead. The running closure's prototype is read with
+// casts (lldb does not expand Lua's macros): the main chunk, vararg, 5 registers.
+TEST(RealGuestsLldb, LuaVExecuteOnAReplay) {
+  if (!have_tool("lldb")) GTEST_SKIP() << "lldb is not installed";
+  TempDir dir;
+  const std::string trace = dir.path("lua.cap");
+  record("lua", {"lua_run", "s:local x = 0\nfor i = 1, 10 do x = x + i end\nreturn x"}, trace);
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string proto = "((LClosure*)ci->func->val.value_.gc)->p->";
+  const std::string out = lldb_session(
+      "lldb", "lua", server.port(),
+      {"breakpoint set -n luaV_execute --skip-prologue false", "continue", "thread step-over", "bt",
+       "frame variable ci->nresults", "expression -f d -- " + proto + "maxstacksize",
+       "expression -f d -- " + proto + "is_vararg", "expression -- " + proto + "lastlinedefined",
+       "kill"});
+  EXPECT_CONTAINS(out, "stop reason = breakpoint 1.1");
+  EXPECT_TRUE(std::regex_search(out, std::regex("frame #0: 0x[0-9a-f]+ lua\\.elf`luaV_execute\\(L="
+                                                "0x[0-9a-f]+, ci=0x[0-9a-f]+\\) at lvm\\.c:")))
+      << out;
+  for (const char* frame : {"ccall", "luaD_callnoyield", "lua_pcallk", "lua_run", "hl_dispatch"}) {
+    EXPECT_TRUE(std::regex_search(
+        out, std::regex(std::string("frame #[0-9]+: 0x[0-9a-f]+ lua\\.elf`") + frame + "[( ]")))
+        << frame << "\n"
+        << out;
+  }
+  EXPECT_CONTAINS(out, "(short) ci->nresults = 1\n");  // lua_pcall(L, 0, 1, 0)
+  EXPECT_CONTAINS(out, "(lu_byte) $0 = 5\n");
+  EXPECT_CONTAINS(out, "(lu_byte) $1 = 1\n");
+  EXPECT_CONTAINS(out, "(int) $2 = 0\n");
+}
+
 }  // namespace
 }  // namespace hlrr::testing
