@@ -4,7 +4,7 @@
 #   scripts/fetch-guest-sources.sh [CACHE]    (default: $HLRR_SOURCES_CACHE or ~/.cache/hlrr-sources)
 # Needs a bookworm deb-src line; adds one (as root) when apt has none.
 set -euo pipefail
-packages=(lua5.4 zlib)
+packages=(lua5.4 zlib expat)
 cache=${1:-${HLRR_SOURCES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hlrr-sources}}
 mkdir -p "$cache"
 missing=()

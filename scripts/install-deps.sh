@@ -11,7 +11,7 @@ packages=(
   clang libclang-rt-14-dev
   gdb lldb binutils
   musl-dev musl-tools  # the C library of LIBC guests (guest/runtime/libc)
-  liblua5.4-dev zlib1g-dev  # the real guests' results, computed natively by the tests
+  liblua5.4-dev zlib1g-dev libexpat1-dev  # the real guests' results, computed natively by the tests
   iproute2  # the listen tests bring up loopback in a network namespace of their own
   # What lldb 22 (below) links against beyond lldb 14's own libraries.
   libcurl4 libedit2 libffi8 libipt2 libpython3.11 libxml2 libz3-4 python3

@@ -1,6 +1,8 @@
 // Real programs as guests (guest/real/): Lua 5.4 and zlib from Debian's source packages, linked
 // with musl. Their results equal the same libraries run natively here; errors come back clean;
 // recordings replay.
+#include "tests/integration/real_guests.h"
+
 #include <gtest/gtest.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -19,15 +21,6 @@
 
 namespace hlrr::testing {
 namespace {
-
-std::unique_ptr<vmm::Sandbox> real_sandbox(const std::string& guest, std::string* out) {
-  vmm::SandboxConfig c;
-  c.vcpu = vmm::VcpuKind::kUnicorn;  // SSE guests (docs/guests.md)
-  c.memory_size = 64 << 20;
-  c.timeout = std::chrono::minutes(2);
-  vmm::add_standard_host_functions(c.host_functions);
-  return make_sandbox(guest, out, std::move(c));
-}
 
 std::string fault_of(vmm::Sandbox& s, std::string_view name, std::vector<vmm::Value> args) {
   auto r = s.call(name, args);
@@ -169,23 +162,6 @@ TEST(RealGuests, RecordingsReplayDeterministically) {
     EXPECT_NE(check.out.find("deterministic: "), std::string::npos) << check.out;
   }
   std::filesystem::remove_all(dir);
-}
-
-// hlrun --record of one call, into `trace`.
-void record(const std::string& guest, const std::vector<std::string>& call,
-            const std::string& trace) {
-  std::vector<std::string> args = {tool_path("hlrun"),
-                                   guest_path(guest),
-                                   "--vcpu",
-                                   "unicorn",
-                                   "--mem",
-                                   "64M",
-                                   "--record",
-                                   trace,
-                                   "--call"};
-  args.insert(args.end(), call.begin(), call.end());
-  auto rec = run_process(args, std::chrono::minutes(3));
-  ASSERT_EQ(rec.exit_code, 0) << guest << ": " << rec.out << rec.err;
 }
 
 // gdb on a replay, inside zlib's own source: break in deflate, a backtrace through compress2,

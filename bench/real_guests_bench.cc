@@ -1,0 +1,281 @@
+// Benchmarks of real guests (guest/real/, built -O2 as lua_release and zlib_release) on the
+// software vCPU, one run each (the workloads take tens of seconds):
+//  - guest time as a ratio to the same library natively on the host (liblua5.4, zlib);
+//  - recording overhead: the call recorded beside the same call run plainly (goal <= 1.05x);
+//  - `hlreplay TRACE --check` (the process: open, replay to the end, compare) beside the plain
+//    run (goal: speed >= 0.9x, i.e. time <= 1.11x);
+//  - trace bytes per 10^6 guest instructions (the count is hlreplay --check's).
+// Workloads: a Lua script of table, arithmetic and string work (~1.2 * 10^9 instructions at the
+// default --lua-loops) and zlib's deflate_pattern over --zlib-mib MiB (default 16).
+//
+//   real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N]
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/bench_table.h"
+#include "recorder/recorder.h"
+#include "vmm/sandbox.h"
+#include "vmm/standard_host_functions.h"
+
+using namespace hlrr;
+
+namespace {
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "real_guests_bench: %s\n", message.c_str());
+  std::exit(2);
+}
+
+// Wall and CPU seconds of one run. CPU time (user + system) is steadier than wall time on a
+// shared machine; for recording it charges the writer thread's work too, and for hlreplay the
+// child process's.
+struct Timing {
+  double wall = 0;
+  double cpu = 0;
+};
+
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+class Stopwatch {
+ public:
+  explicit Stopwatch(int who = RUSAGE_SELF) : who_(who), cpu0_(cpu_seconds(who)) {}
+  Timing read() const {
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(),
+            cpu_seconds(who_) - cpu0_};
+  }
+
+ private:
+  int who_;
+  double cpu0_;
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+struct Options {
+  std::string guest_dir;
+  bool json = false;
+  int64_t lua_loops = 2'000'000;
+  int64_t zlib_mib = 16;
+};
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) die("usage: real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N]");
+  Options o{.guest_dir = argv[1]};
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) o.json = true;
+    if (std::strcmp(argv[i], "--lua-loops") == 0 && i + 1 < argc) {
+      o.lua_loops = std::stoll(argv[++i]);
+    }
+    if (std::strcmp(argv[i], "--zlib-mib") == 0 && i + 1 < argc) o.zlib_mib = std::stoll(argv[++i]);
+  }
+  return o;
+}
+
+// The Lua workload: a table used as a ring, integer arithmetic, then formatting, sorting and
+// concatenating strings.
+std::string lua_script(int64_t loops) {
+  return "local t, s = {}, 0\n"
+         "for i = 1, " +
+         std::to_string(loops) +
+         " do t[i % 1000 + 1] = i * 3 % 7; s = s + (t[(i * 7) % 1000 + 1] or 0) end\n"
+         "local w = {}\n"
+         "for i = 1, 20000 do w[#w + 1] = string.format('%d:%x', i, i * 31) end\n"
+         "table.sort(w)\n"
+         "return s .. ' ' .. w[1] .. ' ' .. #table.concat(w, ',')";
+}
+
+std::string native_lua(const std::string& script) {
+  lua_State* L = luaL_newstate();
+  luaL_openlibs(L);
+  if (luaL_loadbuffer(L, script.data(), script.size(), "=script") != LUA_OK ||
+      lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    die(std::string("native lua: ") + lua_tostring(L, -1));
+  }
+  std::string result = luaL_tolstring(L, -1, nullptr);
+  lua_close(L);
+  return result;
+}
+
+// zlib_guest.c's deflate_pattern, natively: the same text, compress2, uncompress, crc32.
+std::string native_deflate_pattern(int64_t mib, int level) {
+  static const char* const words[] = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta"};
+  const size_t len = static_cast<size_t>(mib) << 20;
+  std::vector<unsigned char> text;
+  text.reserve(len);
+  for (unsigned long i = 0; text.size() < len; ++i) {
+    char line[64];
+    const int n =
+        std::snprintf(line, sizeof line, "line %lu: %s %s\n", i, words[i % 6], words[(i / 7) % 6]);
+    text.insert(text.end(), line,
+                line + std::min<size_t>(static_cast<size_t>(n), len - text.size()));
+  }
+  uLongf packed_len = compressBound(len);
+  std::vector<unsigned char> packed(packed_len), back(len);
+  if (compress2(packed.data(), &packed_len, text.data(), len, level) != Z_OK) die("compress2");
+  uLongf back_len = len;
+  if (uncompress(back.data(), &back_len, packed.data(), packed_len) != Z_OK || back != text) {
+    die("uncompress");
+  }
+  char result[64];
+  std::snprintf(result, sizeof result, "%lu %08lx", static_cast<unsigned long>(packed_len),
+                crc32(crc32(0, Z_NULL, 0), packed.data(), static_cast<uInt>(packed_len)));
+  return result;
+}
+
+struct Workload {
+  std::string label;  // "lua", "zlib"
+  std::string guest;  // ELF name in GUEST_DIR
+  uint64_t memory;
+  std::string function;
+  std::vector<vmm::Value> args;
+  std::function<std::string()> native;  // the same work natively; returns the guest's result
+  std::vector<vmm::Value> warm_args;    // a small call first, untimed: the process's first
+                                        // sandbox pays one-time costs the others do not
+};
+
+vmm::SandboxConfig config(const Workload& w) {
+  vmm::SandboxConfig c;
+  c.vcpu = vmm::VcpuKind::kUnicorn;  // SSE guests
+  c.timeout = std::chrono::milliseconds(0);
+  c.memory_size = w.memory;
+  c.output = [](std::string_view) {};
+  vmm::add_standard_host_functions(c.host_functions);
+  return c;
+}
+
+std::string text_of(const vmm::Value& v) {
+  const auto* s = std::get_if<std::string>(&v);
+  return s ? *s : "(not a string)";
+}
+
+// The call on an initialised sandbox; the result into `*result`.
+Timing plain_run(const vmm::ElfImage& image, const Workload& w, std::string* result) {
+  auto sandbox = vmm::Sandbox::create(image, config(w));
+  if (!sandbox) die(sandbox.error().message);
+  const Stopwatch watch;
+  auto r = (*sandbox)->call(w.function, w.args);
+  const Timing t = watch.read();
+  if (!r) die(w.label + ": " + r.error().to_string());
+  *result = text_of(*r);
+  return t;
+}
+
+// The call recorded (initialisation recorded too, not timed) into `trace`.
+Timing recorded_run(const vmm::ElfImage& image, const Workload& w, const std::string& trace) {
+  auto sandbox = vmm::Sandbox::load(image, config(w));
+  if (!sandbox) die(sandbox.error().message);
+  auto rec = recorder::record_to(**sandbox, trace, {.guest_name = w.guest + ".elf"});
+  if (!rec) die(rec.error().message);
+  if ((*sandbox)->resume().kind != vmm::RunOutcome::Kind::kReturned) die(w.label + ": init");
+  const Stopwatch watch;
+  if (!(*sandbox)->call(w.function, w.args)) die(w.label + ": the call failed while recording");
+  if (auto st = (*rec)->finish(); !st) die(st.error().message);
+  return watch.read();
+}
+
+// `hlreplay TRACE --check` (CPU time: the child's), and the instruction count it prints.
+Timing check_run(const std::string& hlreplay, const std::string& trace, uint64_t* instructions) {
+  const Stopwatch watch(RUSAGE_CHILDREN);
+  FILE* p = ::popen((hlreplay + " " + trace + " --check 2>&1").c_str(), "r");
+  if (p == nullptr) die("cannot run " + hlreplay);
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  const int status = ::pclose(p);
+  const Timing t = watch.read();
+  const auto at = out.find(" exits, ");
+  if (status != 0 || at == std::string::npos) die("hlreplay --check: " + out);
+  *instructions = std::stoull(out.substr(at + 8));
+  return t;
+}
+
+bench::Sample one(double v) {
+  return {v, v, 1};
+}
+
+// Two rows: wall time beside its floor's, then CPU time beside its floor's.
+void add_pair(bench::Table& table, const std::string& name, Timing value,
+              const std::string& floor_name, Timing floor, const std::string& goal) {
+  table.add({name, "s", one(value.wall), floor_name, one(floor.wall), goal + " (wall)"});
+  table.add({"  cpu time of the same", "s", one(value.cpu), floor_name, one(floor.cpu), "(cpu)"});
+}
+
+void measure(bench::Table& table, const Options& o, const Workload& w, const std::string& dir) {
+  auto image = vmm::ElfImage::read_file(o.guest_dir + "/" + w.guest + ".elf");
+  if (!image) die(image.error().message);
+  std::string result;
+  plain_run(*image,
+            {.label = w.label, .memory = w.memory, .function = w.function, .args = w.warm_args},
+            &result);
+  const Stopwatch native_watch;
+  const std::string native_result = w.native();
+  const Timing native = native_watch.read();
+  const Timing plain = plain_run(*image, w, &result);
+  if (result != native_result) {
+    die(w.label + ": the guest returned '" + result + "', natively '" + native_result + "'");
+  }
+  const std::string trace = dir + "/" + w.guest + ".cap";
+  const Timing recorded = recorded_run(*image, w, trace);
+  uint64_t instructions = 0;
+  const Timing check = check_run(o.guest_dir + "/../cli/hlreplay", trace, &instructions);
+  const double mi = static_cast<double>(instructions) / 1e6;
+  std::fprintf(stderr, "real_guests_bench: %s: %.0fM instructions, %.0f MIPS plain\n",
+               w.label.c_str(), mi, mi / plain.wall);
+  const std::string what = w.label + " (" + std::to_string(instructions / 1'000'000) + "M instr)";
+  add_pair(table, what + ": unicorn", plain, "same work natively on the host", native, "measure");
+  add_pair(table, w.label + ": record", recorded, "same call, not recorded", plain, "<= 1.05x");
+  add_pair(table, w.label + ": hlreplay --check", check, "same call, not recorded", plain,
+           "<= 1.11x: speed >= 0.9x");
+  const auto bytes = static_cast<double>(std::filesystem::file_size(trace));
+  table.add({w.label + ": trace bytes per 10^6 instructions", "B", one(bytes / mi), "", {}, ""});
+  std::filesystem::remove(trace);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  char tmp[] = "/tmp/hlrr-real-bench-XXXXXX";
+  if (!mkdtemp(tmp)) die("mkdtemp");
+  const std::string script = lua_script(o.lua_loops);
+  bench::Table table;
+  measure(table, o,
+          {"lua",
+           "lua_release",
+           64ull << 20,
+           "lua_run",
+           {script},
+           [&] { return native_lua(script); },
+           {std::string("return 0")}},
+          tmp);
+  const int64_t mib = o.zlib_mib;
+  measure(table, o,
+          {"zlib " + std::to_string(mib) + " MiB",
+           "zlib_release",
+           static_cast<uint64_t>(3 * mib + 16) << 20,
+           "deflate_pattern",
+           {mib, int64_t{6}},
+           [mib] { return native_deflate_pattern(mib, 6); },
+           {int64_t{0}, int64_t{6}}},
+          tmp);
+  std::filesystem::remove_all(tmp);
+  table.print(o.json);
+  return 0;
+}

@@ -1,0 +1,46 @@
+// Helpers shared by the real-guest tests (guest/real/: Lua 5.4, zlib, expat built from Debian's
+// sources): a sandbox that runs them, and hlrun --record of one call.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/guests.h"
+#include "tests/support/subprocess.h"
+#include "vmm/standard_host_functions.h"
+
+namespace hlrr::testing {
+
+inline std::unique_ptr<vmm::Sandbox> real_sandbox(const std::string& guest, std::string* out) {
+  vmm::SandboxConfig c;
+  c.vcpu = vmm::VcpuKind::kUnicorn;  // SSE guests (docs/guests.md)
+  c.memory_size = 64 << 20;
+  c.timeout = std::chrono::minutes(2);
+  vmm::add_standard_host_functions(c.host_functions);
+  return make_sandbox(guest, out, std::move(c));
+}
+
+// hlrun --record of one call, into `trace`; the call may fault when `may_fault`.
+inline void record(const std::string& guest, const std::vector<std::string>& call,
+                   const std::string& trace, bool may_fault = false) {
+  std::vector<std::string> args = {tool_path("hlrun"),
+                                   guest_path(guest),
+                                   "--vcpu",
+                                   "unicorn",
+                                   "--mem",
+                                   "64M",
+                                   "--record",
+                                   trace,
+                                   "--call"};
+  args.insert(args.end(), call.begin(), call.end());
+  auto rec = run_process(args, std::chrono::minutes(3));
+  if (!may_fault) {
+    ASSERT_EQ(rec.exit_code, 0) << guest << ": " << rec.out << rec.err;
+  }
+}
+
+}  // namespace hlrr::testing
