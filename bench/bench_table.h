@@ -44,6 +44,10 @@ struct Row {
   std::string floor_name;  // empty: no floor
   Sample floor;
   std::string goal;  // e.g. "<= 2x floor", for people
+  // The ratio to the floor when it is measured otherwise than as median / floor median (e.g.
+  // the median of paired ratios); 0: median / floor median.
+  double ratio = 0;
+  double ratio_to_floor() const { return ratio != 0 ? ratio : value.median / floor.median; }
 };
 
 class Table {
@@ -60,7 +64,7 @@ class Table {
             r.name.c_str(), r.unit.c_str(), r.value.median, r.value.p90, r.value.runs);
         if (!r.floor_name.empty()) {
           std::printf(", \"floor\": \"%s\", \"floor_median\": %.3f, \"ratio\": %.3f",
-                      r.floor_name.c_str(), r.floor.median, r.value.median / r.floor.median);
+                      r.floor_name.c_str(), r.floor.median, r.ratio_to_floor());
         }
         std::printf(", \"goal\": \"%s\"}%s\n", r.goal.c_str(), i + 1 < rows_.size() ? "," : "");
       }
@@ -75,8 +79,7 @@ class Table {
       if (r.floor_name.empty()) {
         std::printf(" %12s %8s", "", "");
       } else {
-        std::printf(" %9.2f %-2s %7.2fx", r.floor.median, r.unit.c_str(),
-                    r.value.median / r.floor.median);
+        std::printf(" %9.2f %-2s %7.2fx", r.floor.median, r.unit.c_str(), r.ratio_to_floor());
       }
       std::printf("  %s\n", r.goal.c_str());
     }

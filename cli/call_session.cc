@@ -1,15 +1,13 @@
 #include "cli/call_session.h"
 
 #include <cctype>
-#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "cli/call_arguments.h"
-#include "debug/core_dump.h"
-#include "debug/live_target.h"
+#include "cli/fault_core.h"
 
 namespace hlrr::cli {
 namespace {
@@ -101,29 +99,6 @@ base::Expected<std::vector<CallSpec>> gather_calls(
   return calls;
 }
 
-namespace {
-
-// The state the vCPU stopped in (at the faulting instruction for a CPU exception) as a core.
-void write_fault_core(vmm::Sandbox& sandbox, const SessionOptions& options) {
-  auto registers = sandbox.vcpu().registers();
-  if (!registers) {
-    std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", registers.error().message.c_str());
-    return;
-  }
-  const std::vector<rsp::MemoryRegion> regions = debug::guest_memory_regions(sandbox);
-  const debug::CoreDump dump{.registers = &*registers,
-                             .memory = &sandbox.memory(),
-                             .regions = regions,
-                             .program = options.program,
-                             .signal = SIGSEGV};
-  if (auto st = debug::write_core_dump(options.core_on_fault, dump); !st)
-    std::fprintf(stderr, "hlrun: --core-on-fault: %s\n", st.error().message.c_str());
-  else
-    std::fprintf(stderr, "hlrun: core written to %s\n", options.core_on_fault.c_str());
-}
-
-}  // namespace
-
 int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, SessionOptions options) {
   const bool several = calls.size() > 1;
   std::optional<vmm::Snapshot> initialised;
@@ -145,7 +120,8 @@ int run_calls(vmm::Sandbox& sandbox, const std::vector<CallSpec>& calls, Session
       const bool refused = result.error().kind == vmm::FaultKind::kGuestError;
       std::fprintf(stderr, "hlrun: %s%s%s\n", who.c_str(),
                    refused ? "" : "guest fault: ", result.error().to_string().c_str());
-      if (!refused && !options.core_on_fault.empty()) write_fault_core(sandbox, options);
+      if (!refused && !options.core_on_fault.empty())
+        write_fault_core(sandbox, options.core_on_fault, options.program);
       if (!refused && options.keep_going) {
         faulted = true;
         continue;

@@ -1,8 +1,10 @@
 #include "cli/debug_session.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
+#include "cli/fault_core.h"
 #include "debug/live_target.h"
 #include "rsp/server.h"
 
@@ -41,8 +43,16 @@ std::string listening_text(const rsp::Server& server) {
 
 int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
-                       const DebugListen& listen, bool verbose) {
+                       const DebugListen& listen, const std::string& core_on_fault, bool verbose) {
   debug::LiveTarget target(sandbox, function, std::move(args), guest_path);
+  if (!core_on_fault.empty()) {
+    // As without a debugger: the faulting state, not what a debugger makes of it afterwards.
+    const std::string program = std::filesystem::path(guest_path).filename().string();
+    target.set_fault_hook([&sandbox, core_on_fault, program](const vmm::Fault& fault) {
+      if (fault.kind != vmm::FaultKind::kGuestError)
+        write_fault_core(sandbox, core_on_fault, program);
+    });
+  }
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
   if (verbose)
     options.log = [](std::string_view line) {

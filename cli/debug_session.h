@@ -28,9 +28,11 @@ std::string listening_text(const rsp::Server& server);
 // Serves one debug session over `sandbox`, fresh from Sandbox::load() (stopped at the guest's
 // entry): prints where it listens (one line on stderr); the initialisation and the call run as
 // one program. Prints the guest's output and `result: VALUE` as hlrun does, or the fault.
-// Returns hlrun's exit code: 0, 1 (guest fault, or killed by the debugger), 2 (bad address).
+// With `core_on_fault`, a fault of the guest writes its core there (cli/fault_core.h) as the
+// vCPU stops at it, before the debugger is told. Returns hlrun's exit code: 0, 1 (guest fault,
+// or killed by the debugger), 2 (bad address).
 int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
-                       const DebugListen& listen, bool verbose);
+                       const DebugListen& listen, const std::string& core_on_fault, bool verbose);
 
 }  // namespace hlrr::cli

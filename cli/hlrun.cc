@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
       ->needs(record_opt);
   app.add_option("--core-on-fault", core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
-                 "(gdb GUEST.elf PATH)");
+                 "(gdb GUEST.elf PATH); under -g as the fault stops the guest");
   app.add_option(
       "--flight-recorder", flight_dir,
       "DIR: record every call into a bounded buffer and keep, as one trace in DIR, each\n"
@@ -162,8 +162,9 @@ int main(int argc, char** argv) {
       return fail(kExitUsage,
                   "-g debugs one call; record the session (--record) and debug the "
                   "recording with hlreplay");
-    const int code = cli::run_under_debugger(**sandbox, guest_path, calls->front().function,
-                                             std::move(calls->front().args), *debug, verbose);
+    const int code =
+        cli::run_under_debugger(**sandbox, guest_path, calls->front().function,
+                                std::move(calls->front().args), *debug, core_path, verbose);
     if (recording) {
       if (auto st = recording->finish(); !st)
         return fail(code != 0 ? code : kExitRecordingFailed, "--record: " + st.error().message);

@@ -92,6 +92,7 @@ std::optional<rsp::StopInfo> LiveTarget::on_outcome(RunOutcome outcome, bool ste
       return rsp::StopInfo::stopped(rsp::kSigTrap);
     case RunOutcome::Kind::kFaulted:
       pending_fault_ = std::move(outcome.fault);
+      if (fault_hook_) fault_hook_(*pending_fault_);
       return rsp::StopInfo::fault(debug::signal_for(*pending_fault_));
     case RunOutcome::Kind::kReturned:
       break;

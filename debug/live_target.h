@@ -18,6 +18,7 @@
 // target; nothing else may drive it while the server runs.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,10 @@ class LiveTarget final : public rsp::Target {
   const std::optional<base::Expected<Value, Fault>>& result() const { return result_; }
   bool killed() const { return killed_; }
   bool detached() const { return detached_; }
+  // Called when the guest faults, with the vCPU stopped in the faulting state and before the
+  // debugger is told (e.g. to write a core: hlrun --core-on-fault). On the thread running
+  // resume() or run_to_end().
+  void set_fault_hook(std::function<void(const Fault&)> hook) { fault_hook_ = std::move(hook); }
   // Runs the program to its end without stopping (after detach(), breakpoints are gone).
   // Blocking, on the calling thread; the server must not be serving this target any more.
   void run_to_end();
@@ -83,6 +88,7 @@ class LiveTarget final : public rsp::Target {
   std::vector<Value> args_;
   std::string exec_path_;
   debug::DebugPoints points_;
+  std::function<void(const Fault&)> fault_hook_;
   std::optional<Fault> pending_fault_;  // stopped at a fault: the next resume ends the program
   std::optional<base::Expected<Value, Fault>> result_;
   bool in_call_ = false;  // the initialisation is over and the guest call has begun

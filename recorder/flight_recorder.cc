@@ -15,18 +15,6 @@ namespace {
 
 constexpr uint64_t kPage = vmm::GuestMemory::kPageSize;
 
-uint64_t writes_bytes(const std::vector<trace::MemoryWrite>& writes) {
-  uint64_t n = 0;
-  for (const auto& w : writes) n += sizeof(w) + w.bytes.size();
-  return n;
-}
-
-uint64_t value_bytes(const trace::Value& v) {
-  if (const auto* s = std::get_if<std::string>(&v)) return s->size();
-  if (const auto* b = std::get_if<std::vector<uint8_t>>(&v)) return b->size();
-  return 0;
-}
-
 int64_t now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -34,26 +22,6 @@ int64_t now_ns() {
 }
 
 }  // namespace
-
-uint64_t record_bytes(const trace::Record& record) {
-  uint64_t payload = 0;
-  if (const auto* e = std::get_if<trace::Exit>(&record)) {
-    payload = writes_bytes(e->host_writes) + (e->fault ? e->fault->message.size() : 0);
-  } else if (const auto* c = std::get_if<trace::CallStart>(&record)) {
-    payload = c->function.size() + writes_bytes(c->host_writes);
-    for (const auto& a : c->args) payload += sizeof(a) + value_bytes(a);
-  } else if (const auto* end = std::get_if<trace::CallEnd>(&record)) {
-    const auto* error = std::get_if<1>(&end->outcome);
-    payload = error ? error->size() : value_bytes(std::get<0>(end->outcome));
-  } else if (const auto* n = std::get_if<trace::NondetResult>(&record)) {
-    payload = n->values.size() * sizeof(uint64_t);
-  } else if (const auto* d = std::get_if<trace::DebuggerWrite>(&record)) {
-    payload = writes_bytes(d->writes);
-  } else if (const auto* m = std::get_if<trace::MemoryDelta>(&record)) {
-    payload = m->pages.size() * (sizeof(trace::Page) + kPage);
-  }
-  return sizeof(trace::Record) + payload;
-}
 
 base::Expected<std::unique_ptr<FlightRecorder>> flight_record(vmm::Sandbox& sandbox,
                                                               FlightOptions options) {
@@ -99,30 +67,48 @@ void FlightRecorder::account(int64_t delta) {
   peak_bytes_ = std::max(peak_bytes_, buffered_bytes_);
 }
 
+void FlightRecorder::drop_oldest() {
+  account(-static_cast<int64_t>(history_.front().bytes));
+  recycle(std::move(history_.front()));
+  history_.pop_front();
+}
+
+void FlightRecorder::recycle(BufferedCall&& call) {
+  // Spare buffers are memory the accounting does not see: few, and small enough that all the
+  // calls they become hold at most half the bound beyond what they use.
+  const uint64_t limit = options_.max_buffer_bytes / (2 * (options_.calls_before + 2));
+  if (spare_.size() < 2 && call.capacity_bytes() <= limit) spare_.push_back(std::move(call));
+}
+
+BufferedCall FlightRecorder::take_spare() {
+  if (spare_.empty()) return {};
+  BufferedCall call = std::move(spare_.back());
+  spare_.pop_back();
+  return call;
+}
+
 void FlightRecorder::trim_history() {
   while (!history_.empty() &&
          (history_.size() > options_.calls_before || buffered_bytes_ > options_.max_buffer_bytes)) {
-    account(-static_cast<int64_t>(history_.front().bytes));
-    history_.pop_front();
+    drop_oldest();
   }
 }
 
-void FlightRecorder::append(trace::Record record) {
+void FlightRecorder::append(trace::Record record, std::span<const vmm::HostWrite> writes) {
   if (!current_ || current_->overflowed) return;
-  const uint64_t bytes = record_bytes(record);
+  uint64_t write_bytes = 0;
+  for (const auto& w : writes) write_bytes += w.bytes.size();
+  const uint64_t bytes = BufferedCall::bytes_for(record, writes.size(), write_bytes);
   // Make room by dropping the oldest calls; a call that alone does not fit cannot be kept.
-  while (buffered_bytes_ + bytes > options_.max_buffer_bytes && !history_.empty()) {
-    account(-static_cast<int64_t>(history_.front().bytes));
-    history_.pop_front();
-  }
+  while (buffered_bytes_ + bytes > options_.max_buffer_bytes && !history_.empty()) drop_oldest();
   if (buffered_bytes_ + bytes > options_.max_buffer_bytes) {
     account(-static_cast<int64_t>(current_->bytes));
     current_->bytes = 0;
     current_->overflowed = true;
-    std::vector<trace::Record>().swap(current_->records);
+    current_->drop_records();
     return;
   }
-  current_->records.push_back(std::move(record));
+  current_->append(std::move(record), writes);
   current_->bytes += bytes;
   account(static_cast<int64_t>(bytes));
 }
@@ -135,12 +121,8 @@ void FlightRecorder::retire_current(std::vector<uint64_t>& changed) {
       options_.calls_before > 0 && current_ && current_->ended && !current_->overflowed;
   if (to_history) {
     // What the shadow (this call's start) held before the pages move on: the way back.
-    current_->undo.reserve(changed.size());
-    for (uint64_t page : changed) {
-      const uint8_t* old = shadow_.data() + page * kPage;
-      current_->undo.push_back(trace::Page{page * kPage, {old, old + kPage}});
-    }
-    const uint64_t bytes = changed.size() * (sizeof(trace::Page) + kPage);
+    for (uint64_t page : changed) current_->save_undo(page, shadow_.data() + page * kPage);
+    const uint64_t bytes = changed.size() * BufferedCall::undo_bytes_per_page();
     current_->bytes += bytes;
     account(static_cast<int64_t>(bytes));
   }
@@ -153,9 +135,9 @@ void FlightRecorder::retire_current(std::vector<uint64_t>& changed) {
       account(-static_cast<int64_t>(current_->bytes));
       // A call that could not be buffered breaks the chain back to the calls before it.
       if (current_->overflowed) {
-        for (const auto& call : history_) account(-static_cast<int64_t>(call.bytes));
-        history_.clear();
+        while (!history_.empty()) drop_oldest();
       }
+      recycle(std::move(*current_));
     }
     current_.reset();
   }
@@ -169,15 +151,13 @@ void FlightRecorder::on_call_start(std::string_view function, std::span<const vm
   take_dirty_pages();
   retire_current(scratch_pages_);
   scratch_pages_.clear();
-  current_ = CallRecording{.number = ++calls_seen_,
-                           .function = std::string(function),
-                           .start_count = instruction_count()};
+  current_ = take_spare();
+  current_->reset(++calls_seen_, function, instruction_count());
   trace::CallStart call;
   call.function = std::string(function);
   for (const auto& a : args) call.args.push_back(to_trace(a));
   call.registers = to_trace(registers);
-  call.host_writes = to_trace(writes);
-  append(std::move(call));
+  append(std::move(call), writes);  // the restore's pages and the call's message
 }
 
 void FlightRecorder::on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile& registers,
@@ -191,9 +171,8 @@ void FlightRecorder::on_exit(const vmm::VcpuExit& exit, const vmm::RegisterFile&
     pending_stop_ = std::move(*t);  // a timeout only if the call then ends with one
     return;
   }
-  t->host_writes = to_trace(writes);
   t->sequence = exits_seen_++;
-  append(std::move(*t));
+  append(std::move(*t), writes);
 }
 
 void FlightRecorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,
@@ -246,7 +225,7 @@ base::Expected<KeptTrace> FlightRecorder::keep_last_call(const std::string& reas
 }
 
 base::Expected<KeptTrace> FlightRecorder::keep(const std::string& reason, trace::End end) {
-  const CallRecording& last = *current_;
+  const BufferedCall& last = *current_;
   const std::string what = "call " + std::to_string(last.number) + " (" + last.function + ")";
   if (last.overflowed) {
     return base::fail("cannot keep " + what + ": its recording outgrew the flight recorder's " +
@@ -254,12 +233,9 @@ base::Expected<KeptTrace> FlightRecorder::keep(const std::string& reason, trace:
   }
   // Guest memory at the first kept call's start: the shadow, taken back call by call.
   std::vector<uint8_t> start = shadow_;
-  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-    for (const auto& page : it->undo)
-      std::memcpy(start.data() + page.address, page.bytes.data(), page.bytes.size());
-  }
-  const CallRecording& first = history_.empty() ? last : history_.front();
-  const auto& call_start = std::get<trace::CallStart>(first.records.front());
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) it->undo(start);
+  const BufferedCall& first = history_.empty() ? last : history_.front();
+  const trace::CallStart& call_start = first.call_start();
   auto setup = build_setup_from(sandbox_, options_.guest_name, *call_start.registers, start);
   if (!setup) return base::fail("cannot keep " + what + ": " + setup.error().message);
   std::vector<trace::Record> records = window_records(start);
@@ -284,7 +260,7 @@ base::Expected<KeptTrace> FlightRecorder::keep(const std::string& reason, trace:
 
 std::vector<trace::Record> FlightRecorder::window_records(
     std::span<const uint8_t> start_memory) const {
-  std::vector<const CallRecording*> calls;
+  std::vector<const BufferedCall*> calls;
   for (const auto& call : history_) calls.push_back(&call);
   calls.push_back(&*current_);
   // The kept trace counts from its own start: exits from 0, instructions from the first call's.
@@ -292,18 +268,7 @@ std::vector<trace::Record> FlightRecorder::window_records(
   const auto rebase = [base](uint64_t count) { return count == 0 ? 0 : count - base; };
   std::vector<trace::Record> out;
   uint64_t sequence = 0;
-  for (const CallRecording* call : calls) {
-    for (const trace::Record& record : call->records) {
-      trace::Record copy = record;
-      if (auto* e = std::get_if<trace::Exit>(&copy)) {
-        e->sequence = sequence++;
-        e->instruction_count = rebase(e->instruction_count);
-      } else if (auto* n = std::get_if<trace::NondetResult>(&copy)) {
-        n->instruction_count = rebase(n->instruction_count);
-      }
-      out.push_back(std::move(copy));
-    }
-  }
+  for (const BufferedCall* call : calls) call->copy_records(out, sequence, base);
   if (sequence == 0 || memory_moved_on_) return out;
   // Memory as it stands after the last exit, for replay to verify.
   trace::MemoryDelta delta;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "base/expected.h"
+#include "recorder/buffered_call.h"
 #include "trace_format/records.h"
 #include "trace_format/trace_writer.h"
 #include "vmm/exit_observer.h"
@@ -93,23 +94,11 @@ class FlightRecorder final : public vmm::ExitObserver {
  private:
   friend base::Expected<std::unique_ptr<FlightRecorder>> flight_record(vmm::Sandbox&,
                                                                        FlightOptions);
-  // One call's recording. Exit sequences and instruction counts are the sandbox's; a kept trace
-  // renumbers them from its first call.
-  struct CallRecording {
-    uint64_t number = 0;
-    std::string function;
-    uint64_t start_count = 0;  // the vCPU's instruction count at the call's start
-    std::vector<trace::Record> records;
-    // The pages this call (and the host after it) changed, as they were at its start: what
-    // takes the memory of the next call's start back to this one's.
-    std::vector<trace::Page> undo;
-    uint64_t bytes = 0;  // records + undo, as counted in buffered_bytes_
-    bool ended = false;
-    bool overflowed = false;  // outgrew the buffer: records dropped, cannot be kept
-  };
-
   FlightRecorder(vmm::Sandbox& sandbox, FlightOptions options);
-  void append(trace::Record record);
+  void append(trace::Record record, std::span<const vmm::HostWrite> writes = {});
+  void drop_oldest();
+  void recycle(BufferedCall&& call);
+  BufferedCall take_spare();
   void retire_current(std::vector<uint64_t>& changed);
   void trim_history();
   void account(int64_t delta);
@@ -119,13 +108,16 @@ class FlightRecorder final : public vmm::ExitObserver {
 
   vmm::Sandbox& sandbox_;
   FlightOptions options_;
-  std::vector<uint8_t> shadow_;        // guest memory at the start of current_
-  std::deque<CallRecording> history_;  // ended calls before current_, oldest first (<= K)
-  std::optional<CallRecording> current_;
+  std::vector<uint8_t> shadow_;  // guest memory at the start of current_
+  // Calls are recorded as BufferedCalls (exit sequences and instruction counts the sandbox's; a
+  // kept trace renumbers them from its first call), reused through spare_ rather than freed.
+  std::deque<BufferedCall> history_;  // ended calls before current_, oldest first (<= K)
+  std::optional<BufferedCall> current_;
+  std::vector<BufferedCall> spare_;
   std::optional<trace::Exit> pending_stop_;  // a kStopped exit: a timeout if the call ends so
   std::vector<uint64_t> scratch_pages_;
   vmm::DirtyPageLog::Cursor dirty_;  // pages written since the previous take
-  void take_dirty_pages();  // appends to scratch_pages_; a failure becomes error()
+  void take_dirty_pages();           // appends to scratch_pages_; a failure becomes error()
   std::vector<KeptTrace> kept_;
   base::Status error_;
   uint64_t calls_seen_ = 0;
@@ -140,8 +132,5 @@ class FlightRecorder final : public vmm::ExitObserver {
 // one line.
 base::Expected<std::unique_ptr<FlightRecorder>> flight_record(vmm::Sandbox& sandbox,
                                                               FlightOptions options);
-
-// What a record holds in memory, for the buffer's accounting (its own size and its payloads).
-uint64_t record_bytes(const trace::Record& record);
 
 }  // namespace hlrr::recorder

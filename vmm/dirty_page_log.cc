@@ -13,7 +13,7 @@ constexpr uint64_t kPageSize = 0x1000;
 constexpr uint64_t kCompactSlack = 256;
 }  // namespace
 
-void DirtyPageLog::mark_range(uint64_t gpa, uint64_t len) {
+void DirtyPageLog::mark_pages(uint64_t gpa, uint64_t len) {
   if (len == 0 || open_cursors_ == 0) return;
   const uint64_t last = (gpa + len - 1) / kPageSize;
   for (uint64_t page = gpa / kPageSize; page <= last && page < page_count_; ++page) mark(page);

@@ -136,6 +136,29 @@ TEST_F(CoreDump, HlrunCoreOnFaultHasTheFaultsBacktrace) {
   EXPECT_CONTAINS(full.err, "hlrun: --core-on-fault: /dev/full: No space left on device\n");
 }
 
+// Under -g the core is written when the guest faults, before gdb is told of the stop: it is on
+// disk while gdb looks at the fault, and holds the same faulting state as without a debugger.
+TEST_F(CoreDump, HlrunCoreOnFaultUnderADebuggerIsWrittenAtTheFault) {
+  const std::string core = dir_.path("debugged.core");
+  std::string out;
+  std::string server_output;
+  {
+    DebuggedHlrun hlrun("unicorn", "faults", "deep_fault 7", "--core-on-fault " + core);
+    ASSERT_NE(hlrun.port(), 0);
+    out = gdb_session("faults", hlrun.port(),
+                      {"continue", "printf \"PC %#lx\\n\", $pc",
+                       "shell test -s " + core + " && echo CORE-ON-DISK", "kill"});
+    server_output = hlrun.finish();
+    EXPECT_EQ(hlrun.exit_code(), 1) << server_output;
+  }
+  EXPECT_CONTAINS(out, "Program received signal SIGSEGV");
+  EXPECT_CONTAINS(out, "CORE-ON-DISK\n");
+  EXPECT_CONTAINS(server_output, "hlrun: core written to " + core + "\n");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("PC (0x[0-9a-f]+)\n"))) << out;
+  expect_deep_fault_core(core, m[1].str());
+}
+
 // gdb's gcore cannot write a core over the protocol (docs/replay.md); `monitor core PATH`
 // writes the same core from inside a debugging session, at the point gdb stopped at.
 TEST_F(CoreDump, MonitorCoreInAReplaySessionWritesTheCoreOfThatPoint) {
