@@ -315,6 +315,16 @@ bool ReplaySession::explain_memory_difference(const DeltaDigest& digest) {
             hex(page[i]) + ", recorded " + hex(p.bytes[i]));
     return false;
   }
+  // A page recorded by its checksum only (1.5) can be named, not its byte.
+  for (const auto& p : delta->page_digests) {
+    const uint64_t sum = trace::checksum({memory_.host_base() + p.address, trace::kPageSize});
+    if (sum == p.checksum) continue;
+    diverge("memory after exit " + std::to_string(delta->exit_sequence) + " at instruction " +
+            std::to_string(instruction_count()) + ": page " + hex(p.address) +
+            " differs from the recording (checksum " + hex(sum) + ", recorded " + hex(p.checksum) +
+            "; record with --record-memory to name the byte)");
+    return false;
+  }
   return true;
 }
 
