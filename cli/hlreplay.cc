@@ -233,7 +233,9 @@ int main(int argc, char** argv) {
     if (!parsed) return fail(kExitUsage, "--core-at: " + parsed.error().message);
     core_count = *parsed;
   }
-  auto session = replay::ReplaySession::open(trace_path);
+  // A debugger connects at once to any recording: its chunks are checked as replay reaches them.
+  auto session = replay::ReplaySession::open(
+      trace_path, where ? replay::ChunkCheck::kWhenReached : replay::ChunkCheck::kAtOpen);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
   if (app.count("--core-at")) return write_core(**session, core_count, core_path);

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::string calls_file;
   bool fresh = false;
   bool embed_sources = false;
+  bool record_memory = false;
   std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
   app.add_flag("--embed-sources", embed_sources,
                "store the guest's source files (named by its DWARF) in the recording, for a "
                "debugger on a machine without them")
+      ->needs(record_opt);
+  app.add_flag("--record-memory", record_memory,
+               "store the contents of changed memory pages in the recording's memory deltas "
+               "(default: only their checksums, which is all replay needs)")
       ->needs(record_opt);
   app.add_option("--core-on-fault", core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
@@ -147,7 +152,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<recorder::Recorder> recording;
   if (!record_path.empty()) {
     const std::string name = std::filesystem::path(guest_path).filename().string();
-    recorder::RecordOptions options{.guest_name = name, .embed_sources = embed_sources};
+    recorder::RecordOptions options{
+        .guest_name = name, .memory_contents = record_memory, .embed_sources = embed_sources};
     options.notice = [](const std::string& line) {
       std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
     };

@@ -157,10 +157,14 @@ std::string record_line(const Record& record, bool json) {
   if (auto* d = std::get_if<MemoryDelta>(&record)) {
     if (json) {
       return "{\"type\":\"memory_delta\",\"exit\":" + std::to_string(d->exit_sequence) +
-             ",\"pages\":" + std::to_string(d->pages.size()) + "}";
+             ",\"pages\":" + std::to_string(d->pages.size()) +
+             ",\"page_checksums\":" + std::to_string(d->page_digests.size()) + "}";
     }
     return "memory-delta after exit " + std::to_string(d->exit_sequence) + ": " +
-           std::to_string(d->pages.size()) + " pages";
+           std::to_string(d->pages.size()) + " pages" +
+           (d->page_digests.empty()
+                ? ""
+                : ", " + std::to_string(d->page_digests.size()) + " page checksums");
   }
   if (auto* w = std::get_if<DebuggerWrite>(&record)) {
     if (json) {
@@ -206,7 +210,8 @@ int info(const std::string& path) {
   if (!reader) return code;
   auto setup = reader->setup();
   if (!setup) return fail(kExitCorrupt, path + ": " + setup.error().message);
-  uint64_t calls = 0, exits = 0, nondet = 0, deltas = 0, delta_pages = 0, instructions = 0;
+  uint64_t calls = 0, exits = 0, nondet = 0, deltas = 0, delta_pages = 0, delta_digests = 0;
+  uint64_t instructions = 0;
   uint64_t compressed = 0, uncompressed = 0;
   End end;
   for (size_t i = 0; i < reader->chunks().size(); ++i) {
@@ -222,7 +227,9 @@ int info(const std::string& path) {
         if (e->instruction_count) instructions = e->instruction_count;
       }
       if (std::holds_alternative<NondetResult>(r)) ++nondet;
-      if (auto* d = std::get_if<MemoryDelta>(&r)) ++deltas, delta_pages += d->pages.size();
+      if (auto* d = std::get_if<MemoryDelta>(&r)) {
+        ++deltas, delta_pages += d->pages.size(), delta_digests += d->page_digests.size();
+      }
       if (auto* e = std::get_if<End>(&r)) end = *e;
     }
   }
@@ -243,7 +250,8 @@ int info(const std::string& path) {
     std::printf("instructions:  unknown (%s does not count)\n", setup->backend.c_str());
   }
   std::printf("nondet:        %" PRIu64 "\n", nondet);
-  std::printf("memory deltas: %" PRIu64 " (%" PRIu64 " pages)\n", deltas, delta_pages);
+  std::printf("memory deltas: %" PRIu64 " (%" PRIu64 " pages, %" PRIu64 " page checksums)\n",
+              deltas, delta_pages, delta_digests);
   if (end.end_time_ns && setup->start_time_ns) {
     std::printf("duration:      %.3f s\n",
                 static_cast<double>(end.end_time_ns - setup->start_time_ns) / 1e9);

@@ -7,6 +7,7 @@
 #include "recorder/convert.h"
 #include "recorder/embed_sources.h"
 #include "recorder/setup.h"
+#include "trace_format/file_layout.h"
 
 namespace hlrr::recorder {
 
@@ -33,6 +34,7 @@ Recorder::Recorder(vmm::Sandbox& sandbox, std::unique_ptr<trace::TraceWriter> wr
     : sandbox_(sandbox),
       writer_(std::move(writer)),
       options_(std::move(options)),
+      on_kvm_(sandbox.vcpu().backend_name() == "kvm"),
       pages_(sandbox) {}  // Setup holds every page as it is now: the first delta starts here
 
 Recorder::~Recorder() {
@@ -132,14 +134,26 @@ void Recorder::write_memory_delta() {
   delta.exit_sequence = next_exit_ == 0 ? 0 : next_exit_ - 1;
   delta.instruction_count = instruction_count();
   const uint8_t* base = sandbox_.memory().host_base();
-  delta.pages.reserve(scratch_pages_.size());
   for (uint64_t page : scratch_pages_) {
-    const uint8_t* p = base + page * HL_PAGE_SIZE;
-    delta.pages.push_back(trace::Page{page * HL_PAGE_SIZE, {p, p + HL_PAGE_SIZE}});
+    const uint64_t address = page * HL_PAGE_SIZE;
+    const std::span<const uint8_t> bytes(base + address, HL_PAGE_SIZE);
+    if (keeps_contents(address)) {
+      delta.pages.push_back(trace::Page{address, {bytes.begin(), bytes.end()}});
+    } else {
+      delta.page_digests.push_back(trace::PageDigest{address, trace::checksum(bytes)});
+    }
   }
   exits_since_delta_ = 0;
   bytes_since_delta_ = 0;
   append(std::move(delta));
+}
+
+bool Recorder::keeps_contents(uint64_t address) const {
+  if (options_.memory_contents) return true;
+  // KVM delivers a fault through the guest's IDT, whose frame on the exception stack the software
+  // vCPU never writes: replay takes those pages from the recording, so they need their bytes.
+  return on_kvm_ && address >= HL_EXCEPTION_STUBS_BASE + HL_PAGE_SIZE &&
+         address < HL_EXCEPTION_STACK_TOP;
 }
 
 void Recorder::on_nondet(vmm::NondetInstruction kind, uint64_t rip, uint64_t value,

@@ -38,6 +38,10 @@ struct RecordOptions {
   // exits, or this many bytes of host writes, were recorded since the previous delta.
   uint64_t delta_every_exits = 4096;
   uint64_t delta_every_bytes = 1 << 20;
+  // MemoryDeltas hold each changed page's checksum (16 bytes; replay checks memory with it), not
+  // its 4 KiB: a run that writes megabytes records kilobytes. True stores the contents too
+  // (hlrun --record-memory): the trace then shows memory at every delta, byte for byte.
+  bool memory_contents = false;
   trace::WriterOptions writer;
   // Store the guest's source files named by its DWARF in Setup (embed_sources.h).
   bool embed_sources = false;
@@ -89,6 +93,7 @@ class Recorder final : public vmm::ExitObserver {
   void write_exit(trace::Exit exit, const vmm::RegisterFile& registers,
                   std::span<const vmm::HostWrite> writes);
   void write_memory_delta();
+  bool keeps_contents(uint64_t address) const;
   base::Status finish(trace::End end);
   uint64_t instruction_count();
 
@@ -97,6 +102,7 @@ class Recorder final : public vmm::ExitObserver {
   RecordOptions options_;
   std::vector<std::string> warnings_;
   bool active_ = true;
+  bool on_kvm_ = false;
   base::Status error_;
   uint64_t next_exit_ = 0;
   uint64_t calls_ = 0;

@@ -11,14 +11,25 @@ base::Expected<DeltaDigest> digest(const trace::MemoryDelta& delta, uint64_t mem
                                    size_t chunk, size_t record) {
   DeltaDigest d{delta.exit_sequence, chunk, record, {}};
   const std::string where = "memory delta after exit " + std::to_string(delta.exit_sequence);
-  d.pages.reserve(delta.pages.size());
-  for (const auto& page : delta.pages) {
-    if (page.address > memory_size || memory_size - page.address < trace::kPageSize ||
-        page.bytes.size() != trace::kPageSize) {
-      return base::fail(where + ": page " + base::hex(page.address) + " is not guest memory (" +
+  const auto in_memory = [&](uint64_t address) -> base::Status {
+    if (address > memory_size || memory_size - address < trace::kPageSize) {
+      return base::fail(where + ": page " + base::hex(address) + " is not guest memory (" +
                         std::to_string(memory_size >> 20) + " MiB)");
     }
+    return {};
+  };
+  d.pages.reserve(delta.pages.size() + delta.page_digests.size());
+  for (const auto& page : delta.pages) {
+    if (auto st = in_memory(page.address); !st) return base::Unexpected(std::move(st).error());
+    if (page.bytes.size() != trace::kPageSize) {
+      return base::fail(where + ": page " + base::hex(page.address) + " is not 4096 bytes");
+    }
     d.pages.emplace_back(page.address, trace::checksum(page.bytes));
+  }
+  // Format 1.5: pages recorded by their checksum only are compared the same way.
+  for (const auto& page : delta.page_digests) {
+    if (auto st = in_memory(page.address); !st) return base::Unexpected(std::move(st).error());
+    d.pages.emplace_back(page.address, page.checksum);
   }
   std::vector<uint64_t> addresses(d.pages.size());
   std::transform(d.pages.begin(), d.pages.end(), addresses.begin(),

@@ -41,14 +41,15 @@ std::string end_text(const trace::End& end) {
 
 }  // namespace
 
-base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(const std::string& path) {
+base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(const std::string& path,
+                                                                   ChunkCheck check) {
   auto reader = trace::TraceReader::open(path);
   if (!reader) return base::Unexpected(std::move(reader).error());
-  return open(std::move(*reader));
+  return open(std::move(*reader), check);
 }
 
 base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(
-    std::unique_ptr<trace::TraceReader> reader) {
+    std::unique_ptr<trace::TraceReader> reader, ChunkCheck check) {
   auto setup = reader->setup();
   if (!setup) return base::Unexpected(std::move(setup).error());
   auto image = vmm::ElfImage::parse(setup->elf);
@@ -61,7 +62,7 @@ base::Expected<std::unique_ptr<ReplaySession>> ReplaySession::open(
                                " MiB of guest memory holds");
   std::unique_ptr<ReplaySession> session(new ReplaySession(std::move(reader), std::move(*setup),
                                                            std::move(*image), std::move(*memory)));
-  if (auto st = session->load(); !st) return base::Unexpected(std::move(st).error());
+  if (auto st = session->load(check); !st) return base::Unexpected(std::move(st).error());
   return session;
 }
 
@@ -74,7 +75,7 @@ ReplaySession::ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::
 
 ReplaySession::~ReplaySession() = default;
 
-base::Status ReplaySession::load() {
+base::Status ReplaySession::load(ChunkCheck check) {
   from_kvm_ = setup_.backend == "kvm";
   const trace::FileHeader& header = reader_->header();
   compare_x87_last_ = !from_kvm_ && (header.major > 1 || header.minor >= 3);
@@ -82,6 +83,7 @@ base::Status ReplaySession::load() {
     if (auto st = memory_.write(page.address, page.bytes); !st) {
       return base::fail("the trace's initial memory: " + st.error().message);
     }
+    setup_pages_.push_back(page.address / trace::kPageSize);
   }
   auto vcpu = vmm::UnicornVcpu::create(memory_, image_.instruction_sites());
   if (!vcpu) return base::Unexpected(std::move(vcpu).error());
@@ -93,38 +95,44 @@ base::Status ReplaySession::load() {
   // Checkpoints copy only the pages written since the previous one.
   if (auto st = vcpu_->set_dirty_tracking(true); !st) return st;
   since_base_ = memory_.dirty_log().open();
-  // Every chunk is read and checked now, then dropped: a damaged chunk fails here with its
-  // one-line error rather than in the middle of a debugging session, and the trace must pass
-  // hltrace verify's structural checks (nothing after End, ...). A truncated trace holds its
-  // complete chunks. Replay then reads them again one at a time (current_record()).
-  trace::StructureCheck check(*reader_);
+  // Where each chunk's records start, from the index (reading a chunk checks its count against
+  // the index). Setup, alone in chunk 0, is not a record replay walks.
+  const auto& chunks = reader_->chunks();
   chunk_first_.assign(1, 0);
-  for (size_t i = 0; i < reader_->chunks().size(); ++i) {
-    if (auto st = check_chunk(i, check); !st) return st;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    chunk_first_.push_back(chunk_first_.back() + chunks[i].record_count -
+                           (i == 0 && chunks[i].record_count > 0 ? 1 : 0));
+  }
+  // Every chunk must pass hltrace verify's checks (nothing after End, ...) before replay uses
+  // it: all of them now, so that a damaged one fails here with its one-line error, or each when
+  // replay first reaches it, so that opening costs the same for any length. A truncated trace
+  // holds its complete chunks. Replay reads them again one at a time (current_record()).
+  check_ = std::make_unique<trace::StructureCheck>(*reader_);
+  if (auto st = check_->finish(); !st) return st;
+  if (check == ChunkCheck::kAtOpen) {
+    while (checked_ < chunks.size()) {
+      if (auto st = check_next_chunk(); !st) return st;
+    }
   }
   // Setup's pages are in guest memory now; only the rest of Setup is needed later.
   setup_.initial_memory = {};
   held_chunk_ = SIZE_MAX;
-  return check.finish();
+  return {};
 }
 
-base::Status ReplaySession::check_chunk(size_t index, trace::StructureCheck& check) {
+base::Status ReplaySession::check_next_chunk() {
   trace::ChunkHeader header;
-  auto chunk = reader_->read_chunk(index, &header);
+  auto chunk = reader_->read_chunk(checked_, &header);
   if (!chunk) return base::Unexpected(std::move(chunk).error());
-  if (auto st = check.check_chunk(index, header, *chunk); !st) return st;
-  size_t records = 0;
+  if (auto st = check_->check_chunk(checked_, header, *chunk); !st) return st;
   for (size_t r = 0; r < chunk->size(); ++r) {
-    const trace::Record& record = (*chunk)[r];
-    if (std::holds_alternative<trace::Setup>(record)) continue;
-    if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
-      if (auto d = digest(*delta, memory_.size(), index, r); !d) {
+    if (const auto* delta = std::get_if<trace::MemoryDelta>(&(*chunk)[r])) {
+      if (auto d = digest(*delta, memory_.size(), checked_, r); !d) {
         return base::Unexpected(std::move(d).error());
       }
     }
-    ++records;
   }
-  chunk_first_.push_back(chunk_first_.back() + records);
+  ++checked_;
   return {};
 }
 
@@ -132,8 +140,18 @@ base::Status ReplaySession::hold_chunk(size_t index) {
   records_.clear();
   deltas_.clear();
   held_chunk_ = SIZE_MAX;
-  auto chunk = reader_->read_chunk(index);
+  // The structural checks span chunks: none before this one goes unchecked (replay reaches
+  // chunks in order, so this is usually just the next one, checked as it is read).
+  while (checked_ < index) {
+    if (auto st = check_next_chunk(); !st) return st;
+  }
+  trace::ChunkHeader header;
+  auto chunk = reader_->read_chunk(index, &header);
   if (!chunk) return base::Unexpected(std::move(chunk).error());
+  if (index == checked_) {
+    if (auto st = check_->check_chunk(index, header, *chunk); !st) return st;
+    ++checked_;  // its memory deltas are checked below, as they are digested
+  }
   const size_t first = chunk_first_[index];
   for (size_t r = 0; r < chunk->size(); ++r) {
     trace::Record& record = (*chunk)[r];
@@ -143,10 +161,12 @@ base::Status ReplaySession::hold_chunk(size_t index) {
       if (!d) return base::Unexpected(std::move(d).error());
       deltas_.emplace(first + records_.size(), std::move(*d));
       delta->pages = {};
+      delta->page_digests = {};
     }
     records_.push_back(std::move(record));
   }
-  // Checked at open: a file that changed since is not the recording replay started from.
+  // As the index said when the trace was opened: a file that changed since is not the
+  // recording replay started from.
   if (records_.size() != chunk_first_[index + 1] - first) {
     records_.clear();
     deltas_.clear();
@@ -313,6 +333,16 @@ bool ReplaySession::explain_memory_difference(const DeltaDigest& digest) {
     diverge("memory after exit " + std::to_string(delta->exit_sequence) + " at instruction " +
             std::to_string(instruction_count()) + ": byte " + hex(p.address + i) + " is " +
             hex(page[i]) + ", recorded " + hex(p.bytes[i]));
+    return false;
+  }
+  // A page recorded by its checksum only (1.5) can be named, not its byte.
+  for (const auto& p : delta->page_digests) {
+    const uint64_t sum = trace::checksum({memory_.host_base() + p.address, trace::kPageSize});
+    if (sum == p.checksum) continue;
+    diverge("memory after exit " + std::to_string(delta->exit_sequence) + " at instruction " +
+            std::to_string(instruction_count()) + ": page " + hex(p.address) +
+            " differs from the recording (checksum " + hex(sum) + ", recorded " + hex(p.checksum) +
+            "; record with --record-memory to name the byte)");
     return false;
   }
   return true;
@@ -543,17 +573,24 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
     c.own_bytes += trace::kPageSize;
     return std::make_shared<const std::vector<uint8_t>>(p, p + trace::kPageSize);
   };
+  dirty_scratch_.clear();
+  // The software vCPU marks the log itself: no collector, so this cannot fail.
+  HLRR_CHECK(since_base_.take(dirty_scratch_).has_value());
   if (base_pages_.empty()) {
-    c.pages.resize(pages);
-    for (uint64_t page = 0; page < pages; ++page) c.pages[page] = copy(page);
+    // Memory started zeroed: only Setup's pages and those written since hold anything. The rest
+    // share one zero page (copying all of a 64 MiB guest took most of hlreplay -g's start-up).
+    static const PageCopy kZeroPage =
+        std::make_shared<const std::vector<uint8_t>>(trace::kPageSize, 0);
+    c.pages.assign(pages, kZeroPage);
+    dirty_scratch_.insert(dirty_scratch_.end(), setup_pages_.begin(), setup_pages_.end());
+    std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
+    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()),
+                         dirty_scratch_.end());
   } else {
     c.pages = base_pages_;
-    dirty_scratch_.clear();
-    // The software vCPU marks the log itself: no collector, so this cannot fail.
-    HLRR_CHECK(since_base_.take(dirty_scratch_).has_value());
-    for (uint64_t page : dirty_scratch_) {
-      if (page < pages) c.pages[page] = copy(page);
-    }
+  }
+  for (uint64_t page : dirty_scratch_) {
+    if (page < pages) c.pages[page] = copy(page);
   }
   base_pages_ = c.pages;
   return c;

@@ -60,11 +60,21 @@ struct ExitInfo {
   std::string call;  // the guest call it belongs to ("" = initialisation)
 };
 
+// When a session reads and checks the recording's chunks (hltrace verify's checks, one chunk at
+// a time; replay then streams them).
+enum class ChunkCheck : uint8_t {
+  kAtOpen,       // every chunk in open(): a damaged one fails open() (hlreplay --check, --core-at)
+  kWhenReached,  // each chunk when replay first reaches it, open() reads only the index and Setup
+                 // (hlreplay -g: a debugger connects at once to any recording); a damaged chunk
+                 // stops replay there as a divergence naming it ("reading the recording: ...")
+};
+
 class ReplaySession {
  public:
-  static base::Expected<std::unique_ptr<ReplaySession>> open(const std::string& path);
   static base::Expected<std::unique_ptr<ReplaySession>> open(
-      std::unique_ptr<trace::TraceReader> reader);
+      const std::string& path, ChunkCheck check = ChunkCheck::kAtOpen);
+  static base::Expected<std::unique_ptr<ReplaySession>> open(
+      std::unique_ptr<trace::TraceReader> reader, ChunkCheck check = ChunkCheck::kAtOpen);
   ~ReplaySession();
   ReplaySession(const ReplaySession&) = delete;
   ReplaySession& operator=(const ReplaySession&) = delete;
@@ -82,6 +92,9 @@ class ReplaySession {
   // streams the recording chunk by chunk (the chunk being replayed is the one held).
   uint64_t recorded_records() const { return chunk_first_.empty() ? 0 : chunk_first_.back(); }
   size_t records_held() const { return records_.size(); }
+  // Chunks read and checked so far, in order from chunk 0 (Setup's): all of them after an open()
+  // with kAtOpen, none after one with kWhenReached until replay starts.
+  size_t chunks_checked() const { return checked_; }
   bool at_end() const { return at_end_; }
   // "completed", "guest fault: ...", "truncated (footer missing): ..." (valid once at_end()).
   const std::string& end_note() const { return end_note_; }
@@ -151,7 +164,7 @@ class ReplaySession {
  private:
   ReplaySession(std::unique_ptr<trace::TraceReader> reader, trace::Setup setup, vmm::ElfImage image,
                 vmm::GuestMemory memory);
-  base::Status load();
+  base::Status load(ChunkCheck check);
   // The record at `cursor_` (its chunk read if another one is held), nullptr past the last.
   const trace::Record* current_record();
   base::Status hold_chunk(size_t index);
@@ -177,7 +190,8 @@ class ReplaySession {
   base::Status apply_writes(const std::vector<trace::MemoryWrite>& writes);
   // Runs to the count of a debugger's write (applied by apply_passive_records()).
   StopKind run_to_debugger_write(const trace::DebuggerWrite& recorded, uint64_t target);
-  base::Status check_chunk(size_t index, trace::StructureCheck& check);
+  // Reads chunk `checked_` and checks it (structure, memory deltas), in order from chunk 0.
+  base::Status check_next_chunk();
   bool compare_memory(const DeltaDigest& delta);
   // Re-reads the delta to name the first differing byte (or, for KVM, take the fault frame).
   bool explain_memory_difference(const DeltaDigest& delta);
@@ -202,6 +216,8 @@ class ReplaySession {
   std::vector<trace::Record> records_;
   std::unordered_map<size_t, DeltaDigest> deltas_;
   std::vector<size_t> chunk_first_;
+  std::unique_ptr<trace::StructureCheck> check_;  // the chunks before `checked_` passed it
+  size_t checked_ = 0;
   size_t held_chunk_ = 0;
   size_t held_first_ = 0;
   size_t cursor_ = 0;
@@ -219,6 +235,7 @@ class ReplaySession {
   std::vector<PageCopy> base_pages_;
   vmm::DirtyPageLog::Cursor since_base_;  // pages written since base_pages_ were current
   std::vector<uint64_t> dirty_scratch_;
+  std::vector<uint64_t> setup_pages_;  // the pages Setup wrote into the zeroed memory
 };
 
 }  // namespace hlrr::replay

@@ -22,8 +22,9 @@ static_assert(std::endian::native == std::endian::little,
 // misread; bump the minor one for additions an older reader can ignore. Readers refuse a newer
 // major version and read every older one they know.
 inline constexpr uint16_t kFormatMajor = 1;
-// 1.1: CallStart registers and host writes; 1.2: DebuggerWrite records.
-inline constexpr uint16_t kFormatMinor = 4;
+// 1.1: CallStart registers and host writes; 1.2: DebuggerWrite records; 1.3: x87 fop/fip/fdp;
+// 1.4: Setup.sources; 1.5: MemoryDelta.pageDigests.
+inline constexpr uint16_t kFormatMinor = 5;
 
 // PNG-style magics: a high byte and CR LF catch 7-bit and text-mode mangling.
 inline constexpr std::array<uint8_t, 8> kFileMagic = {0x89, 'H', 'L', 'R', 'R', 'T', '\r', '\n'};

@@ -202,6 +202,27 @@ base::Expected<std::vector<Page>> read_pages(capnp::List<s::Page>::Reader b) {
   return pages;
 }
 
+void write_page_digests(const std::vector<PageDigest>& pages,
+                        capnp::List<s::PageDigest>::Builder b) {
+  for (unsigned i = 0; i < pages.size(); ++i) {
+    b[i].setAddress(pages[i].address);
+    b[i].setChecksum(pages[i].checksum);
+  }
+}
+
+base::Expected<std::vector<PageDigest>> read_page_digests(capnp::List<s::PageDigest>::Reader b) {
+  std::vector<PageDigest> pages;
+  pages.reserve(b.size());
+  for (auto p : b) {
+    if (p.getAddress() % kPageSize != 0) {
+      return base::fail("page checksum at " + std::to_string(p.getAddress()) +
+                        ": not a 4096-aligned page");
+    }
+    pages.push_back(PageDigest{p.getAddress(), p.getChecksum()});
+  }
+  return pages;
+}
+
 void write_value(const Value& v, s::Value::Builder b) {
   if (auto* i = std::get_if<int64_t>(&v)) b.setI64(*i);
   if (auto* t = std::get_if<std::string>(&v)) b.setText(*t);
@@ -408,6 +429,10 @@ void write_record(const Record& record, const Registers* previous, s::Record::Bu
           m.setExitSequence(v.exit_sequence);
           m.setInstructionCount(v.instruction_count);
           write_pages(v.pages, m.initPages(static_cast<unsigned>(v.pages.size())));
+          if (!v.page_digests.empty()) {
+            write_page_digests(v.page_digests,
+                               m.initPageDigests(static_cast<unsigned>(v.page_digests.size())));
+          }
         } else if constexpr (std::is_same_v<T, DebuggerWrite>) {
           auto d = b.initDebuggerWrite();
           d.setInstructionCount(v.instruction_count);
@@ -485,7 +510,10 @@ base::Expected<Record> read_record(s::Record::Reader b, const Registers* previou
       auto m = b.getMemoryDelta();
       auto pages = read_pages(m.getPages());
       if (!pages) return base::fail("memory delta: " + pages.error().message);
-      return Record{MemoryDelta{m.getExitSequence(), m.getInstructionCount(), std::move(*pages)}};
+      auto digests = read_page_digests(m.getPageDigests());
+      if (!digests) return base::fail("memory delta: " + digests.error().message);
+      return Record{MemoryDelta{m.getExitSequence(), m.getInstructionCount(), std::move(*pages),
+                                std::move(*digests)}};
     }
     case s::Record::END: {
       auto e = b.getEnd();

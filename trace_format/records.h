@@ -31,6 +31,13 @@ struct Page {
   bool operator==(const Page&) const = default;
 };
 
+// Format 1.5: a page by its checksum (trace::checksum(), XXH3-64 of the 4096 bytes) only.
+struct PageDigest {
+  uint64_t address = 0;
+  uint64_t checksum = 0;
+  bool operator==(const PageDigest&) const = default;
+};
+
 struct SandboxConfig {
   uint64_t memory_size = 0;
   uint64_t timeout_ms = 0;  // 0 = none
@@ -77,7 +84,7 @@ struct Setup {
   Registers initial_registers;
   std::vector<Page> initial_memory;  // non-zero pages only
   std::string hlrr_version;
-  int64_t start_time_ns = 0;  // since the Unix epoch
+  int64_t start_time_ns = 0;        // since the Unix epoch
   std::vector<SourceFile> sources;  // format 1.4; empty unless recorded with --embed-sources
   bool operator==(const Setup&) const = default;
 };
@@ -173,6 +180,7 @@ struct MemoryDelta {
   uint64_t exit_sequence = 0;
   uint64_t instruction_count = 0;
   std::vector<Page> pages;
+  std::vector<PageDigest> page_digests;  // format 1.5: pages known by their checksum only
   bool operator==(const MemoryDelta&) const = default;
 };
 

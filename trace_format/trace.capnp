@@ -97,6 +97,13 @@ struct Page {
   bytes @1 :Data;
 }
 
+# (1.5) A page of guest memory by its checksum only: XXH3-64 (libxxhash, seed 0) of its 4096
+# bytes. Constraint: address 4096-aligned.
+struct PageDigest {
+  address @0 :UInt64;
+  checksum @1 :UInt64;
+}
+
 struct KeyValue {
   key @0 :Text;
   value @1 :Text;
@@ -232,11 +239,14 @@ struct NondetResult {
   values @3 :List(UInt64);
 }
 
-# Pages dirtied since the previous MemoryDelta (or since Setup for the first one).
+# Pages dirtied since the previous MemoryDelta (or since Setup for the first one), each either
+# with its contents (`pages`) or, by default since 1.5, only its checksum (`pageDigests`): enough
+# for replay to check memory, ~16 bytes a page. Constraint: no page is listed twice, in either.
 struct MemoryDelta {
   exitSequence @0 :UInt64;      # sequence number of the exit this delta was taken at
   instructionCount @1 :UInt64;  # 0 = unknown
   pages @2 :List(Page);
+  pageDigests @3 :List(PageDigest);  # (1.5) a 1.4 reader ignores them: it checks no memory
 }
 
 enum EndKind {

@@ -9,6 +9,7 @@
 
 #include "guests.h"
 #include "tests/support/subprocess.h"
+#include "trace_format/trace_reader.h"
 
 namespace hlrr::testing {
 namespace {
@@ -70,6 +71,39 @@ TEST_P(HlreplayCheck, ACorruptTraceFailsWithOneLine) {
   EXPECT_TRUE(std::regex_match(
       check.err, std::regex("hlreplay: .*: chunk [0-9]+ at offset [0-9]+: checksum mismatch\n")))
       << check.err;
+}
+
+// Under a debugger the chunks are checked as replay reaches them (gdb connects at once to any
+// recording): gdb is served, and replay stops at the damaged chunk with its one line.
+TEST(HlreplayDamaged, GdbIsServedAndTheDamagedChunkStopsReplayWhereItIsReached) {
+  if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
+  char d[] = "/tmp/hlrr-hlreplay-XXXXXX";
+  ASSERT_TRUE(mkdtemp(d));
+  const std::string trace = std::string(d) + "/a.cap";
+  auto rec = run_process({tool_path("hlrun"), guest_path("chatty"), "--vcpu", "unicorn", "--call",
+                          "chatter", "3000", "--record", trace});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  uint64_t offset = 0;  // of a chunk of exits halfway through
+  {
+    auto reader = trace::TraceReader::open(trace);
+    ASSERT_TRUE(reader) << reader.error().message;
+    offset = (*reader)->chunks().at((*reader)->chunks().size() / 2).offset;
+  }
+  FILE* f = std::fopen(trace.c_str(), "r+b");
+  ASSERT_TRUE(f);
+  std::fseek(f, static_cast<long>(offset + trace::kChunkHeaderSize + 10), SEEK_SET);
+  std::fwrite("\xff\xff\xff\xff", 1, 4, f);
+  std::fclose(f);
+  auto gdb = run_process({tool_path("hlreplay"), trace, "--gdb"}, std::chrono::seconds(60),
+                         "info symbol $pc\ncontinue\nkill\nquit\n");
+  std::filesystem::remove_all(d);
+  EXPECT_EQ(gdb.exit_code, 0) << gdb.out << gdb.err;
+  EXPECT_NE(gdb.out.find("_start in section .text"), std::string::npos) << gdb.out;
+  EXPECT_TRUE(std::regex_search(
+      gdb.out + gdb.err, std::regex("replay diverged: reading the recording: chunk [0-9]+ at "
+                                    "offset [0-9]+: checksum mismatch")))
+      << gdb.out << gdb.err;
+  EXPECT_NE(gdb.out.find("Program received signal SIGABRT"), std::string::npos) << gdb.out;
 }
 
 // --gdb: gdb started on the recording's embedded ELF (no path to the guest given), commands

@@ -113,7 +113,7 @@ TEST_P(HltraceTest, ChattyEveryHostCallShowsWithItsPortAndReply) {
   EXPECT_EQ(info_field(i, "backend"), on_kvm() ? "kvm" : "unicorn");
   EXPECT_TRUE(info_field(i, "cpu model").starts_with("AuthenticAMD, ")) << i;
   EXPECT_EQ(info_field(i, "end"), "completed");
-  EXPECT_TRUE(info_field(i, "format").starts_with("1.4 ")) << i;
+  EXPECT_TRUE(info_field(i, "format").starts_with("1.5 ")) << i;
 
   // --json: one object per line, the same exits.
   auto j = tool("hltrace", {"dump", "--json", trace_.path()});
@@ -225,6 +225,39 @@ void expect_same_exit(const trace::Exit& a, const trace::Exit& b) {
     EXPECT_EQ(a.host_writes[i].address, b.host_writes[i].address);
     EXPECT_EQ(a.host_writes[i].bytes.size(), b.host_writes[i].bytes.size());
   }
+}
+
+// hlrun --record stores changed pages by their checksums; --record-memory stores their bytes.
+TEST(HltraceMemory, RecordMemoryKeepsPageContentsTheDefaultOnlyChecksums) {
+  TempTrace dir;
+  const auto run = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = {guest_path("compute_release"),
+                                     "--vcpu",
+                                     "unicorn",
+                                     "--record",
+                                     dir.path(name),
+                                     "--call",
+                                     "sort_hash",
+                                     "20000",
+                                     "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = tool("hlrun", args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "result: -4307917313543480996\n");
+    auto v = tool("hltrace", {"verify", dir.path(name)});
+    EXPECT_EQ(v.exit_code, 0) << v.out;
+    auto i = tool("hltrace", {"info", dir.path(name)});
+    return std::make_pair(info_field(i.out, "memory deltas"), info_field(i.out, "size"));
+  };
+  const auto [digests, digests_size] = run("a.cap", {});
+  const auto [contents, contents_size] = run("b.cap", {"--record-memory"});
+  // 20000 4-byte elements: 20 pages of array, plus the stack, the call areas, the heap's state.
+  EXPECT_EQ(digests, "1 (0 pages, 24 page checksums)");
+  EXPECT_EQ(contents, "1 (24 pages, 0 page checksums)");
+  EXPECT_LT(std::stoull(digests_size) + 70000, std::stoull(contents_size));
+  auto bad = tool("hlrun", {guest_path("hello"), "--record-memory"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--record-memory requires --record"), std::string::npos) << bad.err;
 }
 
 TEST(HltraceCrash, KilledRecordingsAreTruncatedPrefixesOfAFullOne) {

@@ -10,6 +10,7 @@
 #include "recorder/convert.h"
 #include "tests/integration/guests.h"
 #include "tests/recorder/recorder_test_util.h"
+#include "trace_format/file_layout.h"
 #include "vmm/long_mode.h"
 #include "vmm/standard_host_functions.h"
 
@@ -210,9 +211,9 @@ TEST_P(RecorderTest, ATimeoutIsRecordedWithTheRegistersToRunTo) {
   EXPECT_EQ(t.end.kind, trace::EndKind::kTimeout);
 }
 
-// Setup's pages plus every MemoryDelta give all of guest memory at the end.
+// With memory_contents, Setup's pages plus every MemoryDelta give all of guest memory at the end.
 TEST_P(RecorderTest, MemoryDeltasRebuildGuestMemory) {
-  ASSERT_NO_FATAL_FAILURE(start("chatty", {.delta_every_exits = 50}));
+  ASSERT_NO_FATAL_FAILURE(start("chatty", {.delta_every_exits = 50, .memory_contents = true}));
   const int64_t n = on_kvm() ? 120 : 1200;
   call_ok(*sandbox_, "chatter", {n});
   auto t = finish();
@@ -236,8 +237,31 @@ TEST_P(RecorderTest, MemoryDeltasRebuildGuestMemory) {
   EXPECT_TRUE(reply_seen);
 }
 
+// By default a delta holds each changed page's checksum, not its bytes: the last one's match
+// guest memory at the end, page for page.
+TEST_P(RecorderTest, MemoryDeltasHoldPageChecksumsByDefault) {
+  ASSERT_NO_FATAL_FAILURE(start("chatty", {.delta_every_exits = 50}));
+  const int64_t n = on_kvm() ? 120 : 1200;
+  call_ok(*sandbox_, "chatter", {n});
+  auto t = finish();
+  ASSERT_GE(t.deltas.size(), static_cast<size_t>(n / 50));
+  bool reply_seen = false;
+  for (const auto& d : t.deltas) {
+    EXPECT_TRUE(d.pages.empty()) << d.pages.size() << " pages after exit " << d.exit_sequence;
+    for (const auto& p : d.page_digests) reply_seen |= p.address == HL_REPLY_AREA;
+  }
+  EXPECT_TRUE(reply_seen);
+  const auto& last = t.deltas.back();
+  EXPECT_EQ(last.exit_sequence, t.exits.size() - 1);
+  ASSERT_FALSE(last.page_digests.empty());
+  for (const auto& p : last.page_digests) {
+    const uint8_t* page = sandbox_->memory().host_base() + p.address;
+    EXPECT_EQ(p.checksum, trace::checksum({page, 4096})) << "page " << p.address;
+  }
+}
+
 TEST_P(RecorderTest, SnapshotAndRestoreStillWorkWhileRecording) {
-  ASSERT_NO_FATAL_FAILURE(start("buggy", {.delta_every_exits = 1}));
+  ASSERT_NO_FATAL_FAILURE(start("buggy", {.delta_every_exits = 1, .memory_contents = true}));
   auto snap = sandbox_->snapshot();
   EXPECT_EQ(std::get<int64_t>(call_ok(*sandbox_, "add_sample", {int64_t{10}})), 1);
   ASSERT_TRUE(sandbox_->restore(snap));

@@ -126,8 +126,9 @@ TEST(ReplaySession, ATamperedRegisterIsADivergenceNamingExitCountAndRegister) {
 
 TEST(ReplaySession, ATamperedMemoryDeltaIsADivergenceNamingTheByte) {
   TempDir dir;
-  ASSERT_TRUE(
-      testing::record_guest("buggy", {{"add_sample", {Value{int64_t{4}}}}}, dir.path("a.cap")));
+  ASSERT_TRUE(testing::record_guest("buggy", {{"add_sample", {Value{int64_t{4}}}}},
+                                    dir.path("a.cap"), vmm::VcpuKind::kUnicorn,
+                                    std::chrono::seconds(10), {.memory_contents = true}));
   uint64_t address = 0;
   rewrite(dir.path("a.cap"), dir.path("b.cap"), [&](trace::Record& r) {
     if (auto* d = std::get_if<trace::MemoryDelta>(&r); d && !d->pages.empty() && !address) {

@@ -50,7 +50,8 @@ inline std::vector<CallSpec> buggy_off_by_one_calls() {
 // false (with a test failure) if the guest can't be loaded or recorded; calls may fault.
 inline bool record_guest(const std::string& guest, const std::vector<CallSpec>& calls,
                          const std::string& path, vmm::VcpuKind vcpu = vmm::VcpuKind::kUnicorn,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                         recorder::RecordOptions options = {}) {
   auto image = vmm::ElfImage::read_file(std::string(HLRR_GUEST_DIR) + "/" + guest + ".elf");
   if (!image) {
     ADD_FAILURE() << image.error().message;
@@ -66,7 +67,8 @@ inline bool record_guest(const std::string& guest, const std::vector<CallSpec>& 
     ADD_FAILURE() << sandbox.error().message;
     return false;
   }
-  auto rec = recorder::record_to(**sandbox, path, {.guest_name = guest + ".elf"});
+  options.guest_name = guest + ".elf";
+  auto rec = recorder::record_to(**sandbox, path, std::move(options));
   if (!rec) {
     ADD_FAILURE() << rec.error().message;
     return false;

@@ -211,6 +211,27 @@ TEST(RoundTrip, EmbeddedSourcesReadBackByteForByte) {
   EXPECT_EQ(*read, setup);
 }
 
+// Format 1.5: a memory delta's pages by checksum only, beside pages with contents.
+TEST(RoundTrip, MemoryDeltaPageChecksumsReadBack) {
+  TempFile file;
+  RecordGenerator gen;
+  MemoryDelta delta{0, 77, {Page{0x3000, std::vector<uint8_t>(kPageSize, 7)}}, {}};
+  delta.page_digests = {{0x10000, 0x0123456789abcdefull}, {0x7fff000, 42}};
+  testing::write_trace(file.path(), make_setup(), {gen.next_exit(), delta},
+                       End{EndKind::kCompleted, ""});
+  std::vector<MemoryDelta> read;
+  auto reader = TraceReader::open(file.path());
+  ASSERT_TRUE(reader) << reader.error().message;
+  ASSERT_TRUE((*reader)->for_each_record([&](const Record& r) {
+    if (auto* d = std::get_if<MemoryDelta>(&r)) read.push_back(*d);
+    return true;
+  }));
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0], delta);
+  EXPECT_EQ(read[0].page_digests.at(0).checksum, 0x0123456789abcdefull);
+  EXPECT_EQ(verify(file.path()).status, VerifyStatus::kOk);
+}
+
 TEST(RoundTrip, UnknownInstructionCountsAreSkippedBySearch) {
   // KVM recordings have no instruction counts: every exit says 0.
   TempFile file;
