@@ -7,7 +7,6 @@ namespace hlrr::replay {
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
     : session_(session),
       options_(options),
-      first_interval_(options.interval),
       recent_(options.recent) {
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
@@ -183,14 +182,14 @@ void Timeline::continue_code_run(uint64_t dropped) {
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
   // A continue stops where no seek could have prepared for: wherever that is, the latest
-  // checkpoint of the first interval keeps the first step back from it short.
+  // checkpoint every `rolling` instructions keeps the first step back from it short.
   for (;;) {
     maybe_checkpoint();  // may thin out: the interval can change on every turn
-    const bool rolling = target == UINT64_MAX && options_.interval > first_interval_;
-    const uint64_t step = rolling ? first_interval_ : options_.interval;
-    if (rolling && now() % step == 0) take_recent();
+    const bool rolling = target == UINT64_MAX && options_.interval > options_.rolling;
+    if (rolling && now() % options_.rolling == 0) take_recent();
     if (now() >= target) return StopKind::kReachedCount;
-    const uint64_t boundary = (now() / step + 1) * step;
+    uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
+    if (rolling) boundary = std::min(boundary, (now() / options_.rolling + 1) * options_.rolling);
     const uint64_t from = now();
     const StopKind s = session_.run_to(std::min(target, boundary), stop);
     instructions_replayed_ += now() - from;
