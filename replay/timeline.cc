@@ -340,8 +340,15 @@ StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start, st
   }
   arm(true);
   for (;;) {
-    const StopKind s = session_.run_to(high, stop);
+    // Recent checkpoints on the way: the seek to the hit found (and the steps back after it)
+    // start from one at most `rolling` instructions before it, not from the interval's start.
+    const uint64_t boundary = std::min(high, (now() / options_.rolling + 1) * options_.rolling);
+    const StopKind s = session_.run_to(boundary, stop);
     gather_code_lines();
+    if (s == StopKind::kReachedCount && now() < high) {
+      take_recent();
+      continue;
+    }
     if (s != StopKind::kDebugPoint) {
       // The whole interval ran from its checkpoint: its code lines are known now.
       if (s == StopKind::kReachedCount && checkpoints_.count(high)) file_code_lines();

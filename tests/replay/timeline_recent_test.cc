@@ -73,6 +73,30 @@ TEST_F(TimelineRecent, AStepBackAfterAForwardContinueReplaysAtMostTheRollingDist
   EXPECT_EQ(*session_->registers(), registers_at(end - 1));
 }
 
+// The scan of an interval leaves recent checkpoints on its way: going to the hit it found
+// replays at most `rolling` instructions, not the interval from its start.
+TEST_F(TimelineRecent, AReverseContinueGoesToItsHitFromARecentCheckpoint) {
+  auto image = vmm::ElfImage::read_file(std::string(HLRR_GUEST_DIR) + "/compute.elf");
+  ASSERT_TRUE(image);
+  const auto alloc = image->symbols().address_of("hl_alloc");
+  ASSERT_TRUE(alloc);
+  TimelineOptions options = kThinned;
+  // Below the hit's distance from its interval's start, and one interval's worth of them fits
+  // in the pool (the hit's interval is the last scanned: its are the latest added).
+  options.rolling = 1000;
+  options.recent.count = 128;
+  Timeline timeline(*session_, options);
+  ASSERT_EQ(timeline.continue_forward({}).kind, TimelineStop::Kind::kEnd);
+  ASSERT_GE(timeline.interval(), 32'000u);
+  ASSERT_LE(timeline.interval() / options.rolling, options.recent.count);
+  ASSERT_TRUE(timeline.set_debug_points({{vmm::DebugPointKind::kBreakpoint, *alloc, 1}}));
+  const uint64_t before = timeline.instructions_replayed();
+  ASSERT_EQ(timeline.continue_backward({}).kind, TimelineStop::Kind::kBreakpoint);
+  EXPECT_EQ(session_->registers()->rip, *alloc);
+  EXPECT_GT(timeline.now() % timeline.interval(), options.rolling);
+  EXPECT_LE(timeline.instructions_replayed() - before, options.rolling);
+}
+
 // Recent checkpoints share page copies with the kept ones: the kept ones' memory is still
 // counted whole (the pages each holds that the one before it does not), so the cap still holds.
 TEST_F(TimelineRecent, TheCheckpointMemoryCapStillHolds) {
