@@ -124,9 +124,11 @@ void Timeline::take_recent() {
 // share with the one before it, not only the pages it copied itself.
 uint64_t Timeline::bytes_beyond(const ReplaySession::Checkpoint& c,
                                 const ReplaySession::Checkpoint* before) {
+  // The first holds what it copied (never-written pages share one zero page).
+  if (!before) return c.bytes();
   uint64_t pages = 0;
   for (size_t page = 0; page < c.pages.size(); ++page) {
-    if (!before || page >= before->pages.size() || before->pages[page] != c.pages[page]) ++pages;
+    if (page >= before->pages.size() || before->pages[page] != c.pages[page]) ++pages;
   }
   return pages * trace::kPageSize + c.bytes() - c.own_bytes;
 }
