@@ -28,6 +28,9 @@ class RspClient {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     send("QStartNoAckMode");
     receive();
+    // As gdb does: without it, breakpoint stops carry no swbreak/hwbreak reason.
+    send("qSupported:swbreak+;hwbreak+");
+    receive();
   }
   ~RspClient() { ::close(fd_); }
   RspClient(const RspClient&) = delete;

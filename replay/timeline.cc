@@ -5,7 +5,9 @@
 namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
-    : session_(session), options_(options) {
+    : session_(session),
+      options_(options),
+      recent_(options.recent) {
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
   lines_from_ = now() == 0 ? 0 : UINT64_MAX;
@@ -95,14 +97,49 @@ void Timeline::maybe_checkpoint() {
   const uint64_t n = now();
   if (n % options_.interval != 0) return;
   if (!checkpoints_.count(n)) {
-    ReplaySession::Checkpoint c = session_.checkpoint();
-    bytes_ += c.bytes();
-    checkpoints_.emplace(n, std::move(c));
+    auto [it, added] = checkpoints_.emplace(n, session_.checkpoint());
+    const auto before = it == checkpoints_.begin() ? nullptr : &std::prev(it)->second;
+    bytes_ += bytes_beyond(it->second, before);
+    // The one after it now shares with it, not with the one before: counted afresh.
+    if (std::next(it) != checkpoints_.end()) count_bytes();
   }
   // Files the run that ends here; one that began nowhere known (after a thinning dropped its
   // checkpoint) starts anew from here.
   file_code_lines();
   if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
+}
+
+void Timeline::take_recent() {
+  const uint64_t n = now();
+  if (checkpoints_.count(n) || recent_.contains(n)) return;
+  ReplaySession::Checkpoint c = session_.checkpoint();
+  auto before = checkpoints_.upper_bound(n);
+  const auto base = before == checkpoints_.begin() ? nullptr : &std::prev(before)->second;
+  const uint64_t bytes = bytes_beyond(c, base);
+  recent_.add(std::move(c), bytes);
+}
+
+// Page copies are shared from checkpoint to checkpoint, and a copy outlives the checkpoint that
+// made it while a later one shares it: what a checkpoint keeps alive is every page it does not
+// share with the one before it, not only the pages it copied itself.
+uint64_t Timeline::bytes_beyond(const ReplaySession::Checkpoint& c,
+                                const ReplaySession::Checkpoint* before) {
+  // The first holds what it copied (never-written pages share one zero page).
+  if (!before) return c.bytes();
+  uint64_t pages = 0;
+  for (size_t page = 0; page < c.pages.size(); ++page) {
+    if (page >= before->pages.size() || before->pages[page] != c.pages[page]) ++pages;
+  }
+  return pages * trace::kPageSize + c.bytes() - c.own_bytes;
+}
+
+void Timeline::count_bytes() {
+  bytes_ = 0;
+  const ReplaySession::Checkpoint* before = nullptr;
+  for (const auto& [count, c] : checkpoints_) {
+    bytes_ += bytes_beyond(c, before);
+    before = &c;
+  }
 }
 
 // Keeps the checkpoints on the doubled interval (0 always stays); the code lines of two runs
@@ -114,7 +151,6 @@ void Timeline::thin_out() {
       ++it;
       continue;
     }
-    bytes_ -= it->second.bytes();
     if (auto run = code_runs_.find(it->first); run != code_runs_.end()) {
       auto before = run == code_runs_.begin() ? code_runs_.end() : std::prev(run);
       if (before != code_runs_.end() && before->second.to == it->first) {
@@ -129,6 +165,7 @@ void Timeline::thin_out() {
     if (lines_from_ == it->first) continue_code_run(it->first);
     it = checkpoints_.erase(it);
   }
+  count_bytes();
 }
 
 // The run in progress began at `dropped`, a checkpoint thin_out() drops: it continues the kept
@@ -146,11 +183,18 @@ void Timeline::continue_code_run(uint64_t dropped) {
 }
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
+  // A continue stops where no seek could have prepared for: wherever that is, the latest
+  // checkpoint every `rolling` instructions keeps the first step back from it short.
   for (;;) {
-    maybe_checkpoint();
+    maybe_checkpoint();  // may thin out: the interval can change on every turn
+    const bool rolling = target == UINT64_MAX && options_.interval > options_.rolling;
+    if (rolling && now() % options_.rolling == 0) take_recent();
     if (now() >= target) return StopKind::kReachedCount;
-    const uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
+    uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
+    if (rolling) boundary = std::min(boundary, (now() / options_.rolling + 1) * options_.rolling);
+    const uint64_t from = now();
     const StopKind s = session_.run_to(std::min(target, boundary), stop);
+    instructions_replayed_ += now() - from;
     if (s != StopKind::kReachedCount) {
       maybe_checkpoint();
       return s;
@@ -161,10 +205,26 @@ StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
 void Timeline::restore_before(uint64_t target) {
   auto it = checkpoints_.upper_bound(target);
   HLRR_CHECK(it != checkpoints_.begin());
-  --it;
+  const ReplaySession::Checkpoint* best = &std::prev(it)->second;
+  if (const auto* recent = recent_.at_or_before(target); recent && recent->count > best->count) {
+    best = recent;
+  }
   // Going forward from here is cheaper when the checkpoint is no closer than now.
-  if (now() <= target && it->first <= now() && !session_.at_end()) return;
-  restore(it->second);
+  if (now() <= target && best->count <= now() && !session_.at_end()) return;
+  restore(*best);
+}
+
+// A seek is most often followed by steps back: the first replays `near` instructions from the
+// checkpoint left closest, and a step further back finds one at most four times as far.
+StopKind Timeline::approach(uint64_t target, std::stop_token stop) {
+  if (target == UINT64_MAX) return run_forward(target, stop);  // the end: a continue's rule
+  std::vector<uint64_t> marks;
+  for (uint64_t d = options_.near; d > 0 && d < target - now(); d *= 4) marks.push_back(target - d);
+  for (auto mark = marks.rbegin(); mark != marks.rend(); ++mark) {
+    if (const StopKind s = run_forward(*mark, stop); s != StopKind::kReachedCount) return s;
+    take_recent();
+  }
+  return run_forward(target, stop);
 }
 
 TimelineStop Timeline::stop_for(StopKind kind) const {
@@ -187,7 +247,7 @@ TimelineStop Timeline::seek_or_end(uint64_t target, std::stop_token stop) {
   end_diversion();
   arm(false);
   restore_before(target);
-  return stop_for(run_forward(target, stop));
+  return stop_for(approach(target, stop));
 }
 
 TimelineStop Timeline::seek(uint64_t target, std::stop_token stop) {
@@ -282,8 +342,15 @@ StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start, st
   }
   arm(true);
   for (;;) {
-    const StopKind s = session_.run_to(high, stop);
+    // Recent checkpoints on the way: the seek to the hit found (and the steps back after it)
+    // start from one at most `rolling` instructions before it, not from the interval's start.
+    const uint64_t boundary = std::min(high, (now() / options_.rolling + 1) * options_.rolling);
+    const StopKind s = session_.run_to(boundary, stop);
     gather_code_lines();
+    if (s == StopKind::kReachedCount && now() < high) {
+      take_recent();
+      continue;
+    }
     if (s != StopKind::kDebugPoint) {
       // The whole interval ran from its checkpoint: its code lines are known now.
       if (s == StopKind::kReachedCount && checkpoints_.count(high)) file_code_lines();

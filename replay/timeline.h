@@ -5,6 +5,10 @@
 // instructions, so going to any count re-executes at most `interval` instructions from the
 // nearest checkpoint before it. When their memory exceeds `memory_cap`, every other checkpoint
 // is dropped and the interval doubles: memory stays bounded, seeks get at most twice as long.
+// Where the debugger works, a few more (RecentCheckpoints) keep steps back short however far
+// apart thinning has left those: a seek leaves them at `near`, 4 `near`, 16 `near`...
+// instructions before its target; a forward continue keeps the latest of one every `rolling`
+// instructions (a step back after it replays at most that many).
 //
 // Reverse continue searches backwards interval by interval: from the checkpoint that starts an
 // interval it replays forward with the break- and watchpoints set, remembers the last hit
@@ -25,6 +29,7 @@
 #include <stop_token>
 #include <vector>
 
+#include "replay/recent_checkpoints.h"
 #include "replay/replay_session.h"
 #include "vmm/vcpu.h"
 
@@ -33,6 +38,11 @@ namespace hlrr::replay {
 struct TimelineOptions {
   uint64_t interval = 100'000;         // instructions between checkpoints
   uint64_t memory_cap = 256ull << 20;  // bytes of checkpoints kept (docs/replay.md)
+  uint64_t near = 4096;                // instructions a step back after a seek replays at most
+  // Instructions between the recent checkpoints a forward continue leaves (each costs ~0.1 ms
+  // for a 64 MiB guest: 1M keeps that near 1% of the run).
+  uint64_t rolling = 1'000'000;
+  RecentCheckpointLimits recent;
 };
 
 // Where a timeline operation stopped.
@@ -96,6 +106,9 @@ class Timeline {
 
   uint64_t checkpoint_bytes() const { return bytes_; }
   size_t checkpoint_count() const { return checkpoints_.size(); }
+  size_t recent_checkpoint_count() const { return recent_.size(); }
+  // Instructions replayed by seeks, steps and forward continues so far.
+  uint64_t instructions_replayed() const { return instructions_replayed_; }
   uint64_t interval() const { return options_.interval; }
   // Intervals replayed by reverse continues so far (the others were skipped unreplayed).
   uint64_t intervals_replayed() const { return intervals_replayed_; }
@@ -109,10 +122,18 @@ class Timeline {
 
   TimelineStop seek_or_end(uint64_t target, std::stop_token stop);
   void continue_code_run(uint64_t dropped);
-  // Runs forward (debug points as currently set on the session) to `target`, taking checkpoints.
+  // Runs forward (debug points as currently set on the session) to `target`, taking checkpoints;
+  // with no target (UINT64_MAX: a continue), keeps the latest as recent ones.
   StopKind run_forward(uint64_t target, std::stop_token stop = {});
+  // run_forward() to `target`, leaving recent checkpoints at target - near * 4^i on the way.
+  StopKind approach(uint64_t target, std::stop_token stop);
   void maybe_checkpoint();
+  void take_recent();
   void thin_out();
+  // Bytes of the page copies `c` holds that `before` (the checkpoint before it) does not share.
+  static uint64_t bytes_beyond(const ReplaySession::Checkpoint& c,
+                               const ReplaySession::Checkpoint* before);
+  void count_bytes();
   void restore_before(uint64_t target);
   void restore(const ReplaySession::Checkpoint& c);
   // Code lines: gathers what ran since the last call; at a checkpoint, files it under the run
@@ -136,6 +157,7 @@ class Timeline {
   TimelineOptions options_;
   std::map<uint64_t, ReplaySession::Checkpoint> checkpoints_;
   uint64_t bytes_ = 0;
+  RecentCheckpoints recent_;
   std::vector<vmm::DebugPoint> points_;
   bool armed_ = false;
   std::optional<ReplaySession::Checkpoint> diversion_;
@@ -143,6 +165,7 @@ class Timeline {
   uint64_t lines_from_ = UINT64_MAX;       // gathered lines cover [lines_from_, now)
   std::vector<uint64_t> lines_;
   uint64_t intervals_replayed_ = 0;
+  uint64_t instructions_replayed_ = 0;
 };
 
 }  // namespace hlrr::replay
