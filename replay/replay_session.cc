@@ -10,6 +10,7 @@
 #include "convert/registers.h"
 #include "hl_abi.h"
 #include "trace_format/file_layout.h"
+#include "vmm/exit_handler.h"
 #include "vmm/unicorn_vcpu.h"
 
 namespace hlrr::replay {
@@ -37,6 +38,32 @@ std::string end_text(const trace::End& end) {
       break;
   }
   return "unknown";
+}
+
+// The fault a live run sees at `exit`, if the exit ends the call with one (vmm::ExitHandler's
+// view of CPU exceptions, accesses beyond memory, a shutdown and a panic).
+std::optional<vmm::Fault> fault_at(const vmm::VcpuExit& exit, uint64_t rip) {
+  std::optional<vmm::Fault> fault;
+  switch (exit.kind) {
+    case vmm::ExitKind::kException:
+      fault = vmm::fault_for_exception(exit);
+      break;
+    case vmm::ExitKind::kOutOfBounds:
+      fault = vmm::Fault{.kind = vmm::FaultKind::kOutOfBounds};
+      fault->has_address = true;
+      fault->address = exit.address;
+      break;
+    case vmm::ExitKind::kShutdown:
+      fault = vmm::Fault{.kind = vmm::FaultKind::kTripleFault};
+      break;
+    case vmm::ExitKind::kIoOut:
+      if (exit.port == HL_PORT_PANIC) fault = vmm::Fault{.kind = vmm::FaultKind::kPanic};
+      break;
+    default:
+      break;
+  }
+  if (fault) fault->rip = rip;
+  return fault;
 }
 
 }  // namespace
@@ -258,6 +285,11 @@ bool ReplaySession::apply_passive_records() {
     } else if (const auto* end = std::get_if<trace::End>(&record)) {
       at_end_ = true;
       end_note_ = end_text(*end);
+      // Every exit is replayed by now: the last one is the fault the recording ended with.
+      if (end->kind == trace::EndKind::kGuestFault && exits_ == exit_log_.size() &&
+          !exit_log_.empty()) {
+        end_fault_ = exit_log_.back().fault;
+      }
       return false;
     } else if (const auto* write = std::get_if<trace::DebuggerWrite>(&record);
                write && recorded_count(write->instruction_count) == instruction_count()) {
@@ -387,7 +419,7 @@ StopKind ReplaySession::replay_exit(const trace::Exit& recorded, uint64_t target
     return diverge(where + ": " + st.error().message);
   }
   if (recorded.kind == trace::ExitKind::kPortIn) vcpu_->set_io_in_result(recorded.in_value);
-  log_exit(recorded, *regs);
+  log_exit(recorded, exit, *regs);
   ++exits_;
   ++cursor_;
   return StopKind::kReachedCount;
@@ -443,7 +475,8 @@ std::optional<StopKind> ReplaySession::compare_exit(const trace::Exit& recorded,
   return std::nullopt;
 }
 
-void ReplaySession::log_exit(const trace::Exit& recorded, const vmm::RegisterFile& regs) {
+void ReplaySession::log_exit(const trace::Exit& recorded, const vmm::VcpuExit& exit,
+                             const vmm::RegisterFile& regs) {
   // Known once: replaying an exit again (after going back) finds it in the log already.
   if (recorded.sequence != exit_log_.size()) return;
   exit_log_.push_back(ExitInfo{.sequence = recorded.sequence,
@@ -451,7 +484,8 @@ void ReplaySession::log_exit(const trace::Exit& recorded, const vmm::RegisterFil
                                .kind = recorded.kind,
                                .port = recorded.port,
                                .rip = regs.rip,
-                               .call = call_.value_or("")});
+                               .call = call_.value_or(""),
+                               .fault = fault_at(exit, regs.rip)});
 }
 
 void ReplaySession::host_wrote(uint64_t address, uint64_t size) {

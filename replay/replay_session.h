@@ -34,6 +34,7 @@
 #include "trace_format/trace_reader.h"
 #include "trace_format/verify.h"
 #include "vmm/elf_image.h"
+#include "vmm/fault.h"
 #include "vmm/guest_memory.h"
 #include "vmm/register_file.h"
 #include "vmm/unicorn_vcpu.h"
@@ -58,6 +59,7 @@ struct ExitInfo {
   uint16_t port = 0;
   uint64_t rip = 0;
   std::string call;  // the guest call it belongs to ("" = initialisation)
+  std::optional<vmm::Fault> fault;  // the exit ends its call with a fault (#PF, panic, ...)
 };
 
 // When a session reads and checks the recording's chunks (hltrace verify's checks, one chunk at
@@ -98,6 +100,9 @@ class ReplaySession {
   bool at_end() const { return at_end_; }
   // "completed", "guest fault: ...", "truncated (footer missing): ..." (valid once at_end()).
   const std::string& end_note() const { return end_note_; }
+  // The fault the recording ends with, as the live run saw it (valid once at_end(); nullopt for
+  // a recording that ends otherwise): a debugger is shown the fault's signal there, as live.
+  const std::optional<vmm::Fault>& end_fault() const { return end_fault_; }
   // The divergence's one line (valid after run_to() returned kDivergence).
   const std::string& divergence() const { return divergence_; }
   // The guest call in progress ("" = initialisation), or nullopt between calls.
@@ -177,7 +182,8 @@ class ReplaySession {
   // The exit replay made against the recorded one: kind, port and data, registers, count.
   std::optional<StopKind> compare_exit(const trace::Exit& recorded, const vmm::VcpuExit& exit,
                                        const vmm::RegisterFile& regs, const std::string& where);
-  void log_exit(const trace::Exit& recorded, const vmm::RegisterFile& regs);
+  void log_exit(const trace::Exit& recorded, const vmm::VcpuExit& exit,
+                const vmm::RegisterFile& regs);
   // A run ended where the caller asked (the target count) or at a debug point: the stop to
   // return, if so.
   std::optional<StopKind> stop_for_caller(const vmm::VcpuExit& exit, uint64_t target);
@@ -229,6 +235,7 @@ class ReplaySession {
   std::optional<std::string> call_;
   bool at_end_ = false;
   std::string end_note_;
+  std::optional<vmm::Fault> end_fault_;
   std::string divergence_;
   vmm::VcpuExit last_hit_;
   // The pages of the checkpoint the current memory derives from, and what changed since.

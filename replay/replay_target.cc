@@ -90,8 +90,16 @@ rsp::StopInfo ReplayTarget::resume(rsp::ResumeAction action, std::stop_token sto
   if (timeline_.diverted()) {
     return diversion_stop(timeline_.run_diversion(action == rsp::ResumeAction::kStep, stop));
   }
-  if (action == rsp::ResumeAction::kStep) return to_stop(timeline_.step_forward(stop));
-  return to_stop(timeline_.continue_forward(stop));
+  const bool from_end = timeline_.session().at_end();
+  const TimelineStop done = action == rsp::ResumeAction::kStep ? timeline_.step_forward(stop)
+                                                               : timeline_.continue_forward(stop);
+  // A recording that ended in a fault ends where the live run stopped: arriving there shows the
+  // fault's signal (SIGSEGV...) as live did; going on from there is the end of the history.
+  const auto& fault = timeline_.session().end_fault();
+  if (done.kind == TimelineStop::Kind::kEnd && !from_end && fault) {
+    return rsp::StopInfo::fault(debug::signal_for(*fault));
+  }
+  return to_stop(done);
 }
 
 // A diversion has no recording to follow: what would need the host (a host call, port I/O,

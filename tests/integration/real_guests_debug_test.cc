@@ -86,8 +86,8 @@ constexpr const char* kCorruptChunk =
     "return load(c:sub(1, at - 1) .. string.pack(\"<I4\", 3) .. c:sub(at + 4), \"bad\", \"b\")()";
 
 // The crash is a fault, not a hang or an internal error: hlrun names it, and gdb shows it in
-// luaV_execute on OP_LOADK's line of lvm.c, on the replay (the end of the recording) and live
-// (SIGSEGV).
+// luaV_execute on OP_LOADK's line of lvm.c, with SIGSEGV, on the replay (the end of the
+// recording) and live.
 TEST(RealGuestsFault, ACorruptedLuaChunkFaultsOnItsLineOfLvmC) {
   if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   TempDir dir;
@@ -107,6 +107,8 @@ TEST(RealGuestsFault, ACorruptedLuaChunkFaultsOnItsLineOfLvmC) {
       gdb_session("lua", server.port(),
                   {"continue", "bt 2", "monitor calls", "info source",
                    "print (OpCode)GET_OPCODE(i)", "print k", "print cl->p->sizek"});
+  // The end of a recording that faulted shows the fault, as live.
+  EXPECT_CONTAINS(out, "Program received signal SIGSEGV, Segmentation fault.");
   const std::string lvm = located_in(out);
   ASSERT_NE(lvm.find("lua5.4/src/lvm.c"), std::string::npos) << out;
   const int line = source_line(lvm, "vmcase(OP_LOADK)", "setobj2s(L, ra, rb);");

@@ -78,6 +78,27 @@ TEST_F(ReplayGdb, ReverseStepiRetracesStepiExactly) {
   }
 }
 
+// A recording that ended in a fault: going forward to its end shows the fault as the live run
+// did (LiveGdb.FaultIsASignalAtTheFaultingLine), not only the end of the history; going on from
+// there is the end, and arriving again (after a step back) shows the fault again.
+TEST_F(ReplayGdb, ARecordedFaultIsASignalAtTheFaultingLineAsLive) {
+  const std::string trace = dir_.path("faults.cap");
+  ASSERT_TRUE(record_guest("faults", {{"null_deref", {}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = gdb_script("faults", server.port(),
+                                     "continue\nset $f = $pc\ninfo line *$pc\ncontinue\n"
+                                     "reverse-stepi\ncontinue\nprint $pc == $f\n");
+  const std::string first = "Program received signal SIGSEGV, Segmentation fault.";
+  const auto at = out.find(first);
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_NE(out.find(first, at + 1), std::string::npos) << out;  // arriving again
+  EXPECT_CONTAINS(out, "null_deref (");
+  EXPECT_CONTAINS(out, "Line 34 of \"");
+  EXPECT_CONTAINS(out, "No more reverse-execution history.");
+  EXPECT_CONTAINS(out, "$1 = 1");  // the same faulting instruction
+}
+
 // The null page and the stack guard page are in host memory but not mapped for the guest: the
 // replay answers gdb as the live target does (FaultIsASignalAtTheFaultingLine), not with zeros.
 TEST_F(ReplayGdb, PagesTheGuestCannotAccessCannotBeReadInTheReplayEither) {
