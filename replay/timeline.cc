@@ -5,9 +5,7 @@
 namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
-    : session_(session),
-      options_(options),
-      recent_(options.recent) {
+    : session_(session), options_(options), recent_(options.recent) {
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
   lines_from_ = now() == 0 ? 0 : UINT64_MAX;
@@ -296,110 +294,6 @@ TimelineStop Timeline::continue_forward(std::stop_token stop) {
   const StopKind s = run_forward(UINT64_MAX, stop);
   HLRR_CHECK(s != StopKind::kReachedCount);  // no count is the target
   return stop_for(s);
-}
-
-bool Timeline::cannot_hit(uint64_t low, uint64_t high) const {
-  const auto& from = checkpoints_.at(low);
-  const auto to = checkpoints_.find(high);
-  const auto run = code_runs_.find(low);
-  for (const auto& p : points_) {
-    const uint64_t first = p.address / trace::kPageSize;
-    const uint64_t last = (p.address + p.length - 1) / trace::kPageSize;
-    if (p.kind == vmm::DebugPointKind::kBreakpoint) {
-      // The code that ran from `low` to at least `high` is known, and not the breakpoint's line.
-      if (run == code_runs_.end() || run->second.to < high) return false;
-      const uint64_t line = p.address >> vmm::CodeLog::kLineShift;
-      if (std::binary_search(run->second.lines.begin(), run->second.lines.end(), line)) {
-        return false;
-      }
-      if (from.registers.rip == p.address) return false;  // checked by hand in scan_interval
-    } else if (p.kind == vmm::DebugPointKind::kWriteWatch) {
-      // The later checkpoint shares the earlier one's copies: the dirty log saw no write.
-      if (to == checkpoints_.end()) return false;
-      for (uint64_t page = first; page <= last; ++page) {
-        if (page >= from.pages.size() || page >= to->second.pages.size() ||
-            from.pages[page] != to->second.pages[page]) {
-          return false;
-        }
-      }
-    } else {
-      return false;  // a read leaves no trace to look at
-    }
-  }
-  return true;
-}
-
-StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
-                                 std::optional<std::pair<uint64_t, TimelineStop>>& last) {
-  ++intervals_replayed_;
-  restore(checkpoints_.at(low));
-  // A breakpoint at the interval's first instruction: the vCPU steps over the one it starts on.
-  const uint64_t rip = checkpoints_.at(low).registers.rip;
-  for (const auto& p : points_) {
-    if (p.kind == vmm::DebugPointKind::kBreakpoint && p.address == rip) {
-      last = {low, {TimelineStop::Kind::kBreakpoint, p.address, p.kind}};
-    }
-  }
-  arm(true);
-  for (;;) {
-    // Recent checkpoints on the way: the seek to the hit found (and the steps back after it)
-    // start from one at most `rolling` instructions before it, not from the interval's start.
-    const uint64_t boundary = std::min(high, (now() / options_.rolling + 1) * options_.rolling);
-    const StopKind s = session_.run_to(boundary, stop);
-    gather_code_lines();
-    if (s == StopKind::kReachedCount && now() < high) {
-      take_recent();
-      continue;
-    }
-    if (s != StopKind::kDebugPoint) {
-      // The whole interval ran from its checkpoint: its code lines are known now.
-      if (s == StopKind::kReachedCount && checkpoints_.count(high)) file_code_lines();
-      return s;
-    }
-    const TimelineStop hit = hit_stop();
-    // A watchpoint stops after the access: report the accessing instruction itself.
-    const uint64_t at = hit.kind == TimelineStop::Kind::kWatchpoint ? now() - 1 : now();
-    if (at >= start) return StopKind::kReachedCount;
-    last = {at, hit};
-  }
-}
-
-TimelineStop Timeline::continue_backward(std::stop_token stop) {
-  end_diversion();
-  const uint64_t start = now();
-  uint64_t high = start;
-  // Where an interrupt returns to at once, however far the last checkpoint is.
-  std::optional<ReplaySession::Checkpoint> here;
-  if (!points_.empty() && start > 0) here = session_.checkpoint();
-  // With nothing that can stop it, reverse continue goes to the start (a scan finds nothing).
-  while (high > 0 && !points_.empty()) {
-    if (stop.stop_requested()) break;
-    // The interval [low, high): replay it with the debug points set, keep the last hit.
-    auto it = checkpoints_.lower_bound(high);
-    HLRR_CHECK(it != checkpoints_.begin());
-    const uint64_t low = std::prev(it)->first;
-    if (cannot_hit(low, high)) {
-      high = low;
-      continue;
-    }
-    std::optional<std::pair<uint64_t, TimelineStop>> last;
-    const StopKind s = scan_interval(low, high, start, stop, last);
-    if (s == StopKind::kDivergence) return {TimelineStop::Kind::kDivergence};
-    if (s == StopKind::kInterrupted) break;
-    if (last) {
-      const TimelineStop at = seek(last->first);
-      return at.kind == TimelineStop::Kind::kStep ? last->second : at;
-    }
-    high = low;
-  }
-  if (stop.stop_requested() && here) {
-    // Back where it started: an interrupted search found nothing gdb could show.
-    arm(false);
-    restore(*here);
-    return {TimelineStop::Kind::kInterrupted};
-  }
-  const TimelineStop at = seek(0);
-  return at.kind == TimelineStop::Kind::kStep ? TimelineStop{TimelineStop::Kind::kBegin} : at;
 }
 
 }  // namespace hlrr::replay

@@ -112,6 +112,8 @@ class Timeline {
   uint64_t interval() const { return options_.interval; }
   // Intervals replayed by reverse continues so far (the others were skipped unreplayed).
   uint64_t intervals_replayed() const { return intervals_replayed_; }
+  // Intervals of those scanned only in the parts that wrote a watched page (scan_written_parts).
+  uint64_t scans_in_parts() const { return scans_in_parts_; }
 
  private:
   // The code lines that ran in [checkpoint, to) (sorted), for the checkpoint that starts it.
@@ -149,9 +151,14 @@ class Timeline {
   TimelineStop hit_stop() const;
   void arm(bool on);
   bool only_write_watches() const;
-  // Whether a watched page differs between two checkpoints (was written in between).
+  // Whether a watched page differs between two checkpoints of one chain (was written between).
   bool watched_pages_written(const ReplaySession::Checkpoint& a,
                              const ReplaySession::Checkpoint& b) const;
+  static bool page_written(const vmm::DebugPoint& point, const ReplaySession::Checkpoint& a,
+                           const ReplaySession::Checkpoint& b);
+  // scan_interval() for write watchpoints, hooked only where a watched page was written.
+  StopKind scan_written_parts(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
+                              std::optional<std::pair<uint64_t, TimelineStop>>& last);
 
   ReplaySession& session_;
   TimelineOptions options_;
@@ -166,6 +173,7 @@ class Timeline {
   std::vector<uint64_t> lines_;
   uint64_t intervals_replayed_ = 0;
   uint64_t instructions_replayed_ = 0;
+  uint64_t scans_in_parts_ = 0;
 };
 
 }  // namespace hlrr::replay

@@ -33,11 +33,17 @@ TEST(Timeline, ReverseContinueToTheLastWriteIsTheSameForEveryInterval) {
   ASSERT_TRUE(image);
   const uint64_t count_address = *image->symbols().address_of("g_stats") + 16 * 8;
   std::vector<uint64_t> positions;
-  for (uint64_t interval : {50ull, 1000ull, 1ull << 40}) {
-    SCOPED_TRACE(interval);
+  // The last two: one long interval scanned in parts (only those that wrote the watched page,
+  // Timeline::scan_written_parts), and in parts too many to keep (the whole interval scanned).
+  for (TimelineOptions options :
+       {TimelineOptions{.interval = 50}, TimelineOptions{.interval = 1000},
+        TimelineOptions{.interval = 1ull << 40},
+        TimelineOptions{.interval = 1ull << 40, .rolling = 1000},
+        TimelineOptions{.interval = 1ull << 40, .rolling = 20}}) {
+    SCOPED_TRACE(::testing::Message() << options.interval << " " << options.rolling);
     auto session = ReplaySession::open(path);
     ASSERT_TRUE(session);
-    Timeline timeline(**session, {.interval = interval});
+    Timeline timeline(**session, options);
     const uint64_t end = [&] {
       EXPECT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
       return timeline.now();
@@ -61,17 +67,17 @@ TEST(Timeline, ReverseContinueToTheLastWriteIsTheSameForEveryInterval) {
     ASSERT_EQ(timeline.continue_backward({}).kind, TimelineStop::Kind::kWatchpoint);
     EXPECT_EQ(read_i64(**session, count_address), 16);
     positions.push_back(timeline.now());
+    if (options.rolling == 1000) {
+      EXPECT_EQ(timeline.scans_in_parts(), 2u);
+    }
     // No write before the first add_sample's increment... back to the start.
     ASSERT_TRUE(timeline.set_debug_points({}));
     EXPECT_EQ(timeline.seek(0).kind, TimelineStop::Kind::kStep);
     EXPECT_EQ(timeline.step_backward().kind, TimelineStop::Kind::kBegin);
     EXPECT_EQ(timeline.continue_backward({}).kind, TimelineStop::Kind::kBegin);
   }
-  ASSERT_EQ(positions.size(), 6u);
-  EXPECT_EQ(positions[0], positions[2]);
-  EXPECT_EQ(positions[0], positions[4]);
-  EXPECT_EQ(positions[1], positions[3]);
-  EXPECT_EQ(positions[1], positions[5]);
+  ASSERT_EQ(positions.size(), 10u);
+  for (size_t i = 2; i < positions.size(); ++i) EXPECT_EQ(positions[i], positions[i % 2]) << i;
 }
 
 TEST(Timeline, StepBackThenForwardVisitsTheSameRegisters) {
