@@ -232,9 +232,8 @@ StopKind ReplaySession::diverge(std::string message) {
 StopKind ReplaySession::run_to(uint64_t target, std::stop_token stop) {
   stop_ = stop;
   const uint64_t generation = vcpu_->begin_stop_generation();  // earlier requests are stale
-  std::stop_callback on_stop(stop, [this, generation] {
-    vcpu_->request_stop(vmm::StopCause::kInterrupt, generation);
-  });
+  std::stop_callback on_stop(
+      stop, [this, generation] { vcpu_->request_stop(vmm::StopCause::kInterrupt, generation); });
   for (;;) {
     if (!divergence_.empty()) return StopKind::kDivergence;
     if (stop.stop_requested()) return StopKind::kInterrupted;
@@ -505,9 +504,8 @@ base::Status ReplaySession::write_memory(uint64_t address, std::span<const uint8
 vmm::VcpuExit ReplaySession::run_unrecorded(const vmm::RunOptions& options, std::stop_token stop) {
   stop_ = stop;
   const uint64_t generation = vcpu_->begin_stop_generation();  // earlier requests are stale
-  std::stop_callback on_stop(stop, [this, generation] {
-    vcpu_->request_stop(vmm::StopCause::kInterrupt, generation);
-  });
+  std::stop_callback on_stop(
+      stop, [this, generation] { vcpu_->request_stop(vmm::StopCause::kInterrupt, generation); });
   return run_vcpu(options);
 }
 
@@ -603,9 +601,8 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   const uint64_t pages = memory_.page_count();
   const uint8_t* base = memory_.host_base();
   const auto copy = [&](uint64_t page) {
-    const uint8_t* p = base + page * trace::kPageSize;
     c.own_bytes += trace::kPageSize;
-    return std::make_shared<const std::vector<uint8_t>>(p, p + trace::kPageSize);
+    return PagePool::instance().copy(base + page * trace::kPageSize);
   };
   dirty_scratch_.clear();
   // The software vCPU marks the log itself: no collector, so this cannot fail.
@@ -613,19 +610,18 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   if (base_pages_.empty()) {
     // Memory started zeroed: only Setup's pages and those written since hold anything. The rest
     // share one zero page (copying all of a 64 MiB guest took most of hlreplay -g's start-up).
-    static const PageCopy kZeroPage =
-        std::make_shared<const std::vector<uint8_t>>(trace::kPageSize, 0);
-    c.pages.assign(pages, kZeroPage);
+    static const PageCopy kZeroPage = PagePool::instance().filled(0);
+    c.pages = PageSet(pages, kZeroPage);
     dirty_scratch_.insert(dirty_scratch_.end(), setup_pages_.begin(), setup_pages_.end());
-    std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
-    dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()),
-                         dirty_scratch_.end());
   } else {
     c.pages = base_pages_;
   }
-  for (uint64_t page : dirty_scratch_) {
-    if (page < pages) c.pages[page] = copy(page);
-  }
+  std::sort(dirty_scratch_.begin(), dirty_scratch_.end());
+  dirty_scratch_.erase(std::unique(dirty_scratch_.begin(), dirty_scratch_.end()),
+                       dirty_scratch_.end());
+  dirty_scratch_.erase(std::lower_bound(dirty_scratch_.begin(), dirty_scratch_.end(), pages),
+                       dirty_scratch_.end());
+  c.block_bytes = c.pages.replace(dirty_scratch_, copy);
   base_pages_ = c.pages;
   return c;
 }
@@ -659,9 +655,7 @@ void ReplaySession::restore(const Checkpoint& c) {
     for (uint64_t page : dirty_scratch_) {
       if (page < c.pages.size()) put(page);
     }
-    for (uint64_t page = 0; page < c.pages.size(); ++page) {
-      if (base_pages_[page] != c.pages[page]) put(page);
-    }
+    c.pages.for_each_difference(base_pages_, put);
   }
   // What this restore wrote is the new base, no change since it.
   HLRR_CHECK(since_base_.skip().has_value());

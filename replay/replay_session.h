@@ -30,6 +30,7 @@
 
 #include "base/expected.h"
 #include "replay/delta_digest.h"
+#include "replay/page_set.h"
 #include "trace_format/records.h"
 #include "trace_format/trace_reader.h"
 #include "trace_format/verify.h"
@@ -58,7 +59,7 @@ struct ExitInfo {
   trace::ExitKind kind = trace::ExitKind::kHalt;
   uint16_t port = 0;
   uint64_t rip = 0;
-  std::string call;  // the guest call it belongs to ("" = initialisation)
+  std::string call;                 // the guest call it belongs to ("" = initialisation)
   std::optional<vmm::Fault> fault;  // the exit ends its call with a fault (#PF, panic, ...)
 };
 
@@ -148,7 +149,7 @@ class ReplaySession {
   // The session's whole state, to come back to. Memory is held page by page: a checkpoint
   // copies only the pages written since the checkpoint the current state derives from (the last
   // one taken or restored) and shares the others with it.
-  using PageCopy = std::shared_ptr<const std::vector<uint8_t>>;
+  using PageCopy = PageSet::Page;
   struct Checkpoint {
     size_t cursor = 0;
     uint64_t count = 0;
@@ -157,9 +158,10 @@ class ReplaySession {
     std::optional<std::string> call;
     bool at_end = false;
     vmm::RegisterFile registers;
-    std::vector<PageCopy> pages;  // one per guest page
-    uint64_t own_bytes = 0;       // bytes of the pages this checkpoint copied itself
-    uint64_t bytes() const { return own_bytes + pages.size() * sizeof(PageCopy) + sizeof(*this); }
+    PageSet pages;             // one per guest page
+    uint64_t own_bytes = 0;    // bytes of the pages this checkpoint copied itself
+    uint64_t block_bytes = 0;  // bytes of the page-table blocks it rebuilt
+    uint64_t bytes() const { return own_bytes + block_bytes + pages.table_bytes() + sizeof(*this); }
   };
   Checkpoint checkpoint();
   void restore(const Checkpoint& checkpoint);
@@ -239,7 +241,7 @@ class ReplaySession {
   std::string divergence_;
   vmm::VcpuExit last_hit_;
   // The pages of the checkpoint the current memory derives from, and what changed since.
-  std::vector<PageCopy> base_pages_;
+  PageSet base_pages_;
   vmm::DirtyPageLog::Cursor since_base_;  // pages written since base_pages_ were current
   std::vector<uint64_t> dirty_scratch_;
   std::vector<uint64_t> setup_pages_;  // the pages Setup wrote into the zeroed memory

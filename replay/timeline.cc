@@ -124,10 +124,9 @@ uint64_t Timeline::bytes_beyond(const ReplaySession::Checkpoint& c,
                                 const ReplaySession::Checkpoint* before) {
   // The first holds what it copied (never-written pages share one zero page).
   if (!before) return c.bytes();
-  uint64_t pages = 0;
-  for (size_t page = 0; page < c.pages.size(); ++page) {
-    if (page >= before->pages.size() || before->pages[page] != c.pages[page]) ++pages;
-  }
+  const uint64_t pages = c.pages.size() == before->pages.size()
+                             ? c.pages.count_differences(before->pages)
+                             : c.pages.size();
   return pages * trace::kPageSize + c.bytes() - c.own_bytes;
 }
 

@@ -8,9 +8,9 @@
 namespace hlrr::replay {
 namespace {
 
-// sort_hash(5000): ~1.2M instructions; 1000-instruction checkpoints in an 8 MiB cap thin out
+// sort_hash(5000): ~1.2M instructions; 1000-instruction checkpoints in a 2 MiB cap thin out
 // to one every 32k or more.
-constexpr TimelineOptions kThinned{.interval = 1000, .memory_cap = 8u << 20, .rolling = 2000};
+constexpr TimelineOptions kThinned{.interval = 1000, .memory_cap = 2u << 20, .rolling = 2000};
 
 class TimelineRecent : public ::testing::Test {
  protected:
