@@ -43,4 +43,11 @@ inline void record(const std::string& guest, const std::vector<std::string>& cal
   }
 }
 
+// zlib's deflate_roundtrip of "hello hello hello hello" (23 bytes) at level 6, recorded into
+// `trace`: the recording the gdb and lldb sessions inside zlib replay.
+inline void record_zlib_hello(const std::string& trace) {
+  record("zlib", {"deflate_roundtrip", "b:68656c6c6f2068656c6c6f2068656c6c6f2068656c6c6f", "6"},
+         trace);
+}
+
 }  // namespace hlrr::testing
