@@ -112,8 +112,8 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
         socket_(std::move(socket)),
         session_(
             server.target_, [this](std::string_view bytes) { write(bytes); },
-            [this](ResumeJob job, std::stop_token stop) {
-              launch(std::move(job), std::move(stop));
+            [this](Session::Work work, std::stop_token stop) {
+              launch(std::move(work), std::move(stop));
             },
             [&server](std::string_view message) { server.log(message); }) {}
 
@@ -160,13 +160,15 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
                             });
   }
 
-  // Feeds the received bytes to the session, then reads more; pauses (flush() resumes) while
-  // the client leaves too many replies unread.
+  // Feeds the received bytes to the session, then reads more; pauses while the client leaves
+  // too many replies unread (flush() resumes) or sends packets ahead of a busy one
+  // (work_finished() resumes).
   void feed() {
     while (fed_ < received_ && !closed_ && !backlogged()) {
       const std::size_t n = std::min(kFeedSlice, received_ - fed_);
-      session_.receive(std::string_view(buffer_.data() + fed_, n));
-      fed_ += n;
+      const std::size_t taken = session_.receive(std::string_view(buffer_.data() + fed_, n));
+      fed_ += taken;
+      if (taken < n) break;  // packets wait behind a busy one: go on in work_finished()
     }
     maybe_done();
     paused_ = fed_ < received_ && !closed_;
@@ -203,23 +205,27 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
                       });
   }
 
-  void launch(ResumeJob job, std::stop_token stop) {
+  void launch(Session::Work work, std::stop_token stop) {
     guard_.emplace(asio::make_work_guard(server_.io_));
     // The reference moves into the posted handler: the connection is never released (and its
     // socket closed) on the target thread.
     server_.target_thread_.run(
-        std::move(job), std::move(stop), [self = shared_from_this()](const StopInfo& info) mutable {
+        std::move(work), std::move(stop), [self = shared_from_this()]() mutable {
           asio::io_context& io = self->server_.io_;
-          asio::post(io, [self = std::move(self), info] { self->resume_finished(info); });
+          asio::post(io, [self = std::move(self)] { self->work_finished(); });
         });
   }
 
-  void resume_finished(const StopInfo& info) {
+  void work_finished() {
     guard_.reset();
     // Also when the client is gone: the session must learn the target has stopped (its
     // reply is dropped by write()).
-    session_.resume_done(info);
-    maybe_done();
+    session_.packet_done();
+    if (paused_ && !backlogged()) {
+      feed();
+    } else {
+      maybe_done();
+    }
   }
 
   // The connection is over when the peer left (and no resume is running), or when the session

@@ -16,14 +16,21 @@ void Session::log(std::string_view message) {
   if (log_) log_(message);
 }
 
-void Session::receive(std::string_view bytes) {
+std::size_t Session::receive(std::string_view bytes) {
   using Event = PacketDecoder::Event;
-  for (char byte : bytes) {
-    if (ended_) return;
-    switch (decoder_.next(byte)) {
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (ended_) return bytes.size();
+    // Full: the rest waits in the socket until a packet is done.
+    if (waiting_.size() >= kMaxWaitingPackets) return i;
+    switch (decoder_.next(bytes[i])) {
       case Event::kNone:
         break;
       case Event::kPacket:
+        if (busy_) {
+          // Acked when its turn comes, so that each ack stays just before its reply.
+          waiting_.emplace_back(decoder_.payload());
+          break;
+        }
         if (acks_) output_("+");
         on_packet(decoder_.payload());
         break;
@@ -34,12 +41,12 @@ void Session::receive(std::string_view bytes) {
       case Event::kOversize:
         log("oversize packet refused");
         if (acks_) output_("+");
-        if (!running_) send_error(Errc::kTooBig);
+        if (!busy_) send_error(Errc::kTooBig);
         break;
       case Event::kMalformed:
         log("malformed escape or run-length sequence");
         if (acks_) output_("+");
-        if (!running_) send_error(Errc::kInvalid);
+        if (!busy_) send_error(Errc::kInvalid);
         break;
       case Event::kAck:
         last_packet_.clear();
@@ -52,54 +59,66 @@ void Session::receive(std::string_view bytes) {
         break;
     }
   }
+  return bytes.size();
 }
 
 void Session::interrupt() {
-  if (running_) stop_source_.request_stop();
+  if (busy_) stop_source_.request_stop();
 }
 
 void Session::on_packet(std::string_view payload) {
-  if (running_) {
-    // All-stop: clients only send 0x03 while the target runs.
-    log("packet received while the target runs: ignored");
+  busy_ = true;
+  stop_source_ = std::stop_source();
+  packet_.assign(payload);
+  if (!launcher_) {
+    work(packet_, stop_source_.get_token());
+    packet_done();
     return;
   }
-  Dispatcher::Outcome outcome = dispatcher_.handle(payload, reply_, console_);
-  if (!dispatcher_.last_error().empty()) log(dispatcher_.last_error());
-  if (!console_.empty()) {
-    send_console(console_);
-    console_.clear();
-  }
-  switch (outcome.kind) {
-    case Dispatcher::Outcome::Kind::kReply:
-      send_packet(reply_);
-      break;
-    case Dispatcher::Outcome::Kind::kResume:
-      running_ = true;
-      stop_source_ = std::stop_source();
-      if (launcher_) {
-        launcher_(std::move(outcome.job), stop_source_.get_token());
-      } else {
-        resume_done(outcome.job(stop_source_.get_token()));
-      }
-      return;
-  }
-  if (outcome.disable_acks) acks_ = false;
-  if (outcome.end_session) {
-    ended_ = true;
-    target_finished_ = payload != "D" && !payload.starts_with("D;");
-  }
+  launcher_([this](std::stop_token stop) { work(packet_, std::move(stop)); },
+            stop_source_.get_token());
 }
 
-void Session::resume_done(const StopInfo& stop) {
-  running_ = false;
-  // While the target runs, the client prints `O` packets; after the stop reply it would not.
-  if (!stop.message.empty()) send_console(stop.message);
-  dispatcher_.stop_reply(stop, reply_);
-  send_packet(reply_);
-  if (stop.is_final()) {
-    ended_ = true;
-    target_finished_ = true;
+void Session::work(std::string_view payload, std::stop_token stop) {
+  console_.clear();
+  stop_.reset();
+  outcome_ = dispatcher_.handle(payload, reply_, console_);
+  error_ = dispatcher_.last_error();
+  if (outcome_.kind != Dispatcher::Outcome::Kind::kResume) return;
+  stop_ = std::move(outcome_.job)(std::move(stop));
+  outcome_.job = nullptr;
+  dispatcher_.stop_reply(*stop_, reply_);
+}
+
+void Session::packet_done() {
+  busy_ = false;
+  if (!error_.empty()) log(error_);
+  if (!console_.empty()) send_console(console_);
+  if (stop_) {
+    // While the target runs, the client prints `O` packets; after the stop reply it would not.
+    if (!stop_->message.empty()) send_console(stop_->message);
+    send_packet(reply_);
+    if (stop_->is_final()) {
+      ended_ = true;
+      target_finished_ = true;
+    }
+  } else {
+    send_packet(reply_);
+    if (outcome_.disable_acks) acks_ = false;
+    if (outcome_.end_session) {
+      ended_ = true;
+      target_finished_ = packet_ != "D" && !packet_.starts_with("D;");
+    }
+  }
+  handle_waiting();
+}
+
+void Session::handle_waiting() {
+  while (!busy_ && !ended_ && !waiting_.empty()) {
+    std::string next = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (acks_) output_("+");
+    on_packet(next);
   }
 }
 

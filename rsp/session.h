@@ -3,12 +3,16 @@
 // feeding complete packets to the Dispatcher. Transport-agnostic: bytes in through receive(),
 // bytes out through the Output callback, so tests and the fuzzer drive it in memory.
 //
-// Threading: all methods are called on one thread (the server's I/O thread). A resume runs
-// through the Launcher (the server's target thread); the launcher calls resume_done() back
-// on the session's thread. Without a launcher, resumes run inline (tests, fuzzing).
+// Threading: all methods are called on one thread (the server's I/O thread). Each packet is
+// handled through the Launcher, on the server's target thread (every Target call, resumes
+// included, happens there: rsp/target_thread.h); the launcher calls packet_done() back on the
+// session's thread, which sends the reply. Packets that arrive meanwhile wait their turn (a
+// 0x03 interrupts the work). Without a launcher, packets are handled inline (tests, fuzzing).
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -21,25 +25,31 @@ namespace hlrr::rsp {
 
 class Session {
  public:
+  // Packets a client may send ahead while one is handled (gdb, all-stop, sends none).
+  static constexpr std::size_t kMaxWaitingPackets = 64;
+
   using Output = std::function<void(std::string_view bytes)>;
-  // Starts `job` (e.g. on the target thread); must later call resume_done() on this thread.
-  using Launcher = std::function<void(ResumeJob job, std::stop_token stop)>;
+  using Work = std::function<void(std::stop_token)>;
+  // Starts `work` (on the target thread); must later call packet_done() on this thread.
+  using Launcher = std::function<void(Work work, std::stop_token stop)>;
   using Log = std::function<void(std::string_view message)>;
 
   Session(Target& target, Output output, Launcher launcher = {}, Log log = {});
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Feeds bytes received from the client.
-  void receive(std::string_view bytes);
+  // Feeds bytes received from the client; returns how many it took. It takes them all unless
+  // kMaxWaitingPackets packets wait behind a busy one: feed the rest after packet_done().
+  std::size_t receive(std::string_view bytes);
 
-  // The running resume finished with `stop`: sends the stop reply.
-  void resume_done(const StopInfo& stop);
+  // The launched packet's work finished: sends its reply, then handles any packet that waited.
+  void packet_done();
 
   // Interrupts a running resume, as a 0x03 from the client does (disconnect, server stop).
   void interrupt();
 
-  bool running() const { return running_; }
+  // True while a packet's work (e.g. a resume) is under way on the target thread.
+  bool running() const { return busy_; }
   // True once the session is over: the target was killed, detached, exited or terminated.
   bool ended() const { return ended_; }
   // True when the target itself is gone (killed, exited, terminated), not merely detached.
@@ -48,6 +58,9 @@ class Session {
 
  private:
   void on_packet(std::string_view payload);
+  // Handles `payload` whole (a resume runs to its stop): on the target thread when launched.
+  void work(std::string_view payload, std::stop_token stop);
+  void handle_waiting();
   void send_packet(std::string_view payload);
   void send_console(std::string_view text);
   void send_error(Errc code);
@@ -59,12 +72,19 @@ class Session {
   Launcher launcher_;
   Log log_;
   std::stop_source stop_source_;
-  std::string reply_;        // reused for every reply: no allocation per packet once warm
-  std::string console_;      // qRcmd output sent as `O` packets
-  std::string framed_;       // the framed packet being sent
-  std::string last_packet_;  // last framed packet, resent on `-` while acks are on
+  // The packet being handled and what its work produced, for packet_done(); written on the
+  // target thread only while busy_ (the launcher's hand-over orders the accesses).
+  std::string packet_;
+  Dispatcher::Outcome outcome_;
+  std::string error_;
+  std::optional<StopInfo> stop_;
+  std::deque<std::string> waiting_;  // packets received while busy_
+  std::string reply_;                // reused for every reply: no allocation per packet once warm
+  std::string console_;              // qRcmd output sent as `O` packets
+  std::string framed_;               // the framed packet being sent
+  std::string last_packet_;          // last framed packet, resent on `-` while acks are on
   bool acks_ = true;
-  bool running_ = false;
+  bool busy_ = false;
   bool ended_ = false;
   bool target_finished_ = false;
 };

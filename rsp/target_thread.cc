@@ -17,12 +17,12 @@ TargetThread::~TargetThread() {
   thread_.join();
 }
 
-void TargetThread::run(ResumeJob job, std::stop_token stop, Done done) {
+void TargetThread::run(Work work, std::stop_token stop, Done done) {
   {
     std::lock_guard lock(mutex_);
     HLRR_CHECK(!busy_);
     busy_ = true;
-    next_.emplace(Message{std::move(job), std::move(stop), std::move(done)});
+    next_.emplace(Message{std::move(work), std::move(stop), std::move(done)});
   }
   wake_.notify_one();
 }
@@ -40,11 +40,11 @@ void TargetThread::loop() {
     Message message = std::move(*next_);
     next_.reset();
     lock.unlock();
-    const StopInfo stop = message.job(std::move(message.stop));
+    message.work(std::move(message.stop));
     lock.lock();
     busy_ = false;
     lock.unlock();
-    message.done(stop);  // unlocked: it may post the next job at once
+    message.done();  // unlocked: it may post the next job at once
     lock.lock();
   }
 }

@@ -1,13 +1,14 @@
-// TargetThread: the one long-lived thread that runs a target's resumes (continue, step, reverse
-// execution), as Firecracker's vCPU thread: the server sends it messages, it sends each stop
-// back. No thread per resume, so a vCPU is always run from the same thread.
+// TargetThread: the one long-lived thread that drives a target, as Firecracker's vCPU thread:
+// the server sends it each packet to handle as a message, and it handles it whole (register and
+// memory access, debug points, resumes: continue, step, reverse execution), then sends the
+// outcome back. No thread per resume, and a target (its vCPU) is only ever used from this thread.
 //
 //   I/O thread (event loop)                    TargetThread
-//     run{job, stop token, done}  ───────────▶  job(token)  (Target::resume ...)
+//     run{work, stop token, done}  ──────────▶  work(token)  (Dispatcher::handle, Target::resume)
 //     0x03 / disconnect: token.request_stop() ─▶ the target stops soon (rsp/target.h)
-//     done(StopInfo) posted back  ◀───────────  StopInfo
+//     done() posted back  ◀────────────────────  (the reply is in the session)
 //
-// One job at a time: the session sends the next only after the previous one's stop.
+// One job at a time: the session sends the next only after the previous one's done.
 #pragma once
 
 #include <condition_variable>
@@ -17,15 +18,13 @@
 #include <stop_token>
 #include <thread>
 
-#include "rsp/dispatcher.h"
-#include "rsp/target.h"
-
 namespace hlrr::rsp {
 
 class TargetThread {
  public:
-  // Called on the target thread with the job's stop; typically posts it to the event loop.
-  using Done = std::function<void(const StopInfo&)>;
+  using Work = std::function<void(std::stop_token)>;
+  // Called on the target thread after the work; typically posts to the event loop.
+  using Done = std::function<void()>;
 
   TargetThread();
   // Waits for a running job (interrupt it first), then ends the thread.
@@ -33,16 +32,16 @@ class TargetThread {
   TargetThread(const TargetThread&) = delete;
   TargetThread& operator=(const TargetThread&) = delete;
 
-  // Runs `job` with `stop` on the target thread, then `done` with its result. Never blocks.
-  // A job must not be running (HLRR_CHECK).
-  void run(ResumeJob job, std::stop_token stop, Done done);
+  // Runs `work` with `stop` on the target thread, then `done`. Never blocks. No work may be
+  // running (HLRR_CHECK).
+  void run(Work work, std::stop_token stop, Done done);
 
   // Whether a job is running (sent and not yet done).
   bool busy();
 
  private:
   struct Message {
-    ResumeJob job;
+    Work work;
     std::stop_token stop;
     Done done;
   };

@@ -468,13 +468,13 @@ TEST_F(SessionTest, GarbageAndTruncatedPacketsAreSurvived) {
   EXPECT_EQ(send("\x03"), "");  // interrupt while stopped: ignored
 }
 
-TEST_F(SessionTest, InterruptWhileRunning) {
-  ResumeJob job;
+TEST_F(SessionTest, InterruptWhileRunningThenAPacketThatWaitedIsAnswered) {
+  Session::Work work;
   std::stop_token token;
   Session session(
       target_, [this](std::string_view bytes) { out_.append(bytes); },
-      [&](ResumeJob j, std::stop_token t) {
-        job = std::move(j);
+      [&](Session::Work w, std::stop_token t) {
+        work = std::move(w);
         token = std::move(t);
       });
   target_.exit_at.reset();
@@ -484,16 +484,24 @@ TEST_F(SessionTest, InterruptWhileRunning) {
   ASSERT_TRUE(session.running());
   EXPECT_FALSE(token.stop_requested());
   out_.clear();
-  session.receive("$g#67");  // ignored while running (acked only)
-  EXPECT_EQ(out_, "+");
+  // Waits while running; acked when its turn comes, so that the ack stays before its reply.
+  EXPECT_EQ(session.receive("$g#67"), 5u);
+  EXPECT_EQ(out_, "");
   session.receive("\x03");
   EXPECT_TRUE(token.stop_requested());
-  StopInfo stop = job(token);  // the worker thread's part
-  EXPECT_EQ(stop, StopInfo::interrupted());
+  work(token);  // the target thread's part
+  session.packet_done();
+  EXPECT_EQ(out_, frame(stop_reply(0x1000, "", kSigInt)) + "+");
+  // The waiting `g` is launched next, with a fresh token.
+  ASSERT_TRUE(session.running());
+  EXPECT_FALSE(token.stop_requested());
   out_.clear();
-  session.resume_done(stop);
+  work(token);
+  session.packet_done();
   EXPECT_FALSE(session.running());
-  EXPECT_EQ(out_, frame(stop_reply(0x1000, "", kSigInt)));
+  std::string regs_hex;
+  append_hex_bytes(regs_hex, target_.regs());
+  EXPECT_EQ(out_, frame(regs_hex));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// One long-lived thread runs every resume of a target (rsp/target_thread.h), for every client of
-// the server: never a thread per resume, never the event loop's thread.
+// One long-lived thread drives a target (rsp/target_thread.h), for every client of the server:
+// every call, resumes and register, memory and breakpoint access alike; never a thread per
+// resume, never the event loop's thread.
 #include "rsp/target_thread.h"
 
 #include <gtest/gtest.h>
@@ -21,19 +22,15 @@ namespace {
 using testing::FakeTarget;
 using testing::TcpClient;
 
-TEST(TargetThread, RunsEachJobOnTheSameThreadAndReportsItsStop) {
+TEST(TargetThread, RunsEachJobOnTheSameThreadThenItsDone) {
   TargetThread thread;
   std::vector<std::thread::id> ran;
   for (int i = 0; i < 3; ++i) {
-    std::promise<StopInfo> done;
+    std::promise<size_t> done;
     std::stop_source source;
-    thread.run(
-        [&](std::stop_token) {
-          ran.push_back(std::this_thread::get_id());
-          return StopInfo::stopped(kSigTrap);
-        },
-        source.get_token(), [&](const StopInfo& stop) { done.set_value(stop); });
-    EXPECT_EQ(done.get_future().get(), StopInfo::stopped(kSigTrap));
+    thread.run([&](std::stop_token) { ran.push_back(std::this_thread::get_id()); },
+               source.get_token(), [&] { done.set_value(ran.size()); });
+    EXPECT_EQ(done.get_future().get(), static_cast<size_t>(i + 1));
   }
   ASSERT_EQ(ran.size(), 3u);
   EXPECT_NE(ran[0], std::this_thread::get_id());
@@ -44,29 +41,46 @@ TEST(TargetThread, RunsEachJobOnTheSameThreadAndReportsItsStop) {
 TEST(TargetThread, AStopRequestReachesTheRunningJob) {
   TargetThread thread;
   std::stop_source source;
-  std::promise<StopInfo> done;
+  std::promise<bool> done;
+  bool stopped = false;
   thread.run(
-      [](std::stop_token stop) {
+      [&](std::stop_token stop) {
         while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        return StopInfo::interrupted();
+        stopped = true;
       },
-      source.get_token(), [&](const StopInfo& stop) { done.set_value(stop); });
+      source.get_token(), [&] { done.set_value(stopped); });
   EXPECT_TRUE(thread.busy());
   source.request_stop();
-  EXPECT_EQ(done.get_future().get(), StopInfo::interrupted());
+  EXPECT_TRUE(done.get_future().get());
 }
 
-// FakeTarget that remembers which thread ran each resume: by kernel thread id, as a joined
+// FakeTarget that remembers which threads called it: by kernel thread id, as a joined
 // std::thread's id (its pthread_t) is reused by the next one.
 class ThreadRecordingTarget : public FakeTarget {
  public:
   StopInfo resume(ResumeAction action, std::stop_token stop) override {
+    called();
     {
       std::lock_guard lock(mutex_);
-      threads_.insert(::gettid());
       ++resumes_;
     }
     return FakeTarget::resume(action, std::move(stop));
+  }
+  base::Status read_registers(RegisterFile& out) override {
+    called();
+    return FakeTarget::read_registers(out);
+  }
+  base::Status read_memory(uint64_t address, std::span<uint8_t> out) override {
+    called();
+    return FakeTarget::read_memory(address, out);
+  }
+  base::Status insert_breakpoint(BreakpointKind kind, uint64_t address, uint64_t length) override {
+    called();
+    return FakeTarget::insert_breakpoint(kind, address, length);
+  }
+  void called() {
+    std::lock_guard lock(mutex_);
+    threads_.insert(::gettid());
   }
   std::set<pid_t> threads() {
     std::lock_guard lock(mutex_);
@@ -83,7 +97,7 @@ class ThreadRecordingTarget : public FakeTarget {
   int resumes_ = 0;
 };
 
-TEST(ServerTargetThread, EveryResumeOfEveryClientRunsOnOneThreadAndInterruptsStop) {
+TEST(ServerTargetThread, EveryCallOfEveryClientRunsOnOneThreadAndInterruptsStop) {
   ThreadRecordingTarget target;
   target.exit_at.reset();
   target.step_delay = std::chrono::microseconds(100);
@@ -101,6 +115,13 @@ TEST(ServerTargetThread, EveryResumeOfEveryClientRunsOnOneThreadAndInterruptsSto
       ASSERT_TRUE(client.send("$s#73"));
       EXPECT_EQ(client.read_packet().substr(0, 4), "+$T0");
     }
+    // Registers, memory and a breakpoint: on the same thread as the resumes.
+    ASSERT_TRUE(client.send("$g#67"));
+    EXPECT_EQ(client.read_packet().size(), 2 + 2 * kRegisterFileSize + 3);  // +$HEX#cs
+    ASSERT_TRUE(client.send("$m1000,4#8e"));
+    EXPECT_EQ(client.read_packet().substr(0, 2), "+$");
+    ASSERT_TRUE(client.send("$Z0,2000,1#d5"));
+    EXPECT_EQ(client.read_packet(), "+$OK#9a");
     // A continue that only 0x03 ends: the stop reply is SIGINT.
     ASSERT_TRUE(client.send("$c#63"));
     EXPECT_EQ(client.read(1), "+");
