@@ -469,8 +469,9 @@ Dispatcher::Result Dispatcher::handle_v_cont(std::string_view args, std::string&
 
 Dispatcher::Result Dispatcher::handle_v_kill(std::string_view args, std::string& reply) {
   // vKill;pid (the table took the ';').
-  if (!args.empty() && !names_our_process(args))
+  if (!args.empty() && !names_our_process(args)) {
     return fail(Errc::kInvalid, "vKill: no such process");
+  }
   base::Status status = target_.kill();
   if (!status) return target_failed(status.error());
   reply = "OK";

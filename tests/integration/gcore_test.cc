@@ -3,6 +3,7 @@
 // lines, locals, a global, heap bytes), and values we compute independently here.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -158,6 +159,9 @@ TEST_F(Gcore, GdbsGcoreOnAReplaySessionWritesCoresOfTheForwardAndReversePoints) 
   }
   commands = with_report(commands);
   commands.push_back("gcore " + back);
+  // The same /proc files gdb shows; no host file comes through.
+  commands.push_back("info proc mappings");
+  commands.push_back("remote get /etc/hostname " + dir_.path("hostname"));
   commands.push_back("kill");
   const std::string out = gdb_session("compute", server.port(), commands);
   expect_report_at(report(out, 0), 1);
@@ -166,6 +170,14 @@ TEST_F(Gcore, GdbsGcoreOnAReplaySessionWritesCoresOfTheForwardAndReversePoints) 
   expect_report_at(report(out, 3), 1);
   EXPECT_CONTAINS(out, "Saved corefile " + first);
   EXPECT_CONTAINS(out, "Saved corefile " + back);
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("0x[0-9a-f]+ +0x100000 +0x[0-9a-f]+ +0x0 +rw-p +\\[stack\\]\n")))
+      << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex("0x10[0-9a-f]{4} +0x[0-9a-f]+ +0x[0-9a-f]+ +0x0 +rw-p +\\[heap\\]\n")))
+      << out;
+  EXPECT_CONTAINS(out, "Remote I/O error: No such file or directory\n");
+  EXPECT_FALSE(std::filesystem::exists(dir_.path("hostname")));
   // The cores show what the session showed there.
   EXPECT_EQ(core_report(first), report(out, 0));
   EXPECT_EQ(core_report(fourth), report(out, 2));
