@@ -6,13 +6,14 @@
 #include "rsp/hex.h"
 #include "rsp/packet_codec.h"
 #include "rsp/target_description.h"
+#include "rsp/thread_id.h"
 
 namespace hlrr::rsp {
 namespace {
 
 constexpr std::string_view kTriple = "x86_64-unknown-unknown";
-// Largest `m` read and qXfer chunk we return, so replies stay within what we advertise.
-constexpr uint64_t kMaxReadLength = (kMaxPacketSize - 32) / 2;
+// orig_rax as `g` and `p` send it: -1, "not in a syscall" (rsp/registers.h).
+constexpr std::string_view kOrigRaxHex = "ffffffffffffffff";
 
 // Parses "addr,len" into two numbers.
 std::optional<std::pair<uint64_t, uint64_t>> parse_address_length(std::string_view text) {
@@ -28,6 +29,12 @@ std::optional<std::pair<uint64_t, uint64_t>> parse_address_length(std::string_vi
 std::string_view strip_thread_suffix(std::string_view args) {
   std::size_t pos = args.find(";thread:");
   return pos == std::string_view::npos ? args : args.substr(0, pos);
+}
+
+// W/X's ";process:pid" (multiprocess extension).
+void append_process(std::string& reply) {
+  reply += ";process:";
+  append_hex_u64(reply, kGuestPid);
 }
 
 }  // namespace
@@ -80,7 +87,10 @@ const Dispatcher::Entry Dispatcher::kTable[] = {
     {"b", &Dispatcher::handle_backward, false},
 };
 
-Dispatcher::Dispatcher(Target& target) : target_(target), last_stop_(target.initial_stop()) {}
+Dispatcher::Dispatcher(Target& target)
+    : target_(target),
+      last_stop_(target.initial_stop()),
+      host_io_(target, kGuestPid, kMaxReadLength) {}
 
 void Dispatcher::error_reply(Errc code, std::string& reply) {
   reply.clear();
@@ -141,11 +151,13 @@ void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
   if (stop.kind == StopInfo::Kind::kExited) {
     reply.push_back('W');
     append_hex_u8(reply, stop.exit_code);
+    if (multiprocess_) append_process(reply);
     return;
   }
   if (stop.kind == StopInfo::Kind::kTerminated) {
     reply.push_back('X');
     append_hex_u8(reply, stop.signal);
+    if (multiprocess_) append_process(reply);
     return;
   }
   reply.push_back('T');
@@ -161,9 +173,10 @@ void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
       reply.push_back(';');
     }
   }
-  reply += "thread:01;";
+  // "01" is what we always sent without the extension; clients parse it as hex either way.
+  reply += multiprocess_ ? "thread:" + our_thread_id(true) + ";" : std::string("thread:01;");
   if (list_threads_in_stop_) {
-    reply += "threads:1;";
+    reply += "threads:" + our_thread_id(multiprocess_) + ";";
     if (have_regs) {
       reply += "thread-pcs:";
       append_hex_u64(reply, get_register(regs, kRip));
@@ -203,17 +216,6 @@ void Dispatcher::stop_reply(const StopInfo& stop, std::string& reply) {
   }
 }
 
-bool Dispatcher::is_our_thread(std::string_view id) const {
-  // One thread: 1. Accept "-1" (all), "0" (any), "1", and multiprocess "p1.1"/"p1.-1".
-  if (id.starts_with("p")) {
-    auto parts = split_once(id.substr(1), '.');
-    if (!parts) return id == "p1" || id == "p-1";
-    return (parts->first == "1" || parts->first == "-1") &&
-           (parts->second == "-1" || parts->second == "0" || parse_hex_u64(parts->second) == 1u);
-  }
-  return id == "-1" || id == "0" || parse_hex_u64(id) == 1u;
-}
-
 // --- Handlers ---
 
 Dispatcher::Result Dispatcher::handle_q_supported(std::string_view args, std::string& reply) {
@@ -229,6 +231,7 @@ Dispatcher::Result Dispatcher::handle_q_supported(std::string_view args, std::st
   };
   client_swbreak_ = offered("swbreak+");
   client_hwbreak_ = offered("hwbreak+");
+  multiprocess_ = offered("multiprocess+");
   reply = "PacketSize=";
   append_hex_u64(reply, kMaxPacketSize);
   reply += ";QStartNoAckMode+;qXfer:features:read+;vContSupported+";
@@ -237,6 +240,7 @@ Dispatcher::Result Dispatcher::handle_q_supported(std::string_view args, std::st
   if (target_.supports_breakpoint(BreakpointKind::kHardware)) reply += ";hwbreak+";
   if (!target_.exec_file_path().empty()) reply += ";qXfer:exec-file:read+";
   if (target_.reverse() != nullptr) reply += ";ReverseStep+;ReverseContinue+";
+  if (multiprocess_) reply += ";multiprocess+";
   return Outcome{};
 }
 
@@ -279,12 +283,12 @@ Dispatcher::Result Dispatcher::handle_q_xfer_exec_file(std::string_view args, st
 }
 
 Dispatcher::Result Dispatcher::handle_q_c(std::string_view, std::string& reply) {
-  reply = "QC1";
+  reply = "QC" + our_thread_id(multiprocess_);
   return Outcome{};
 }
 
 Dispatcher::Result Dispatcher::handle_q_f_thread_info(std::string_view, std::string& reply) {
-  reply = "m1";
+  reply = "m" + our_thread_id(multiprocess_);
   return Outcome{};
 }
 
@@ -449,7 +453,7 @@ Dispatcher::Result Dispatcher::handle_v_cont(std::string_view args, std::string&
       action = parts->first;
       thread = parts->second;
     }
-    if (!thread.empty() && !is_our_thread(thread)) continue;
+    if (!thread.empty() && !names_our_thread(thread)) continue;
     if (action == "c") return resume(ResumeAction::kContinue, {});
     if (action == "s") return resume(ResumeAction::kStep, {});
     if (action.size() == 3 && action[0] == 'C' && parse_hex_u64(action.substr(1))) {
@@ -463,7 +467,11 @@ Dispatcher::Result Dispatcher::handle_v_cont(std::string_view args, std::string&
   return fail(Errc::kInvalid, "vCont: no action for our thread");
 }
 
-Dispatcher::Result Dispatcher::handle_v_kill(std::string_view, std::string& reply) {
+Dispatcher::Result Dispatcher::handle_v_kill(std::string_view args, std::string& reply) {
+  // vKill;pid (the table took the ';').
+  if (!args.empty() && !names_our_process(args)) {
+    return fail(Errc::kInvalid, "vKill: no such process");
+  }
   base::Status status = target_.kill();
   if (!status) return target_failed(status.error());
   reply = "OK";
@@ -482,19 +490,23 @@ Dispatcher::Result Dispatcher::handle_read_registers(std::string_view, std::stri
   base::Status status = target_.read_registers(regs);
   if (!status) return target_failed(status.error());
   append_hex_bytes(reply, regs);
+  reply += kOrigRaxHex;
   return Outcome{};
 }
 
 Dispatcher::Result Dispatcher::handle_write_registers(std::string_view args, std::string& reply) {
   if (thread_suffix_) args = strip_thread_suffix(args);
-  if (args.size() % 2 != 0 || args.size() > 2 * kRegisterFileSize) {
+  if (args.size() % 2 != 0 || args.size() > 2 * kWireRegisterFileSize) {
     return fail(Errc::kInvalid, "G: bad length");
   }
   RegisterFile regs{};
   base::Status status = target_.read_registers(regs);
   if (!status) return target_failed(status.error());
-  // A shorter G writes the leading registers and keeps the rest.
-  if (!decode_hex_bytes(args, std::span(regs.data(), args.size() / 2))) {
+  // A shorter G writes the leading registers and keeps the rest; orig_rax's bytes are ignored.
+  const std::size_t ours = std::min(args.size(), 2 * kRegisterFileSize);
+  std::array<uint8_t, 8> orig_rax{};
+  if (!decode_hex_bytes(args.substr(0, ours), std::span(regs.data(), ours / 2)) ||
+      !decode_hex_bytes(args.substr(ours), std::span(orig_rax.data(), (args.size() - ours) / 2))) {
     return fail(Errc::kInvalid, "G: bad hex");
   }
   status = target_.write_registers(regs);
@@ -506,6 +518,10 @@ Dispatcher::Result Dispatcher::handle_write_registers(std::string_view args, std
 Dispatcher::Result Dispatcher::handle_read_register(std::string_view args, std::string& reply) {
   if (thread_suffix_) args = strip_thread_suffix(args);
   auto regno = parse_hex_u64(args);
+  if (regno == static_cast<uint64_t>(kOrigRax)) {
+    reply = kOrigRaxHex;
+    return Outcome{};
+  }
   if (!regno || *regno >= kRegisterCount) return fail(Errc::kInvalid, "p: bad register");
   std::array<uint8_t, 16> value{};
   std::span<uint8_t> bytes(value.data(), registers()[*regno].bitsize / 8);
@@ -520,7 +536,13 @@ Dispatcher::Result Dispatcher::handle_write_register(std::string_view args, std:
   auto parts = split_once(args, '=');
   if (!parts) return fail(Errc::kInvalid, "P: no =");
   auto regno = parse_hex_u64(parts->first);
-  if (!regno || *regno >= kRegisterCount) return fail(Errc::kInvalid, "P: bad register");
+  if (!regno || *regno >= kWireRegisterCount) return fail(Errc::kInvalid, "P: bad register");
+  if (*regno == static_cast<uint64_t>(kOrigRax)) {
+    std::array<uint8_t, 8> ignored{};
+    if (!decode_hex_bytes(parts->second, ignored)) return fail(Errc::kInvalid, "P: bad value");
+    reply = "OK";  // gdb sets -1 when it writes the pc (amd64_linux_write_pc): nothing to do
+    return Outcome{};
+  }
   std::array<uint8_t, 16> value{};
   std::span<uint8_t> bytes(value.data(), registers()[*regno].bitsize / 8);
   if (!decode_hex_bytes(parts->second, bytes)) return fail(Errc::kInvalid, "P: bad value");
@@ -648,18 +670,22 @@ Dispatcher::Result Dispatcher::handle_remove_breakpoint(std::string_view args, s
 Dispatcher::Result Dispatcher::handle_set_thread(std::string_view args, std::string& reply) {
   // Hg<id> / Hc<id>: there is one thread.
   if (args.empty() || (args[0] != 'g' && args[0] != 'c')) return fail(Errc::kInvalid, "H: op");
-  if (!is_our_thread(args.substr(1))) return fail(Errc::kInvalid, "H: no such thread");
+  if (!names_our_thread(args.substr(1))) return fail(Errc::kInvalid, "H: no such thread");
   reply = "OK";
   return Outcome{};
 }
 
 Dispatcher::Result Dispatcher::handle_thread_alive(std::string_view args, std::string& reply) {
-  if (!is_our_thread(args)) return fail(Errc::kInvalid, "T: no such thread");
+  if (!names_our_thread(args)) return fail(Errc::kInvalid, "T: no such thread");
   reply = "OK";
   return Outcome{};
 }
 
-Dispatcher::Result Dispatcher::handle_detach(std::string_view, std::string& reply) {
+Dispatcher::Result Dispatcher::handle_detach(std::string_view args, std::string& reply) {
+  // D, or D;pid with the multiprocess extension.
+  if (!args.empty() && (args[0] != ';' || !names_our_process(args.substr(1)))) {
+    return fail(Errc::kInvalid, "D: no such process");
+  }
   base::Status status = target_.detach();
   if (!status) return target_failed(status.error());
   reply = "OK";
@@ -696,69 +722,9 @@ Dispatcher::Result Dispatcher::handle_backward(std::string_view args, std::strin
 
 namespace hlrr::rsp {
 
-// vFile (host I/O), only to serve the exec file's bytes: setfs, open, pread, close. Replies are
-// `F result[,errno][;binary]` with gdb's fileio errno values. Without bytes, every vFile packet
-// is unsupported, so gdb falls back to opening the path on the host.
+// vFile (host I/O): rsp/host_io.h. /proc files only to a client that knows our pid.
 Dispatcher::Result Dispatcher::handle_v_file(std::string_view args, std::string& reply) {
-  constexpr int kExecFd = 3;
-  constexpr std::string_view kEnoent = "F-1,2";
-  constexpr std::string_view kEbadf = "F-1,9";
-  constexpr std::string_view kEinval = "F-1,16";
-  std::span<const uint8_t> bytes = target_.exec_file_bytes();
-  if (bytes.empty()) return Outcome{};
-  auto op = split_once(args, ':');
-  if (!op) return Outcome{};
-  if (op->first == "setfs") {
-    reply = "F0";
-  } else if (op->first == "open") {
-    // open:hexpath,flags,mode: read-only opens of our path only.
-    auto path_rest = split_once(op->second, ',');
-    auto flags_mode = path_rest ? split_once(path_rest->second, ',') : std::nullopt;
-    std::string path(path_rest ? path_rest->first.size() / 2 : 0, '\0');
-    if (!flags_mode || path_rest->first.size() % 2 != 0 ||
-        !decode_hex_bytes(path_rest->first,
-                          std::span(reinterpret_cast<uint8_t*>(path.data()), path.size()))) {
-      reply = kEinval;
-    } else if (path != target_.exec_file_path()) {
-      reply = kEnoent;
-    } else if (parse_hex_u64(flags_mode->first) != 0u) {
-      reply = "F-1,13";  // EACCES: read-only
-    } else {
-      exec_file_open_ = true;
-      reply = "F";
-      append_hex_u64(reply, kExecFd);
-    }
-  } else if (op->first == "pread") {
-    // pread:fd,count,offset
-    auto fd_rest = split_once(op->second, ',');
-    auto count_offset = fd_rest ? split_once(fd_rest->second, ',') : std::nullopt;
-    auto fd = fd_rest ? parse_hex_u64(fd_rest->first) : std::nullopt;
-    auto count = count_offset ? parse_hex_u64(count_offset->first) : std::nullopt;
-    auto offset = count_offset ? parse_hex_u64(count_offset->second) : std::nullopt;
-    if (!fd || !count || !offset) {
-      reply = kEinval;
-    } else if (*fd != kExecFd || !exec_file_open_) {
-      reply = kEbadf;
-    } else {
-      // Binary data may double when escaped: stay within PacketSize.
-      uint64_t length =
-          *offset >= bytes.size() ? 0 : std::min<uint64_t>(*count, bytes.size() - *offset);
-      length = std::min(length, kMaxReadLength);
-      reply = "F";
-      append_hex_u64(reply, length);
-      reply += ";";
-      reply.append(reinterpret_cast<const char*>(bytes.data()) + (length ? *offset : 0), length);
-    }
-  } else if (op->first == "close") {
-    auto fd = parse_hex_u64(op->second);
-    if (!fd || *fd != kExecFd || !exec_file_open_) {
-      reply = kEbadf;
-    } else {
-      exec_file_open_ = false;
-      reply = "F0";
-    }
-  }
-  // Other operations (fstat, unlink, readlink, ...): the empty reply, "not supported".
+  if (!host_io_.handle(args, multiprocess_, reply)) reply.clear();
   return Outcome{};
 }
 

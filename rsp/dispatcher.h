@@ -10,6 +10,8 @@
 #include <string_view>
 
 #include "base/expected.h"
+#include "rsp/host_io.h"
+#include "rsp/packet_codec.h"
 #include "rsp/target.h"
 
 namespace hlrr::rsp {
@@ -41,6 +43,10 @@ class Dispatcher {
   };
 
   explicit Dispatcher(Target& target);
+
+  // Largest `m` read, qXfer chunk and vFile:pread we return: binary data may double when
+  // escaped, and replies stay within the PacketSize we advertise.
+  static constexpr uint64_t kMaxReadLength = (kMaxPacketSize - 32) / 2;
 
   // Handles one packet payload; writes the reply payload (unframed) into `reply`, and any text
   // for the client's console (qRcmd output too long for one reply) into `console`.
@@ -119,7 +125,6 @@ class Dispatcher {
   Result breakpoint(std::string_view args, bool insert, std::string& reply);
   Result xfer_read(std::string_view data, std::string_view offset_length, std::string& reply);
   void run_monitor(std::string_view line, std::string& output);
-  bool is_our_thread(std::string_view id) const;
 
   Target& target_;
   StopInfo last_stop_;
@@ -129,7 +134,8 @@ class Dispatcher {
   bool list_threads_in_stop_ = false;  // QListThreadsInStopReply
   bool client_swbreak_ = false;        // the client's qSupported offered swbreak+
   bool client_hwbreak_ = false;        // ... and hwbreak+
-  bool exec_file_open_ = false;        // vFile: the one file we serve is open
+  bool multiprocess_ = false;          // agreed in qSupported: thread ids "pP.T"
+  HostIo host_io_;                     // vFile
 };
 
 }  // namespace hlrr::rsp

@@ -24,6 +24,12 @@ enum RegNum : int {
   kMxcsr = 56,
   kFsBase = 57, kGsBase = 58,
   kRegisterCount = 59,
+  // orig_rax, Linux's syscall-restart register (feature org.gnu.gdb.i386.linux): gdb's GNU/Linux
+  // x86-64 architecture, which writes cores (`gcore`), exists only with it. A guest makes no
+  // syscalls, so the server itself serves it, always -1, after the register file (writes are
+  // ignored): targets never see it, qRegisterInfo does not list it.
+  kOrigRax = 59,
+  kWireRegisterCount = 60,
 };
 // clang-format on
 
@@ -50,6 +56,9 @@ std::span<const RegisterDesc> registers();
 
 // Bytes of the whole `g` register file (sum of all register sizes).
 inline constexpr std::size_t kRegisterFileSize = 552;
+
+// Bytes of the `g` packet: the register file, then orig_rax.
+inline constexpr std::size_t kWireRegisterFileSize = kRegisterFileSize + 8;
 
 // The register file in `g` layout, little-endian, as targets read and write it.
 using RegisterFile = std::array<uint8_t, kRegisterFileSize>;

@@ -98,6 +98,11 @@ std::string build() {
     }
     xml += "  </feature>\n";
   }
+  // Served by the dispatcher, not in registers() (rsp/registers.h).
+  xml +=
+      "  <feature name=\"org.gnu.gdb.i386.linux\">\n"
+      "    <reg name=\"orig_rax\" bitsize=\"64\" type=\"int\" regnum=\"" +
+      std::to_string(kOrigRax) + "\"/>\n  </feature>\n";
   xml += "</target>\n";
   return xml;
 }

@@ -159,8 +159,8 @@ TEST_F(CoreDump, HlrunCoreOnFaultUnderADebuggerIsWrittenAtTheFault) {
   expect_deep_fault_core(core, m[1].str());
 }
 
-// gdb's gcore cannot write a core over the protocol (docs/replay.md); `monitor core PATH`
-// writes the same core from inside a debugging session, at the point gdb stopped at.
+// `monitor core PATH` writes hlrr's own core from inside a debugging session, at the point gdb
+// stopped at (gdb's own `gcore` works too: gcore_test.cc).
 TEST_F(CoreDump, MonitorCoreInAReplaySessionWritesTheCoreOfThatPoint) {
   const std::string trace = dir_.path("fault.cap"), core = dir_.path("monitor.core");
   auto rec = run_process({tool_path("hlrun"), guest_path("faults"), "--vcpu", "unicorn", "--call",

@@ -41,7 +41,7 @@ TEST_P(LiveGdb, BreakByNameBacktraceLocalsGlobalsNextFinish) {
   // `next` over hl_print (a host call) lands on the following line.
   EXPECT_CONTAINS(out, "Line 29 of \"");
   EXPECT_CONTAINS(out, "Value returned is $4 = {type = 1, reserved = 0, u = {i64 = 14,");
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) exited normally]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) exited normally]");
   const std::string rest = hlrun.finish();
   EXPECT_CONTAINS(rest, "Hello, world!\n");
   EXPECT_CONTAINS(rest, "result: 14\n");
@@ -193,7 +193,7 @@ TEST_P(LiveGdb, HardwareBreakpointAndDetach) {
                                       {"hbreak greet", "continue", "info registers rip", "detach"});
   EXPECT_CONTAINS(out, "Hardware assisted breakpoint 1 at ");
   EXPECT_CONTAINS(out, "rip            " + hex_address(line_address("hello", "hello.c:20")) + " ");
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) detached]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) detached]");
   const std::string rest = hlrun.finish();
   EXPECT_CONTAINS(rest, "Hello, world!\nresult: 14\n");
   EXPECT_EQ(hlrun.exit_code(), 0);
@@ -210,7 +210,7 @@ TEST_P(LiveGdb, InterruptsAGuestInALoopThenKills) {
       guest_path("faults") + " & p=\\$!; sleep 2; kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
   EXPECT_CONTAINS(out, "infinite_loop + ");
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) killed]");
   EXPECT_CONTAINS(hlrun.finish(), "hlrun: killed by the debugger\n");
   EXPECT_EQ(hlrun.exit_code(), 1);
 }

@@ -107,7 +107,7 @@ TEST(Gdb, RegistersMemoryStepMonitorWatchKill) {
   EXPECT_CONTAINS(out, "Hardware watchpoint 2: *(int*)0x4000\n\nOld value = ");
   // The fake's instruction at 0x1004 writes its rip's low byte (4) to 0x4000.
   EXPECT_CONTAINS(out, "rip            0x1005              0x1005\n");
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) killed]");
   EXPECT_CONTAINS(server.finish(), "end target-finished");
 }
 
@@ -140,7 +140,7 @@ TEST(Gdb, InterruptARunningTarget) {
             "' -ex continue -ex 'info registers rip' -ex kill & p=\\$!; sleep 2; "
             "kill -INT \\$p; wait \\$p\"");
   EXPECT_CONTAINS(out, "Program received signal SIGINT, Interrupt.");
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) killed]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) killed]");
   EXPECT_EQ(out.find("rip            0x1000 "), std::string::npos) << out;  // it ran
   EXPECT_CONTAINS(server.finish(), "end target-finished");
 }
@@ -150,7 +150,7 @@ TEST(Gdb, ExitIsReported) {
   FakeServer server("");
   ASSERT_NE(server.port(), 0);
   std::string out = gdb(server.port(), {"continue"});
-  EXPECT_CONTAINS(out, "[Inferior 1 (Remote target) exited normally]");
+  EXPECT_CONTAINS(out, "[Inferior 1 (process 1) exited normally]");
   EXPECT_CONTAINS(server.finish(), "end target-finished");
 }
 

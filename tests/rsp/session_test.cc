@@ -62,9 +62,10 @@ class SessionTest : public ::testing::Test {
   std::string stop_reply(uint64_t rip, std::string_view reason, uint8_t sig = 5) {
     std::string s = "T";
     append_hex_u8(s, sig);
-    s += "06:" + le64(0) + ";07:" + le64(0x8000) + ";10:" + le64(rip) + ";thread:01;";
+    s += "06:" + le64(0) + ";07:" + le64(0x8000) + ";10:" + le64(rip) + ";thread:" + thread_ + ";";
     return s + std::string(reason);
   }
+  std::string thread_ = "01";  // "p1.1" once the client and we agreed on multiprocess
 
   FakeTarget target_;
   std::string out_;
@@ -75,7 +76,8 @@ TEST_F(SessionTest, ReadsAllRegistersAsExactHex) {
   std::string raw = send("$g#67");
   std::string regs_hex;
   append_hex_bytes(regs_hex, target_.regs());
-  EXPECT_EQ(raw, "+" + frame(regs_hex));
+  // The target's register file, then orig_rax: -1, never in a syscall.
+  EXPECT_EQ(raw, "+" + frame(regs_hex + "ffffffffffffffff"));
   EXPECT_EQ(regs_hex.size(), 2 * kRegisterFileSize);
   EXPECT_EQ(regs_hex.substr(0, 16), "8877665544332211");    // rax
   EXPECT_EQ(regs_hex.substr(256, 16), "0010000000000000");  // rip = 0x1000
@@ -209,6 +211,7 @@ TEST_F(SessionTest, StepReportsExpeditedRegisters) {
 
 TEST_F(SessionTest, ContinueStopsAtBreakpoints) {
   reply("qSupported:multiprocess+;swbreak+;hwbreak+");  // as gdb asks
+  thread_ = "p1.1";
   EXPECT_EQ(reply("Z0,1005,1"), "OK");
   EXPECT_EQ(reply("c"), stop_reply(0x1005, "swbreak:;"));
   EXPECT_EQ(reply("Z1,1008,1"), "OK");
@@ -220,11 +223,13 @@ TEST_F(SessionTest, ContinueStopsAtBreakpoints) {
 // does not); watchpoint reasons are part of the base protocol.
 TEST_F(SessionTest, BreakpointReasonsOnlyForAClientThatAskedForThem) {
   reply("qSupported:xmlRegisters=i386;multiprocess+");
+  thread_ = "p1.1";
   EXPECT_EQ(reply("Z0,1005,1"), "OK");
   EXPECT_EQ(reply("c"), stop_reply(0x1005, ""));
   EXPECT_EQ(reply("Z1,1008,1"), "OK");
   EXPECT_EQ(reply("c"), stop_reply(0x1008, ""));
   reply("qSupported:swbreak+");
+  thread_ = "01";
   EXPECT_EQ(reply("?"), stop_reply(0x1008, ""));  // a hardware breakpoint: hwbreak not asked
   EXPECT_EQ(reply("Z0,100a,1"), "OK");
   EXPECT_EQ(reply("c"), stop_reply(0x100a, "swbreak:;"));
@@ -275,7 +280,7 @@ TEST_F(SessionTest, VKill) {
 TEST_F(SessionTest, QSupportedDerivedFromTheTarget) {
   EXPECT_EQ(reply("qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386"),
             "PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;vContSupported+;"
-            "QThreadSuffixSupported+;QListThreadsInStopReply+;swbreak+;hwbreak+");
+            "QThreadSuffixSupported+;QListThreadsInStopReply+;swbreak+;hwbreak+;multiprocess+");
   target_.reverse_enabled = true;
   target_.exec_path = "/tmp/guest.elf";
   EXPECT_EQ(reply("qSupported"),
@@ -361,8 +366,8 @@ TEST_F(SessionTest, ExecFileBytesOverVFile) {
   target_.exec_bytes = {0x7f, 'E', 'L', 'F', '#', '$', 0x00, 0x03};
   EXPECT_EQ(reply("vFile:setfs:0"), "F0");
   EXPECT_EQ(reply("vFile:open:" + hex("/other") + ",0,0"), "F-1,2");
-  EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",1,0"), "F-1,13");
-  EXPECT_EQ(reply("vFile:pread:3,10,0"), "F-1,9");  // not open yet
+  EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",1,0"), "F-1,d");  // EACCES (13)
+  EXPECT_EQ(reply("vFile:pread:3,10,0"), "F-1,9");                    // not open yet
   EXPECT_EQ(reply("vFile:open:" + hex("/g.elf") + ",0,1c0"), "F3");
   // Binary data, escaped on the wire (# and $), unescaped here by the framing check.
   EXPECT_EQ(reply("vFile:pread:3,4,0"),
@@ -371,7 +376,12 @@ TEST_F(SessionTest, ExecFileBytesOverVFile) {
   EXPECT_EQ(reply("vFile:pread:3,100,4"), std::string("F4;#$\0\x03", 7));
   EXPECT_EQ(request("vFile:pread:3,1,4"), "+$F1;}\x03#32");
   EXPECT_EQ(reply("vFile:pread:3,10,8"), "F0;");
-  EXPECT_EQ(reply("vFile:fstat:3"), "");
+  // fstat: gdb's struct fio_stat, big-endian: a regular read-only file of 8 bytes.
+  EXPECT_EQ(reply("vFile:fstat:3"), std::string("F40;\0\0\0\0\0\0\0\0\0\0\x81\x24\0\0\0\x01", 20) +
+                                        std::string(12, '\0') + std::string(7, '\0') + "\x08" +
+                                        std::string(6, '\0') + std::string("\x10\0", 2) +
+                                        std::string(7, '\0') + "\x01" + std::string(12, '\0'));
+  EXPECT_EQ(reply("vFile:fstat:4"), "F-1,9");
   EXPECT_EQ(reply("vFile:close:3"), "F0");
   EXPECT_EQ(reply("vFile:close:3"), "F-1,9");
   EXPECT_EQ(reply("vFile:pread:zz"), "F-1,16");
