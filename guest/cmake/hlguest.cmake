@@ -133,8 +133,10 @@ function(_hl_guest_runtime profile out_var)
 endfunction()
 _hl_guest_runtime("${HL_GUEST_PROFILE}" _hl_default_runtime)
 
-# The runtime of LIBC guests: the same registry, dispatch and host calls, with musl's start-up
-# and its system calls served by libc/syscall.c instead of the freestanding pieces.
+# The runtime of LIBC guests: the same entry points, registry, dispatch and host calls, with
+# musl's start-up and its system calls (libc/) instead of the freestanding pieces that musl
+# provides (format.c, memory.c: formatting, memcpy & co, the allocator). entry.S is built with
+# HL_GUEST_LIBC, which points `syscall` at libc/syscall_entry.S.
 function(_hl_guest_libc_runtime profile out_var)
   set(lib hlguest_libc_${profile})
   set(${out_var} ${lib} PARENT_SCOPE)
@@ -143,12 +145,14 @@ function(_hl_guest_libc_runtime profile out_var)
   endif()
   _hl_guest_require_musl()
   add_library(${lib} STATIC
-    "${HLGUEST_SDK_DIR}/runtime/libc/entry.S"
+    "${HLGUEST_SDK_DIR}/runtime/entry.S"
+    "${HLGUEST_SDK_DIR}/runtime/libc/syscall_entry.S"
     "${HLGUEST_SDK_DIR}/runtime/libc/boot.c"
     "${HLGUEST_SDK_DIR}/runtime/libc/syscall.c"
     "${HLGUEST_SDK_DIR}/runtime/runtime.c"
     "${HLGUEST_SDK_DIR}/runtime/hostcall.c")
   _hl_guest_flags(${lib} LIBC ${profile})
+  target_compile_definitions(${lib} PRIVATE HL_GUEST_LIBC)
 endfunction()
 
 # hl_add_guest(<name> [GENERAL_REGS_ONLY | LIBC] [PROFILE debug|release] <source>...)
