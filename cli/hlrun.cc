@@ -7,6 +7,7 @@
 #include "cli/call_arguments.h"
 #include "cli/call_session.h"
 #include "cli/debug_session.h"
+#include "cli/vcpu_selection.h"
 #include "recorder/flight_recorder.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
@@ -65,7 +66,10 @@ int main(int argc, char** argv) {
                  "FILE: calls to run after any --call, one a line `FN ARGS...` (- : stdin)");
   app.add_flag("--fresh", fresh,
                "restore the state right after initialisation before each call of a session");
-  app.add_option("--vcpu", vcpu, "vCPU backend: auto (KVM where /dev/kvm is usable), kvm, unicorn")
+  app.add_option(
+         "--vcpu", vcpu,
+         "vCPU backend: auto (KVM where /dev/kvm is usable and can execute the guest; -v says "
+         "which and why), kvm, unicorn")
       ->check(CLI::IsMember({"auto", "kvm", "unicorn"}))
       ->capture_default_str();
   app.add_option("--timeout", timeout_ms,
@@ -146,6 +150,13 @@ int main(int argc, char** argv) {
   }
   auto image = vmm::ElfImage::read_file(guest_path);
   if (!image) return fail(kExitUsage, image.error().message);
+  // The backend, decided before the guest runs: auto takes KVM only if it can run this guest.
+  const auto selection = cli::select_vcpu(
+      "hlrun", config.vcpu, image->needs_sse(),
+      config.vcpu == vmm::VcpuKind::kUnicorn ? vmm::KvmCapability{} : vmm::probe_kvm());
+  if (selection.exit_code != 0 || verbose) std::fprintf(stderr, "%s\n", selection.line.c_str());
+  if (selection.exit_code != 0) return selection.exit_code;
+  config.vcpu = selection.kind;
   auto sandbox = vmm::Sandbox::load(std::move(*image), std::move(config));
   if (!sandbox) return fail(kExitUsage, sandbox.error().message);
   // Recording starts before the initialisation, so the trace holds the guest's whole life.

@@ -11,6 +11,7 @@
 
 #include "base/hex.h"
 #include "hl_abi.h"
+#include "vmm/elf_note.h"
 
 namespace hlrr::vmm {
 namespace {
@@ -162,6 +163,7 @@ base::Expected<ElfImage> ElfImage::parse(std::vector<uint8_t> bytes) {
     if (seg.executable) code.push_back({seg.vaddr, file.subspan(seg.file_offset, seg.file_size)});
   }
   contents->sites = scan_code(code, &contents->uses_fpu);
+  contents->feature_note = read_feature_note(file);
   contents->bytes = std::move(bytes);
   return ElfImage(std::move(contents));
 }
@@ -188,6 +190,11 @@ base::Status ElfImage::load_into(GuestMemory& memory, uint64_t lowest) const {
     if (auto st = memory.write(s.vaddr + s.file_size, zeros); !st) return st;
   }
   return {};
+}
+
+bool ElfImage::needs_sse() const {
+  const auto note = feature_note();
+  return uses_fpu() || (note && (*note & HL_FEATURE_SSE) != 0);
 }
 
 uint64_t ElfImage::image_end() const {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,8 +51,14 @@ class ElfImage {
   std::span<const uint8_t> bytes() const { return contents_->bytes; }
   // The port-I/O, hlt and non-deterministic instructions of the executable segments.
   const std::vector<InstructionSite>& instruction_sites() const { return contents_->sites; }
-  // Whether the code touches x87/MMX/SSE state at all (the SDK builds guests without it).
+  // Whether the code touches x87/MMX/SSE state at all (a code scan of the executable segments).
   bool uses_fpu() const { return contents_->uses_fpu; }
+  // The HL_FEATURE_* bits of the guest's .note.hlrr (vmm/elf_note.h); nullopt without one.
+  std::optional<uint32_t> feature_note() const { return contents_->feature_note; }
+  // Whether only a vCPU that executes x87/SSE can run the guest: its note says it was built with
+  // them (which covers code the scan cannot see: generated at run time), or the scan found
+  // such an instruction (which covers guests without the note, and a note that understates).
+  bool needs_sse() const;
   // One past the highest loaded byte: where the guest heap may begin.
   uint64_t image_end() const;
 
@@ -63,6 +70,7 @@ class ElfImage {
     SymbolTable symbols;
     std::vector<InstructionSite> sites;
     bool uses_fpu = false;
+    std::optional<uint32_t> feature_note;
   };
   explicit ElfImage(std::shared_ptr<const Contents> contents) : contents_(std::move(contents)) {}
 

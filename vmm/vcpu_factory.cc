@@ -1,5 +1,6 @@
 #include "vmm/vcpu_factory.h"
 
+#include "vmm/backend_choice.h"
 #include "vmm/hybrid_vcpu.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/unicorn_vcpu.h"
@@ -67,13 +68,14 @@ base::Expected<VcpuKind> parse_vcpu_kind(std::string_view text) {
 
 base::Expected<std::unique_ptr<Vcpu>> create_vcpu(VcpuKind kind, GuestMemory& memory,
                                                   const ElfImage& image) {
-  if (kind == VcpuKind::kAuto) kind = KvmVcpu::available() ? VcpuKind::kKvm : VcpuKind::kUnicorn;
+  // The software vCPU needs no probe of KVM (backend_choice.h).
+  if (kind != VcpuKind::kUnicorn) {
+    auto choice = choose_backend(kind, probe_kvm(), image.needs_sse());
+    if (!choice) return base::Unexpected(std::move(choice).error());
+    kind = choice->kind;
+  }
   base::Expected<std::unique_ptr<Vcpu>> vcpu = base::fail("");
   if (kind == VcpuKind::kKvm) {
-    if (auto usable = KvmVcpu::available(); !usable) {
-      return base::fail("KVM is not usable here: " + usable.error().message +
-                        " (use --vcpu unicorn)");
-    }
     vcpu = create_kvm(memory, image);
   } else if (auto soft = UnicornVcpu::create(memory, image.instruction_sites())) {
     vcpu = std::unique_ptr<Vcpu>(std::move(*soft));

@@ -1,5 +1,6 @@
-// Choosing and creating a vCPU backend: `auto` takes KVM where /dev/kvm is usable and the
-// software vCPU elsewhere; an explicit `kvm` where it isn't usable fails with one line.
+// Creating a vCPU backend: `auto` takes KVM where /dev/kvm is usable and can execute what the
+// guest needs, the software vCPU elsewhere; an explicit `kvm` that cannot run the guest fails
+// with one line (the decision: backend_choice.h).
 #pragma once
 
 #include <functional>

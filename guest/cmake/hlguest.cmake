@@ -2,9 +2,9 @@
 #
 #   include(path/to/guest/cmake/hlguest.cmake)
 #   hl_add_guest(myguest myguest.c util.c)              # -> ${HLRR_GUEST_OUTPUT_DIR}/myguest.elf
-#   hl_add_guest(mathy HL_GUEST_SSE mathy.c)             # opts into SSE (see README.md)
+#   hl_add_guest(kvmok GENERAL_REGS_ONLY kvmok.c)        # no x87/SSE, for KVMs without (README.md)
 #   hl_add_guest(fast PROFILE release fast.c)            # this guest optimised (-O2 -g)
-#   hl_add_guest(real LIBC real.c)                       # with musl as its C library (SSE on)
+#   hl_add_guest(real LIBC real.c)                       # with musl as its C library
 #
 # A guest target is an executable named <name> whose file is <name>.elf, compiled with
 # HL_GUEST_COMPILE_FLAGS and its profile's flags, linked with the SDK's linker script and the
@@ -25,11 +25,13 @@ endif()
 # -mno-red-zone as for any ring-0 code (anything pushed on the current stack, by the CPU or a
 # debugger, must not clobber a leaf function's locals below RSP); frame pointers so that
 # gdb and lldb backtrace in both profiles; no CET (no endbr64 noise in traces and
-# disassembly); no stack protector (no TLS, no __stack_chk_fail). -mgeneral-regs-only: no
-# x87/SSE, which the workplace KVM cannot execute (shared/VCPU-FACTS.md); HL_GUEST_SSE drops it.
+# disassembly); no stack protector (no TLS, no __stack_chk_fail). x87/SSE are on: both the
+# software vCPU and KVM on real hardware execute them; GENERAL_REGS_ONLY adds
+# -mgeneral-regs-only for KVMs that cannot (shared/VCPU-FACTS.md), and features.S's ELF note
+# tells the VMM which (docs/guests.md).
 set(HL_GUEST_COMPILE_FLAGS
   -ffreestanding -nostdlib -static -fno-pic -fno-pie
-  -mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-omit-frame-pointer
+  -mno-red-zone -fno-stack-protector -fno-omit-frame-pointer
   -fcf-protection=none
   -Wall -Wextra -Werror
   CACHE INTERNAL "compile flags of every guest source")
@@ -84,14 +86,15 @@ function(_hl_guest_require_musl)
   endif()
 endfunction()
 
-function(_hl_guest_flags target sse profile)
-  if(sse STREQUAL "LIBC")
+# `mode`: SSE (the default), GENERAL (-mgeneral-regs-only) or LIBC (musl, SSE).
+function(_hl_guest_flags target mode profile)
+  if(mode STREQUAL "LIBC")
     set(flags ${HL_GUEST_LIBC_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
   else()
     set(flags ${HL_GUEST_COMPILE_FLAGS} ${HL_GUEST_PROFILE_FLAGS_${profile}})
   endif()
-  if(sse)
-    list(REMOVE_ITEM flags -mgeneral-regs-only)
+  if(mode STREQUAL "GENERAL")
+    list(APPEND flags -mgeneral-regs-only)
   endif()
   target_compile_options(${target} PRIVATE ${flags})
   target_include_directories(${target} PUBLIC "${HLGUEST_SDK_DIR}/include")
@@ -116,7 +119,8 @@ function(_hl_guest_runtime profile out_var)
     "${HLGUEST_SDK_DIR}/runtime/hostcall.c"
     "${HLGUEST_SDK_DIR}/runtime/format.c"
     "${HLGUEST_SDK_DIR}/runtime/memory.c")
-  _hl_guest_flags(${lib} OFF ${profile})
+  # General-regs-only, so that guests of either kind can link it.
+  _hl_guest_flags(${lib} GENERAL ${profile})
   # memcpy & co must not be compiled into calls to themselves (GCC's loop-to-memcpy pass; clang
   # has no such flag and -fno-builtin does the same there).
   if(CMAKE_C_COMPILER_ID STREQUAL "GNU")
@@ -129,8 +133,10 @@ function(_hl_guest_runtime profile out_var)
 endfunction()
 _hl_guest_runtime("${HL_GUEST_PROFILE}" _hl_default_runtime)
 
-# The runtime of LIBC guests: the same registry, dispatch and host calls, with musl's start-up
-# and its system calls served by libc/syscall.c instead of the freestanding pieces.
+# The runtime of LIBC guests: the same entry points, registry, dispatch and host calls, with
+# musl's start-up and its system calls (libc/) instead of the freestanding pieces that musl
+# provides (format.c, memory.c: formatting, memcpy & co, the allocator). entry.S is built with
+# HL_GUEST_LIBC, which points `syscall` at libc/syscall_entry.S.
 function(_hl_guest_libc_runtime profile out_var)
   set(lib hlguest_libc_${profile})
   set(${out_var} ${lib} PARENT_SCOPE)
@@ -139,35 +145,46 @@ function(_hl_guest_libc_runtime profile out_var)
   endif()
   _hl_guest_require_musl()
   add_library(${lib} STATIC
-    "${HLGUEST_SDK_DIR}/runtime/libc/entry.S"
+    "${HLGUEST_SDK_DIR}/runtime/entry.S"
+    "${HLGUEST_SDK_DIR}/runtime/libc/syscall_entry.S"
     "${HLGUEST_SDK_DIR}/runtime/libc/boot.c"
     "${HLGUEST_SDK_DIR}/runtime/libc/syscall.c"
     "${HLGUEST_SDK_DIR}/runtime/runtime.c"
     "${HLGUEST_SDK_DIR}/runtime/hostcall.c")
   _hl_guest_flags(${lib} LIBC ${profile})
+  target_compile_definitions(${lib} PRIVATE HL_GUEST_LIBC)
 endfunction()
 
-# hl_add_guest(<name> [HL_GUEST_SSE] [PROFILE debug|release] <source>...)
-# PROFILE defaults to HL_GUEST_PROFILE.
+# hl_add_guest(<name> [GENERAL_REGS_ONLY | LIBC] [PROFILE debug|release] <source>...)
+# PROFILE defaults to HL_GUEST_PROFILE. HL_GUEST_SSE, the former opt-in, is accepted (SSE is the
+# default now).
 function(hl_add_guest name)
-  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE;LIBC" "PROFILE" "")
+  cmake_parse_arguments(PARSE_ARGV 1 HLG "HL_GUEST_SSE;GENERAL_REGS_ONLY;LIBC" "PROFILE" "")
   if(NOT HLG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "hl_add_guest(${name}): no sources")
+  endif()
+  if(HLG_GENERAL_REGS_ONLY AND (HLG_LIBC OR HLG_HL_GUEST_SSE))
+    # musl's libc.a uses SSE (malloc, printf, its start-up; docs/guests.md).
+    message(FATAL_ERROR "hl_add_guest(${name}): GENERAL_REGS_ONLY excludes LIBC and HL_GUEST_SSE")
   endif()
   if(NOT HLG_PROFILE)
     set(HLG_PROFILE "${HL_GUEST_PROFILE}")
   endif()
   _hl_guest_check_profile("${HLG_PROFILE}")
-  add_executable(${name} ${HLG_UNPARSED_ARGUMENTS})
+  # features.S is compiled with the guest's flags: its note says whether they include SSE.
+  add_executable(${name} ${HLG_UNPARSED_ARGUMENTS} "${HLGUEST_SDK_DIR}/runtime/features.S")
   target_link_options(${name} PRIVATE ${HL_GUEST_LINK_FLAGS})
   if(HLG_LIBC)
-    set(HLG_HL_GUEST_SSE ON)
     _hl_guest_libc_runtime("${HLG_PROFILE}" runtime)
     _hl_guest_flags(${name} LIBC "${HLG_PROFILE}")
     target_link_libraries(${name} PRIVATE ${runtime} ${HL_GUEST_LIBC_LIBS})
   else()
     _hl_guest_runtime("${HLG_PROFILE}" runtime)
-    _hl_guest_flags(${name} "${HLG_HL_GUEST_SSE}" "${HLG_PROFILE}")
+    if(HLG_GENERAL_REGS_ONLY)
+      _hl_guest_flags(${name} GENERAL "${HLG_PROFILE}")
+    else()
+      _hl_guest_flags(${name} SSE "${HLG_PROFILE}")
+    endif()
     # The runtime's objects are pulled in by name: _start, hl_dispatch_entry, memcpy ...
     target_link_libraries(${name} PRIVATE ${runtime})
   endif()
@@ -175,12 +192,12 @@ function(hl_add_guest name)
     SUFFIX ".elf"
     RUNTIME_OUTPUT_DIRECTORY "${HLRR_GUEST_OUTPUT_DIR}"
     LINK_DEPENDS "${HLGUEST_SDK_DIR}/runtime/hlguest.ld")
-  # Refuse int3, and x87/SSE unless opted in (cmake/hlguest_check.cmake).
+  # Refuse int3, and x87/SSE in a GENERAL_REGS_ONLY guest (cmake/hlguest_check.cmake).
   if(CMAKE_OBJDUMP)
-    if(HLG_HL_GUEST_SSE)
-      set(sse ON)
-    else()
+    if(HLG_GENERAL_REGS_ONLY)
       set(sse OFF)
+    else()
+      set(sse ON)
     endif()
     add_custom_command(TARGET ${name} POST_BUILD
       COMMAND "${CMAKE_COMMAND}" "-DELF=$<TARGET_FILE:${name}>" "-DOBJDUMP=${CMAKE_OBJDUMP}"

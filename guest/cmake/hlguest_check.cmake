@@ -1,7 +1,7 @@
 # hlguest_check.cmake: run after linking each guest (cmake -DELF=... -DOBJDUMP=... -DSSE=ON|OFF -P).
 # Fails the build if the guest's code contains an instruction the VMM cannot run everywhere:
 #  - int3 (this workplace's KVM cannot execute it; debuggers use other traps),
-#  - x87 or SSE/MMX instructions in a guest built without HL_GUEST_SSE (shared/VCPU-FACTS.md).
+#  - x87 or SSE/MMX instructions in a GENERAL_REGS_ONLY guest (-DSSE=OFF; shared/VCPU-FACTS.md).
 execute_process(COMMAND "${OBJDUMP}" -d --no-show-raw-insn "${ELF}"
                 OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

@@ -103,4 +103,11 @@ typedef struct hl_boot_info {
 
 #define HL_BOOT_MAGIC 0x484C4231u /* "HLB1" */
 
+/* The ELF note every SDK guest carries (runtime/features.S, not loaded into guest memory):
+ * section .note.hlrr, name "hlrr", type HL_NOTE_FEATURES, a 4-byte descriptor of HL_FEATURE_*
+ * bits saying what the guest needs of the vCPU. */
+#define HL_NOTE_NAME "hlrr"
+#define HL_NOTE_FEATURES 1u
+#define HL_FEATURE_SSE 1u /* built with x87/SSE (not -mgeneral-regs-only) */
+
 #endif /* HLRR_GUEST_HL_ABI_H */

@@ -27,7 +27,7 @@
  *    NUL); they live in the call area and are only valid until the function returns.
  *  - A string or bytes result may point anywhere in guest memory that stays valid after the
  *    function returns (a global, the heap, a string literal; never a local array).
- *  - No floating point unless the guest is built with HL_GUEST_SSE (see README.md).
+ *  - Floating point (x87/SSE) is on unless the guest is built GENERAL_REGS_ONLY (README.md).
  */
 #ifndef HLRR_GUEST_HLGUEST_H
 #define HLRR_GUEST_HLGUEST_H

@@ -1,7 +1,7 @@
 /* libc/syscall.c: the system calls musl makes, served inside the guest (memory, the thread
  * pointer) or by host calls (output, time, randomness), so that every value that can differ
  * from one run to the next enters through the host and is recorded. Everything else fails
- * with ENOSYS. Reached from hl_syscall_entry (libc/entry.S). */
+ * with ENOSYS. Reached from hl_syscall_entry (libc/syscall_entry.S). */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 #include "../hl_internal.h"
 #include "libc_internal.h"
 
-uint64_t hl_libc_fs_base; /* musl's thread pointer; libc/entry.S restores it on every call */
+uint64_t hl_libc_fs_base; /* musl's thread pointer; restored per call (syscall_entry.S) */
 
 /* ---- Pages: brk grows up from __heap_start, mmap takes free pages from the top down --------- */
 

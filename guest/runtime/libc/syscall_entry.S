@@ -1,9 +1,9 @@
-/* libc/entry.S: the entry points of a guest linked with musl (hl_add_guest(... LIBC ...)).
+/* libc/syscall_entry.S: the system-call side of a guest linked with musl (LIBC); the entry
+ * points themselves are runtime/entry.S, built with HL_GUEST_LIBC.
  *
- *  _start             as runtime/entry.S, after pointing the `syscall` instruction at
- *                     hl_syscall_entry (the MSRs below);
- *  hl_dispatch_entry  as runtime/entry.S; the MSRs and FS base are set again because a vCPU
- *                     restored from a snapshot or a trace keeps only the register file;
+ *  hl_libc_enter      called first by _start and hl_dispatch_entry: points the `syscall`
+ *                     instruction at hl_syscall_entry (the MSRs below) and restores musl's FS
+ *                     base; clobbers RAX, RCX, RDX only;
  *  hl_syscall_entry   where musl's `syscall` instructions land (LSTAR): ring 0 to ring 0, so
  *                     no stack switch and no `sysret` (which returns to ring 3); it calls
  *                     hl_syscall_dispatch(number, args) and returns with `jmp *%rcx`.
@@ -20,8 +20,12 @@
 #define KERNEL_CS 0x08 /* vmm/long_mode.h: syscall loads CS = STAR[47:32], SS = CS + 8 */
 #define FMASK_BITS 0x40700 /* clear TF, IF, DF, AC on entry, as Linux does */
 
+        .text
 /* EFER.SCE on; STAR, LSTAR, FMASK; FS base from hl_libc_fs_base (0 before musl's TLS). */
-.macro set_syscall_msrs
+        .globl  hl_libc_enter
+        .type   hl_libc_enter, @function
+hl_libc_enter:
+        .cfi_startproc
         movl    $MSR_EFER, %ecx
         rdmsr
         orl     $1, %eax
@@ -47,38 +51,9 @@
         shrq    $32, %rdx
         wrmsr
 3:
-.endm
-
-        .section .text.hl_entry, "ax", @progbits   /* first in the image (hlguest.ld) */
-        .globl  _start
-        .type   _start, @function
-_start:
-        .cfi_startproc
-        .cfi_undefined rip
-        xorl    %ebp, %ebp
-        andq    $-16, %rsp
-        cld
-        set_syscall_msrs
-        call    hl_runtime_start        /* boots musl (hl_heap_init), calls hl_main */
-1:      hlt                             /* the host snapshots the sandbox here */
-        jmp     1b
+        ret
         .cfi_endproc
-        .size   _start, . - _start
-
-        .globl  hl_dispatch_entry
-        .type   hl_dispatch_entry, @function
-hl_dispatch_entry:
-        .cfi_startproc
-        .cfi_undefined rip
-        xorl    %ebp, %ebp
-        andq    $-16, %rsp
-        cld
-        set_syscall_msrs
-        call    hl_dispatch
-2:      hlt
-        jmp     2b
-        .cfi_endproc
-        .size   hl_dispatch_entry, . - hl_dispatch_entry
+        .size   hl_libc_enter, . - hl_libc_enter
 
         .globl  hl_syscall_entry
         .type   hl_syscall_entry, @function
