@@ -13,7 +13,7 @@
 // a panic, a bad host call or port, a refused call or a VMM error); resuming after it ends the
 // program (`X..`) with the fault as result().
 //
-// Threading: as rsp::Target (resume() on the server's worker thread, interrupts through its
+// Threading: as rsp::Target (every call on the server's target thread, interrupts through its
 // stop token calling Vcpu::request_stop()). The sandbox is not owned and must outlive the
 // target; nothing else may drive it while the server runs.
 #pragma once

@@ -3,9 +3,8 @@
 //
 // Threading contract
 // ------------------
-// * Every method is called from one thread at a time, never concurrently with another method,
-//   EXCEPT that `resume()` (and the reverse extension's methods) run on the target thread of the
-//   server while the server's I/O thread keeps reading the socket.
+// * Under the server, every method is called on its one target thread (rsp/target_thread.h),
+//   never concurrently, while the server's I/O thread keeps reading the socket.
 // * A resume is interrupted through its `std::stop_token`: when the client sends 0x03 (or
 //   disconnects, or the server is stopped) the I/O thread calls `request_stop()` on the token's
 //   source. A target either polls `token.stop_requested()` in its run loop (replay), or registers
