@@ -1,0 +1,35 @@
+#include "vmm/lazy_write_tracking.h"
+
+#include <cstring>
+
+namespace hlrr::vmm {
+
+LazyWriteTracking::LazyWriteTracking(GuestMemory& memory, std::function<base::Status()> start_hook)
+    : memory_(memory),
+      start_hook_(std::move(start_hook)),
+      copy_(memory.host_base(), memory.host_base() + memory.size()) {}
+
+base::Status LazyWriteTracking::collect() {
+  if (hooked_) return {};
+  // Before the guest ran memory is the copy (host writes mark the log themselves), so waiting
+  // is safe; but only the first collection waits (the opening of the first cursor): a consumer
+  // that takes before the guest runs gets exact tracking from the start.
+  if (!ran_ && !collected_) {
+    collected_ = true;
+    return {};
+  }
+  // The hook first: should it fail, the copy is still there for the next collection.
+  if (auto st = start_hook_(); !st) return st;
+  hooked_ = true;
+  constexpr uint64_t kPage = GuestMemory::kPageSize;
+  const uint8_t* now = memory_.host_base();
+  for (uint64_t page = 0; page < memory_.page_count(); ++page) {
+    if (std::memcmp(now + page * kPage, copy_.data() + page * kPage, kPage) != 0) {
+      memory_.dirty_log().mark(page);
+    }
+  }
+  std::vector<uint8_t>().swap(copy_);
+  return {};
+}
+
+}  // namespace hlrr::vmm
