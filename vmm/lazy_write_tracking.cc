@@ -4,10 +4,23 @@
 
 namespace hlrr::vmm {
 
+namespace {
+constexpr uint64_t kPage = GuestMemory::kPageSize;
+const uint8_t kZeroPage[kPage] = {};
+}  // namespace
+
 LazyWriteTracking::LazyWriteTracking(GuestMemory& memory, std::function<base::Status()> start_hook)
-    : memory_(memory),
-      start_hook_(std::move(start_hook)),
-      copy_(memory.host_base(), memory.host_base() + memory.size()) {}
+    : memory_(memory), start_hook_(std::move(start_hook)) {
+  // Only the pages that are not all zero: most of a large guest memory was never touched.
+  slots_.assign(memory.page_count(), kZero);
+  const uint8_t* base = memory.host_base();
+  for (uint64_t page = 0; page < memory.page_count(); ++page) {
+    const uint8_t* bytes = base + page * kPage;
+    if (std::memcmp(bytes, kZeroPage, kPage) == 0) continue;
+    slots_[page] = copy_.size() / kPage;
+    copy_.insert(copy_.end(), bytes, bytes + kPage);
+  }
+}
 
 base::Status LazyWriteTracking::collect() {
   if (hooked_) return {};
@@ -21,14 +34,13 @@ base::Status LazyWriteTracking::collect() {
   // The hook first: should it fail, the copy is still there for the next collection.
   if (auto st = start_hook_(); !st) return st;
   hooked_ = true;
-  constexpr uint64_t kPage = GuestMemory::kPageSize;
   const uint8_t* now = memory_.host_base();
   for (uint64_t page = 0; page < memory_.page_count(); ++page) {
-    if (std::memcmp(now + page * kPage, copy_.data() + page * kPage, kPage) != 0) {
-      memory_.dirty_log().mark(page);
-    }
+    const uint8_t* then = slots_[page] == kZero ? kZeroPage : copy_.data() + slots_[page] * kPage;
+    if (std::memcmp(now + page * kPage, then, kPage) != 0) memory_.dirty_log().mark(page);
   }
   std::vector<uint8_t>().swap(copy_);
+  std::vector<uint64_t>().swap(slots_);
   return {};
 }
 

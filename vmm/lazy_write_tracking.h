@@ -24,7 +24,8 @@ namespace hlrr::vmm {
 
 class LazyWriteTracking {
  public:
-  // Copies `memory` now. `start_hook` installs the exact tracking that takes over.
+  // Copies `memory` now (its pages that are not all zero). `start_hook` installs the exact tracking
+  // that takes over.
   LazyWriteTracking(GuestMemory& memory, std::function<base::Status()> start_hook);
 
   // The guest is about to run: memory may change from now on.
@@ -38,6 +39,9 @@ class LazyWriteTracking {
  private:
   GuestMemory& memory_;
   std::function<base::Status()> start_hook_;
+  // Memory as tracking found it: per page its index in copy_, or kZero for an all-zero page.
+  static constexpr uint64_t kZero = ~0ull;
+  std::vector<uint64_t> slots_;
   std::vector<uint8_t> copy_;
   bool ran_ = false;
   bool collected_ = false;
