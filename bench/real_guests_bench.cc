@@ -8,7 +8,15 @@
 // Workloads: a Lua script of table, arithmetic and string work (~1.2 * 10^9 instructions at the
 // default --lua-loops) and zlib's deflate_pattern over --zlib-mib MiB (default 16).
 //
-//   real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N]
+// On a shared, loaded machine one run of each says little (CPU time itself swings by 10-20%
+// from minute to minute with the neighbours' cache and memory traffic). So each workload runs
+// --rounds rounds (default 3) of plain, recorded and checked runs, interleaved with the order
+// reversed every other round (P R C, C R P, ...); a ratio is the median of the rounds' paired
+// ratios (each round's recorded or checked run against that round's plain run), printed with
+// the lowest and highest of them; times are the medians.
+//
+//   real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N] [--rounds N]
+//                     [--only lua|zlib]
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -45,6 +53,7 @@ namespace {
 struct Timing {
   double wall = 0;
   double cpu = 0;
+  double thread_cpu = 0;  // the calling thread's alone (the vCPU's; the process's has the writer)
 };
 
 double cpu_seconds(int who) {
@@ -56,15 +65,17 @@ double cpu_seconds(int who) {
 
 class Stopwatch {
  public:
-  explicit Stopwatch(int who = RUSAGE_SELF) : who_(who), cpu0_(cpu_seconds(who)) {}
+  explicit Stopwatch(int who = RUSAGE_SELF)
+      : who_(who), cpu0_(cpu_seconds(who)), thread0_(cpu_seconds(RUSAGE_THREAD)) {}
   Timing read() const {
     return {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(),
-            cpu_seconds(who_) - cpu0_};
+            cpu_seconds(who_) - cpu0_, cpu_seconds(RUSAGE_THREAD) - thread0_};
   }
 
  private:
   int who_;
   double cpu0_;
+  double thread0_;
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
@@ -73,10 +84,13 @@ struct Options {
   bool json = false;
   int64_t lua_loops = 2'000'000;
   int64_t zlib_mib = 16;
+  int rounds = 3;
+  std::string only;  // "lua" or "zlib": that workload alone
 };
 
 Options parse(int argc, char** argv) {
-  if (argc < 2) die("usage: real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N]");
+  if (argc < 2)
+    die("usage: real_guests_bench GUEST_DIR [--json] [--lua-loops N] [--zlib-mib N] [--rounds N]");
   Options o{.guest_dir = argv[1]};
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) o.json = true;
@@ -84,6 +98,10 @@ Options parse(int argc, char** argv) {
       o.lua_loops = std::stoll(argv[++i]);
     }
     if (std::strcmp(argv[i], "--zlib-mib") == 0 && i + 1 < argc) o.zlib_mib = std::stoll(argv[++i]);
+    if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) o.only = argv[++i];
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+      o.rounds = std::max(1, std::stoi(argv[++i]));
+    }
   }
   return o;
 }
@@ -210,11 +228,53 @@ bench::Sample one(double v) {
   return {v, v, 1};
 }
 
-// Two rows: wall time beside its floor's, then CPU time beside its floor's.
-void add_pair(bench::Table& table, const std::string& name, Timing value,
-              const std::string& floor_name, Timing floor, const std::string& goal) {
-  table.add({name, "s", one(value.wall), floor_name, one(floor.wall), goal + " (wall)"});
-  table.add({"  cpu time of the same", "s", one(value.cpu), floor_name, one(floor.cpu), "(cpu)"});
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// A row's runs over the rounds, beside the plain runs of the same rounds.
+struct Series {
+  std::vector<Timing> runs;
+  Timing median_timing() const {
+    std::vector<double> wall, cpu;
+    for (const Timing& t : runs) {
+      wall.push_back(t.wall);
+      cpu.push_back(t.cpu);
+    }
+    return {median(wall), median(cpu)};
+  }
+};
+
+// Two rows: wall time beside its floor's, then CPU time; each ratio the median of the rounds'
+// paired ratios, the goal column showing their range.
+void add_pair(bench::Table& table, const std::string& name, const Series& value,
+              const std::string& floor_name, const Series& floor, const std::string& goal) {
+  const auto row = [&](const std::string& row_name, double Timing::*field,
+                       const std::string& what) {
+    std::vector<double> ratios, values, floors;
+    for (size_t i = 0; i < value.runs.size(); ++i) {
+      ratios.push_back(value.runs[i].*field / floor.runs[i].*field);
+      values.push_back(value.runs[i].*field);
+      floors.push_back(floor.runs[i].*field);
+    }
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    char range[96];
+    std::snprintf(range, sizeof range, " (%s; %zu rounds: %.3f-%.3fx)", what.c_str(), ratios.size(),
+                  *lo, *hi);
+    std::sort(values.begin(), values.end());
+    std::sort(floors.begin(), floors.end());
+    table.add({row_name,
+               "s",
+               {median(values), values.back(), values.size()},
+               floor_name,
+               {median(floors), floors.back(), floors.size()},
+               goal + range,
+               median(ratios)});
+  };
+  row(name, &Timing::wall, "wall");
+  row("  cpu time of the same", &Timing::cpu, "cpu");
 }
 
 void measure(bench::Table& table, const Options& o, const Workload& w, const std::string& dir) {
@@ -227,19 +287,42 @@ void measure(bench::Table& table, const Options& o, const Workload& w, const std
   const Stopwatch native_watch;
   const std::string native_result = w.native();
   const Timing native = native_watch.read();
-  const Timing plain = plain_run(*image, w, &result);
-  if (result != native_result) {
-    die(w.label + ": the guest returned '" + result + "', natively '" + native_result + "'");
-  }
   const std::string trace = dir + "/" + w.guest + ".cap";
-  const Timing recorded = recorded_run(*image, w, trace);
+  const std::string hlreplay = o.guest_dir + "/../cli/hlreplay";
+  Series plain, recorded, check;
   uint64_t instructions = 0;
-  const Timing check = check_run(o.guest_dir + "/../cli/hlreplay", trace, &instructions);
+  for (int round = 0; round < o.rounds; ++round) {
+    const auto run_plain = [&] {
+      plain.runs.push_back(plain_run(*image, w, &result));
+      if (result != native_result) {
+        die(w.label + ": the guest returned '" + result + "', natively '" + native_result + "'");
+      }
+    };
+    const auto run_recorded = [&] { recorded.runs.push_back(recorded_run(*image, w, trace)); };
+    // The check needs this round's trace: recorded before it either way.
+    if (round % 2 == 0) {
+      run_plain();
+      run_recorded();
+      check.runs.push_back(check_run(hlreplay, trace, &instructions));
+    } else {
+      run_recorded();
+      check.runs.push_back(check_run(hlreplay, trace, &instructions));
+      run_plain();
+    }
+    std::fprintf(stderr,
+                 "real_guests_bench: %s: round %d: cpu plain %.2f s (vCPU thread %.2f), recorded "
+                 "%.2f s (vCPU thread %.2f), check %.2f s\n",
+                 w.label.c_str(), round + 1, plain.runs.back().cpu, plain.runs.back().thread_cpu,
+                 recorded.runs.back().cpu, recorded.runs.back().thread_cpu, check.runs.back().cpu);
+  }
   const double mi = static_cast<double>(instructions) / 1e6;
-  std::fprintf(stderr, "real_guests_bench: %s: %.0fM instructions, %.0f MIPS plain\n",
-               w.label.c_str(), mi, mi / plain.wall);
+  const Timing plain_median = plain.median_timing();
+  std::fprintf(stderr, "real_guests_bench: %s: %.0fM instructions, %.0f MIPS plain (cpu)\n",
+               w.label.c_str(), mi, mi / plain_median.cpu);
   const std::string what = w.label + " (" + std::to_string(instructions / 1'000'000) + "M instr)";
-  add_pair(table, what + ": unicorn", plain, "same work natively on the host", native, "measure");
+  Series natives;
+  natives.runs.assign(plain.runs.size(), native);
+  add_pair(table, what + ": unicorn", plain, "same work natively on the host", natives, "measure");
   add_pair(table, w.label + ": record", recorded, "same call, not recorded", plain, "<= 1.05x");
   add_pair(table, w.label + ": hlreplay --check", check, "same call, not recorded", plain,
            "<= 1.11x: speed >= 0.9x");
@@ -256,25 +339,29 @@ int main(int argc, char** argv) {
   if (!mkdtemp(tmp)) die("mkdtemp");
   const std::string script = lua_script(o.lua_loops);
   bench::Table table;
-  measure(table, o,
-          {"lua",
-           "lua_release",
-           64ull << 20,
-           "lua_run",
-           {script},
-           [&] { return native_lua(script); },
-           {std::string("return 0")}},
-          tmp);
+  if (o.only != "zlib") {
+    measure(table, o,
+            {"lua",
+             "lua_release",
+             64ull << 20,
+             "lua_run",
+             {script},
+             [&] { return native_lua(script); },
+             {std::string("return 0")}},
+            tmp);
+  }
   const int64_t mib = o.zlib_mib;
-  measure(table, o,
-          {"zlib " + std::to_string(mib) + " MiB",
-           "zlib_release",
-           static_cast<uint64_t>(3 * mib + 16) << 20,
-           "deflate_pattern",
-           {mib, int64_t{6}},
-           [mib] { return native_deflate_pattern(mib, 6); },
-           {int64_t{0}, int64_t{6}}},
-          tmp);
+  if (o.only != "lua") {
+    measure(table, o,
+            {"zlib " + std::to_string(mib) + " MiB",
+             "zlib_release",
+             static_cast<uint64_t>(3 * mib + 16) << 20,
+             "deflate_pattern",
+             {mib, int64_t{6}},
+             [mib] { return native_deflate_pattern(mib, 6); },
+             {int64_t{0}, int64_t{6}}},
+            tmp);
+  }
   std::filesystem::remove_all(tmp);
   table.print(o.json);
   return 0;

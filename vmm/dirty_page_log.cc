@@ -25,6 +25,9 @@ DirtyPageLog::Cursor DirtyPageLog::open() {
     marked_in_.assign(page_count_, kNever);
     seen_.assign(page_count_, 0);
   }
+  // Writes not collected yet precede the new cursor: they are the other cursors' (or nobody's).
+  // A lazy collector (the software vCPU's) relies on this to know when it must become exact.
+  if (collector_) (void)collector_();
   // Pages marked in the current epoch are behind the new cursor: a new epoch appends them again.
   ++epoch_;
   ++open_cursors_;

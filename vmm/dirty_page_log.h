@@ -46,8 +46,12 @@ class DirtyPageLog {
   [[nodiscard]] Cursor open();
 
   // `collect` brings in writes recorded elsewhere (by mark()ing them); it runs before every
-  // take() and skip(), and its failure is theirs. One at a time; an empty function removes it.
+  // take() and skip(), and its failure is theirs; and before every open(), so that writes
+  // before the new cursor are not its (a failure there leaves them for the next take, which
+  // then reports them to the new cursor too: harmless). One at a time; an empty function
+  // removes it.
   void set_collector(std::function<base::Status()> collect) { collector_ = std::move(collect); }
+  bool has_collector() const { return static_cast<bool>(collector_); }
 
  private:
   friend class Cursor;

@@ -95,6 +95,8 @@ UnicornVcpu::UnicornVcpu(GuestMemory& memory, std::vector<InstructionSite> sites
 }
 
 UnicornVcpu::~UnicornVcpu() {
+  // The log outlives this vCPU: it must not call a collector that refers to it.
+  if (owns_collector_) memory_.dirty_log().set_collector(nullptr);
   if (uc_) uc_close(uc_);
 }
 
@@ -173,6 +175,7 @@ void UnicornVcpu::reset_run_state() {
 
 VcpuExit UnicornVcpu::run(const RunOptions& options) {
   reset_run_state();
+  if (lazy_) lazy_->guest_runs();
   stepping_ = options.single_step;
   if (const StopCause cause = stop_.take(); cause != StopCause::kNone) {
     return VcpuExit{.kind = ExitKind::kStopped, .stop_cause = cause};
@@ -627,19 +630,38 @@ VcpuExit UnicornVcpu::debug_point_exit() {
 }
 
 base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
-  if (enabled == (dirty_hook_ != 0)) return {};
-  if (enabled) {
-    uc_hook h = 0;
-    if (uc_err err =
-            uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
-        err != UC_ERR_OK) {
-      return base::fail(std::string("unicorn: cannot track dirty pages: ") + uc_strerror(err));
-    }
-    dirty_hook_ = h;
-  } else {
-    uc_hook_del(uc_, dirty_hook_);
+  if (enabled == tracking_) return {};
+  DirtyPageLog& log = memory_.dirty_log();
+  if (!enabled) {
+    if (dirty_hook_ != 0) uc_hook_del(uc_, dirty_hook_);
     dirty_hook_ = 0;
+    if (owns_collector_) log.set_collector(nullptr);
+    owns_collector_ = false;
+    lazy_.reset();
+    tracking_ = false;
+    return {};
   }
+  if (log.has_collector()) {
+    // Another backend shares this memory and collects its own record (the hybrid's KVM): the
+    // log has room for one collector, so this vCPU marks stores as they happen.
+    if (auto st = start_write_hook(); !st) return st;
+  } else {
+    lazy_ = std::make_unique<LazyWriteTracking>(memory_, [this] { return start_write_hook(); });
+    log.set_collector([this] { return lazy_ ? lazy_->collect() : base::Status{}; });
+    owns_collector_ = true;
+  }
+  tracking_ = true;
+  return {};
+}
+
+base::Status UnicornVcpu::start_write_hook() {
+  uc_hook h = 0;
+  if (uc_err err =
+          uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
+      err != UC_ERR_OK) {
+    return base::fail(std::string("unicorn: cannot track dirty pages: ") + uc_strerror(err));
+  }
+  dirty_hook_ = h;
   // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
   // never-matching memory hooks already send every access through the helper that walks the
   // hook list at run time.

@@ -13,6 +13,7 @@
 #include "vmm/code_log.h"
 #include "vmm/code_scan.h"
 #include "vmm/guest_memory.h"
+#include "vmm/lazy_write_tracking.h"
 #include "vmm/vcpu.h"
 
 struct uc_struct;
@@ -44,6 +45,8 @@ class UnicornVcpu final : public Vcpu {
   // plus, while any is set, a code hook on every instruction that stops before the instruction
   // after the access (Unicorn stops only at block ends from a memory hook).
   base::Status set_debug_points(std::span<const DebugPoint> points) override;
+  // Whether guest stores go through the dirty-page write hook now (vmm/lazy_write_tracking.h).
+  bool write_hook_installed() const { return dirty_hook_ != 0; }
   // The 64-byte lines of code that ran since the previous call (vmm/code_log.h).
   void collect_code_lines(std::vector<uint64_t>& lines) { code_log_.collect(lines); }
 
@@ -135,6 +138,11 @@ class UnicornVcpu final : public Vcpu {
   BlockStop block_stop_ = BlockStop::kNone;
   CodeLog code_log_;         // fed by on_block()
   uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
+  // Tracking before the hook (vmm/lazy_write_tracking.h), while this vCPU is the log's collector.
+  std::unique_ptr<LazyWriteTracking> lazy_;
+  bool tracking_ = false;
+  bool owns_collector_ = false;
+  base::Status start_write_hook();
   // x87/SSE state as last set, reported by registers() when the FPU is static.
   bool fpu_static_ = false;
   bool fpu_known_ = false;
