@@ -511,7 +511,7 @@ TEST_F(SessionTest, InterruptWhileRunningThenAPacketThatWaitedIsAnswered) {
   EXPECT_FALSE(session.running());
   std::string regs_hex;
   append_hex_bytes(regs_hex, target_.regs());
-  EXPECT_EQ(out_, frame(regs_hex));
+  EXPECT_EQ(out_, frame(regs_hex + "ffffffffffffffff"));  // then orig_rax
 }
 
 }  // namespace

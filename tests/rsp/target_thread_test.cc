@@ -117,7 +117,7 @@ TEST(ServerTargetThread, EveryCallOfEveryClientRunsOnOneThreadAndInterruptsStop)
     }
     // Registers, memory and a breakpoint: on the same thread as the resumes.
     ASSERT_TRUE(client.send("$g#67"));
-    EXPECT_EQ(client.read_packet().size(), 2 + 2 * kRegisterFileSize + 3);  // +$HEX#cs
+    EXPECT_EQ(client.read_packet().size(), 2 + 2 * kWireRegisterFileSize + 3);  // +$HEX#cs
     ASSERT_TRUE(client.send("$m1000,4#8e"));
     EXPECT_EQ(client.read_packet().substr(0, 2), "+$");
     ASSERT_TRUE(client.send("$Z0,2000,1#d5"));
