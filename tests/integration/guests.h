@@ -5,7 +5,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "tests/support/subprocess.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/sandbox.h"
 
@@ -19,6 +21,12 @@ inline std::string tool_path(const std::string& name) {
 }
 
 // A sandbox for `guest` whose prints are appended to `*output`.
+// `hlrun ARGS...` as a subprocess, bounded to 30 s.
+inline ProcessResult run_hlrun(std::vector<std::string> args) {
+  args.insert(args.begin(), tool_path("hlrun"));
+  return run_process(args, std::chrono::seconds(30));
+}
+
 inline std::unique_ptr<vmm::Sandbox> make_sandbox(const std::string& guest, std::string* output,
                                                   vmm::SandboxConfig config = {}) {
   config.output = [output](std::string_view text) { output->append(text); };

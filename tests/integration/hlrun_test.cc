@@ -12,30 +12,25 @@
 namespace hlrr::testing {
 namespace {
 
-ProcessResult hlrun(std::vector<std::string> args) {
-  args.insert(args.begin(), tool_path("hlrun"));
-  return run_process(args, std::chrono::seconds(30));
-}
-
 TEST(Hlrun, RunsAGuestFunctionAndPrintsItsResult) {
-  auto r = hlrun({guest_path("hello"), "--call", "greet", "world"});
+  auto r = run_hlrun({guest_path("hello"), "--call", "greet", "world"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Hello, world!\nresult: 14\n");
-  r = hlrun({guest_path("hello")});  // no --call: main
+  r = run_hlrun({guest_path("hello")});  // no --call: main
   EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
-  r = hlrun({guest_path("compute"), "--call", "fib", "0x5a"});
+  r = run_hlrun({guest_path("compute"), "--call", "fib", "0x5a"});
   EXPECT_EQ(r.out, "result: 2880067194370816120\n");
-  r = hlrun({guest_path("hello"), "--call", "greet", "s:42"});  // forced string
+  r = run_hlrun({guest_path("hello"), "--call", "greet", "s:42"});  // forced string
   EXPECT_EQ(r.out, "Hello, 42!\nresult: 11\n");
 }
 
 TEST(Hlrun, AGuestFaultIsOneLineAndExitStatusOne) {
-  auto r = hlrun({guest_path("faults"), "--call", "null_deref"});
+  auto r = run_hlrun({guest_path("faults"), "--call", "null_deref"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(std::regex_match(r.err, std::regex("hlrun: guest fault: #PF at 0x[0-9a-f]+ in "
                                                  "null_deref\\+0x[0-9a-f]+ \\(address 0x0\\)\n")))
       << r.err;
-  r = hlrun({guest_path("faults"), "--call", "infinite_loop", "--timeout", "100"});
+  r = run_hlrun({guest_path("faults"), "--call", "infinite_loop", "--timeout", "100"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(std::regex_match(
       r.err,
@@ -44,21 +39,21 @@ TEST(Hlrun, AGuestFaultIsOneLineAndExitStatusOne) {
 }
 
 TEST(Hlrun, BadInputIsOneLineAndExitStatusTwo) {
-  auto r = hlrun({"/nonexistent.elf"});
+  auto r = run_hlrun({"/nonexistent.elf"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlrun: cannot open /nonexistent.elf: No such file or directory\n");
-  r = hlrun({std::string(HLRR_SOURCE_DIR) + "/README.md"});
+  r = run_hlrun({std::string(HLRR_SOURCE_DIR) + "/README.md"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "hlrun: " + std::string(HLRR_SOURCE_DIR) + "/README.md: not an ELF file (bad magic)\n");
-  r = hlrun({guest_path("hello"), "--mem", "lots"});
+  r = run_hlrun({guest_path("hello"), "--mem", "lots"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlrun: --mem: invalid size 'lots' (e.g. 4M, 512K, 1G)\n");
-  r = hlrun({guest_path("hello"), "--mem", "1M"});
+  r = run_hlrun({guest_path("hello"), "--mem", "1M"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "hlrun: guest memory size must be a multiple of 4 KiB between 2 MiB and 4 GiB\n");
-  r = hlrun({guest_path("hello"), "--vcpu", "abacus"});
+  r = run_hlrun({guest_path("hello"), "--vcpu", "abacus"});
   EXPECT_EQ(r.exit_code, 2);
 }
 
@@ -68,7 +63,7 @@ TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
   const std::string fifo = "/tmp/hlrr-hlrun-fifo-" + std::to_string(::getpid());
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   for (const std::string& path : {std::string("/tmp"), std::string("/dev/zero"), fifo}) {
-    auto r = hlrun({path});
+    auto r = run_hlrun({path});
     EXPECT_EQ(r.exit_code, 2) << path << ": " << r.err;
     EXPECT_EQ(r.err, "hlrun: " + path + ": not a regular file\n");
   }
@@ -77,10 +72,10 @@ TEST(Hlrun, AGuestPathThatIsNotARegularFileIsOneLineAndExitStatusTwo) {
 
 TEST(Hlrun, UnknownFunctionsAndWrongArgumentsAreUsageErrors) {
   // --help says: bad arguments exit 2; a guest fault exits 1.
-  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "nosuch"});
+  auto r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "nosuch"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'nosuch'\n");
-  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "7"});
+  r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "7"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "hlrun: guest error: function 'greet' argument 1 must be string ('s'), got i64\n");
@@ -88,67 +83,70 @@ TEST(Hlrun, UnknownFunctionsAndWrongArgumentsAreUsageErrors) {
 
 TEST(Hlrun, GuestTextIsEscapedOnTheTerminal) {
   // The guest echoes the unknown name: its escapes and newlines must not reach the terminal.
-  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "bad\x1b[31mname\nX"});
+  auto r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "bad\x1b[31mname\nX"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "hlrun: guest error: no guest function named 'bad\\x1b[31mname\\nX'\n");
 }
 
 TEST(Hlrun, IntegerArgumentsAreDecimalOrHexAndMustFit) {
-  auto r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "010"});
+  auto r = run_hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "010"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "result: 55\n");  // F(10), not F(8): no octal
-  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "0x8000000000000000"});
+  r = run_hlrun(
+      {guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "0x8000000000000000"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
             "hlrun: --call: argument '0x8000000000000000' is out of range for a 64-bit integer "
             "(s:TEXT passes text)\n");
-  r = hlrun({guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "-9223372036854775809"});
+  r = run_hlrun(
+      {guest_path("compute"), "--vcpu", "unicorn", "--call", "fib", "-9223372036854775809"});
   EXPECT_EQ(r.exit_code, 2);
-  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "0x"});  // not a number
+  r = run_hlrun(
+      {guest_path("hello"), "--vcpu", "unicorn", "--call", "greet", "0x"});  // not a number
   EXPECT_EQ(r.out, "Hello, 0x!\nresult: 11\n");
 }
 
 TEST(Hlrun, TimeoutsOutOfRangeAreRefused) {
   for (const char* bad : {"-1", "10000000000000", "9223372036854775807"}) {
-    auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", bad});
+    auto r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", bad});
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_EQ(r.out, "") << bad;
     EXPECT_NE(r.err.find("--timeout"), std::string::npos) << r.err;
   }
   // The largest accepted limit is a limit far away, not an instant timeout.
-  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", "31536000000"});
+  auto r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--timeout", "31536000000"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "Hello from the hlrr guest!\nresult: 42\n");
 }
 
 TEST(Hlrun, EmptyDebugPortOrRecordPathIsAnError) {
-  auto r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "-g", ""});
+  auto r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "-g", ""});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "hlrun: -g: expected PORT or ADDR:PORT, got ''\n");
-  r = hlrun({guest_path("hello"), "--vcpu", "unicorn", "--record", ""});
+  r = run_hlrun({guest_path("hello"), "--vcpu", "unicorn", "--record", ""});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "hlrun: --record: empty trace path\n");
 }
 
 TEST(Hlrun, AutoPicksKvmWhereUsableAndExplicitKvmFailsClearlyWhereNot) {
-  auto r = hlrun({guest_path("hello"), "-v"});
+  auto r = run_hlrun({guest_path("hello"), "-v"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const bool kvm = vmm::KvmVcpu::available().has_value();
   EXPECT_NE(r.err.find(kvm ? "hlrun: vcpu backend: kvm\n" : "hlrun: vcpu backend: unicorn\n"),
             std::string::npos)
       << r.err;
   if (!kvm) {
-    r = hlrun({guest_path("hello"), "--vcpu", "kvm"});
+    r = run_hlrun({guest_path("hello"), "--vcpu", "kvm"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_EQ(r.err.rfind("hlrun: KVM is not usable here: ", 0), 0u) << r.err;
   }
 }
 
 TEST(Hlrun, HelpListsEveryOption) {
-  auto r = hlrun({"--help"});
+  auto r = run_hlrun({"--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* option : {"--call", "--vcpu", "--timeout", "--mem", "--verbose"}) {
     EXPECT_NE(r.out.find(option), std::string::npos) << option;
@@ -174,7 +172,7 @@ TEST(Hlrun, ARecordingThatRunsOutOfSpaceStillPrintsTheResultAndSaysWhy) {
 }
 
 TEST(Hlrun, VerboseNamesTheBackendAndCountsExits) {
-  auto r = hlrun({guest_path("chatty"), "--call", "chatter", "10", "-v", "--vcpu", "unicorn"});
+  auto r = run_hlrun({guest_path("chatty"), "--call", "chatter", "10", "-v", "--vcpu", "unicorn"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("hlrun: vcpu backend: unicorn\n"), std::string::npos) << r.err;
   // boot (1 halt) + 10 clock_ns + 1 print + the final halt

@@ -15,13 +15,8 @@
 namespace hlrr::testing {
 namespace {
 
-ProcessResult hlrun(std::vector<std::string> args) {
-  args.insert(args.begin(), tool_path("hlrun"));
-  return run_process(args, std::chrono::seconds(30));
-}
-
 TEST(SseGuest, ComputesAFloatResultWithNoVcpuFlag) {
-  auto r = hlrun({guest_path("floats"), "--call", "harmonic", "10", "-v"});
+  auto r = run_hlrun({guest_path("floats"), "--call", "harmonic", "10", "-v"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "result: 2928968\n");  // H(10) = 2.9289682539...
   const vmm::KvmCapability& kvm = vmm::probe_kvm();
@@ -33,7 +28,7 @@ TEST(SseGuest, ComputesAFloatResultWithNoVcpuFlag) {
         << r.err;
   }
   EXPECT_NE(r.err.find("hlrun: vcpu backend: unicorn\n"), std::string::npos) << r.err;
-  r = hlrun({guest_path("floats"), "--call", "harmonic", "1000", "--vcpu", "unicorn"});
+  r = run_hlrun({guest_path("floats"), "--call", "harmonic", "1000", "--vcpu", "unicorn"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "result: 7485470\n");  // H(1000) = 7.4854708605...
 }
@@ -43,7 +38,7 @@ TEST(SseGuest, ComputesAFloatResultWithNoVcpuFlag) {
 TEST(SseGuest, ExplicitKvmThatCannotRunItIsOneLineError) {
   const vmm::KvmCapability& kvm = vmm::probe_kvm();
   if (kvm.usable && kvm.executes_sse) GTEST_SKIP() << "this KVM executes SSE";
-  auto r = hlrun({guest_path("floats"), "--call", "harmonic", "10", "--vcpu", "kvm"});
+  auto r = run_hlrun({guest_path("floats"), "--call", "harmonic", "10", "--vcpu", "kvm"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.out, "");
   const std::string expected =
@@ -99,7 +94,7 @@ TEST_F(HlguestCcSse, SseByDefaultAndGeneralRegsOnlyOnRequest) {
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(image->feature_note(), std::optional<uint32_t>(HL_FEATURE_SSE));
   EXPECT_TRUE(image->needs_sse());
-  auto r = hlrun({sse, "--call", "mean", "3", "8"});
+  auto r = run_hlrun({sse, "--call", "mean", "3", "8"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "5.50\nresult: 550\n");
 
@@ -116,7 +111,7 @@ TEST_F(HlguestCcSse, SseByDefaultAndGeneralRegsOnlyOnRequest) {
   EXPECT_EQ(image->feature_note(), std::optional<uint32_t>(0));
   EXPECT_FALSE(image->uses_fpu());
   EXPECT_FALSE(image->needs_sse());
-  r = hlrun({general, "--call", "sum", "3", "8"});
+  r = run_hlrun({general, "--call", "sum", "3", "8"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "sum 11\nresult: 11\n");
 }
