@@ -9,8 +9,10 @@
 //    <= 0.1 s); to a breakpoint near the start, hl_alloc (goal <= 1 s); to a write watchpoint on
 //    a global written only while the guest initialises (goal <= 1 s);
 //  - hlreplay's peak memory (VmHWM) at the end (goal <= 512 MiB).
+// With --trace FILE, the same rows on that recording instead (e.g. one of a real guest: Lua),
+// against its forward replay, without the two rows that need compute's symbols.
 //
-//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P]
+//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--trace FILE]
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -75,10 +78,13 @@ struct Options {
   int64_t n = 2'500'000;
   uint64_t memory = 64ull << 20;
   size_t points = 200;
+  std::string trace;  // an existing recording to measure instead of sort_hash's
 };
 
 Options parse(int argc, char** argv) {
-  if (argc < 2) die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P]");
+  if (argc < 2) {
+    die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--trace FILE]");
+  }
   Options o{.guest_dir = argv[1]};
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) o.json = true;
@@ -88,6 +94,7 @@ Options parse(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) o.n = std::stoll(argv[++i]);
     if (std::strcmp(argv[i], "--points") == 0 && i + 1 < argc) o.points = std::stoul(argv[++i]);
+    if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc) o.trace = argv[++i];
   }
   return o;
 }
@@ -206,11 +213,15 @@ std::string hex(uint64_t v) {
 
 // Rows in hlreplay's CPU seconds (its wall seconds in the p90 column): on a shared machine the
 // wall clock says more about the other jobs than about replay.
+// `image`: compute_release's, for the breakpoint and watchpoint rows (none: without them).
 void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::string& trace,
-                   const vmm::ElfImage& image, const Options& o, uint64_t total, Plain plain) {
-  const auto alloc = image.symbols().address_of("hl_alloc");
-  const auto watched = image.symbols().address_of("g_function_count");
-  if (!alloc || !watched) die("no hl_alloc or g_function_count symbol");
+                   const vmm::ElfImage* image, const Options& o, uint64_t total, Plain plain) {
+  std::optional<uint64_t> alloc, watched;
+  if (image) {
+    alloc = image->symbols().address_of("hl_alloc");
+    watched = image->symbols().address_of("g_function_count");
+    if (!alloc || !watched) die("no hl_alloc or g_function_count symbol");
+  }
   Served served = serve(hlreplay, trace);
   double memory = 0;
   {
@@ -223,7 +234,7 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
     table.add({"first forward pass under the debugger (CPU s; p90 = wall)",
                "s",
                {first_pass, first_wall, 1},
-               "plain software-vCPU run of the call (CPU)",
+               image ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
                {plain.cpu, plain.wall, 1},
                "<= 1.1x plain"});
     const bench::Sample steps = reverse_steps(client, total, o.points);
@@ -240,10 +251,12 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
       table.add({name + " (CPU s; p90 = wall)", "s", {cpu, wall, 1}, "", {}, goal});
     };
     row("reverse-continue, nothing set, to the start", "", "replaylog:begin", "<= 0.1 s");
-    row("reverse-continue, breakpoint near the start", "0," + hex(*alloc) + ",1", "swbreak",
-        "<= 1 s");
-    row("reverse-continue, watchpoint, end to init", "2," + hex(*watched) + ",4", "watch:",
-        "<= 1 s");
+    if (image) {
+      row("reverse-continue, breakpoint near the start", "0," + hex(*alloc) + ",1", "swbreak",
+          "<= 1 s");
+      row("reverse-continue, watchpoint, end to init", "2," + hex(*watched) + ",4",
+          "watch:", "<= 1 s");
+    }
     memory = peak_mib(served.pid);
     client.send("k");
   }
@@ -255,41 +268,48 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  // The release profile (-O2): the benchmarks measure hlrr on optimised guest code.
-  auto image = vmm::ElfImage::read_file(o.guest_dir + "/compute_release.elf");
-  if (!image) die(image.error().message);
   const std::string hlreplay = o.guest_dir + "/../cli/hlreplay";
   if (!std::filesystem::exists(hlreplay)) die("no " + hlreplay);
-
   char dir[] = "/tmp/hlrr-replay-bench-XXXXXX";
   if (!mkdtemp(dir)) die("mkdtemp");
-  const std::string trace = std::string(dir) + "/sort.cap";
-  const Plain plain = plain_then_record(*image, o, trace);
+  std::optional<vmm::ElfImage> image;  // compute_release's, unless --trace
+  std::string trace = o.trace;
+  Plain plain;
+  if (trace.empty()) {
+    // The release profile (-O2): the benchmarks measure hlrr on optimised guest code.
+    auto read = vmm::ElfImage::read_file(o.guest_dir + "/compute_release.elf");
+    if (!read) die(read.error().message);
+    image.emplace(std::move(*read));
+    trace = std::string(dir) + "/sort.cap";
+    plain = plain_then_record(*image, o, trace);
+  }
 
   auto session = replay::ReplaySession::open(trace);
   if (!session) die(session.error().message);
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = thread_cpu_seconds();
   if ((*session)->run_to_end() != replay::StopKind::kEnd) die((*session)->divergence());
-  const double replay_cpu = thread_cpu_seconds() - c0;
-  const double replay_s = seconds_since(t0);
+  const Plain replay{seconds_since(t0), thread_cpu_seconds() - c0};
   const uint64_t total = (*session)->instruction_count();
   session->reset();
   std::fprintf(stderr,
-               "replay_bench: %llu instructions: plain %.2f s (%.2f s CPU, %.0f MIPS), replay %.2f "
-               "s (%.2f s CPU)\n",
-               static_cast<unsigned long long>(total), plain.wall, plain.cpu,
-               total / plain.cpu / 1e6, replay_s, replay_cpu);
+               "replay_bench: %llu instructions: plain %.2f s (%.2f s CPU), replay %.2f s (%.2f s "
+               "CPU)\n",
+               static_cast<unsigned long long>(total), plain.wall, plain.cpu, replay.wall,
+               replay.cpu);
 
   bench::Table table;
-  table.add({"forward replay, " + std::to_string(total / 1'000'000) +
-                 "M instructions (CPU s; p90 = wall)",
-             "s",
-             {replay_cpu, replay_s, 1},
-             "plain software-vCPU run of the call (CPU)",
-             {plain.cpu, plain.wall, 1},
-             "<= 2x (replay >= 0.5x plain)"});
-  debugger_rows(table, hlreplay, trace, *image, o, total, plain);
+  if (image) {
+    table.add({"forward replay, " + std::to_string(total / 1'000'000) +
+                   "M instructions (CPU s; p90 = wall)",
+               "s",
+               {replay.cpu, replay.wall, 1},
+               "plain software-vCPU run of the call (CPU)",
+               {plain.cpu, plain.wall, 1},
+               "<= 2x (replay >= 0.5x plain)"});
+  }
+  debugger_rows(table, hlreplay, trace, image ? &*image : nullptr, o, total,
+                image ? plain : replay);
   std::filesystem::remove_all(dir);
   table.print(o.json);
   return 0;
