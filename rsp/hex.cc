@@ -65,4 +65,13 @@ std::optional<std::pair<std::string_view, std::string_view>> split_once(std::str
   return std::pair{text.substr(0, pos), text.substr(pos + 1)};
 }
 
+std::optional<std::pair<uint64_t, uint64_t>> parse_address_length(std::string_view text) {
+  auto parts = split_once(text, ',');
+  if (!parts) return std::nullopt;
+  auto address = parse_hex_u64(parts->first);
+  auto length = parse_hex_u64(parts->second);
+  if (!address || !length) return std::nullopt;
+  return std::pair{*address, *length};
+}
+
 }  // namespace hlrr::rsp

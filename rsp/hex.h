@@ -30,4 +30,7 @@ void append_hex_u8(std::string& out, uint8_t value);
 std::optional<std::pair<std::string_view, std::string_view>> split_once(std::string_view text,
                                                                         char sep);
 
+// Parses "addr,len" (two hex numbers) as m, M, X, Z and qXfer send them.
+std::optional<std::pair<uint64_t, uint64_t>> parse_address_length(std::string_view text);
+
 }  // namespace hlrr::rsp
