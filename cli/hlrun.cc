@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   bool fresh = false;
   bool embed_sources = false;
   bool record_memory = false;
+  uint64_t delta_every = 4096;
   std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
@@ -87,6 +88,11 @@ int main(int argc, char** argv) {
   app.add_flag("--record-memory", record_memory,
                "store the contents of changed memory pages in the recording's memory deltas "
                "(default: only their checksums, which is all replay needs)")
+      ->needs(record_opt);
+  app.add_option("--delta-every", delta_every,
+                 "EXITS: a memory delta at least every EXITS exits (default 4096); with "
+                 "--record-memory, replay can start from any of them")
+      ->check(CLI::Range(uint64_t{1}, UINT64_MAX))
       ->needs(record_opt);
   app.add_option("--core-on-fault", core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
     const std::string name = std::filesystem::path(guest_path).filename().string();
     recorder::RecordOptions options{
         .guest_name = name, .memory_contents = record_memory, .embed_sources = embed_sources};
+    options.delta_every_exits = delta_every;
     options.notice = [](const std::string& line) {
       std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
     };
