@@ -88,6 +88,7 @@ std::optional<uint64_t> DeltaStarts::exit_count(uint64_t sequence) {
 }
 
 void DeltaStarts::scan_next_chunk() {
+  chunk_first_ = cursor_;
   auto records = session_.reader().read_chunk(scanned_);
   if (!records) return give_up("reading the recording: " + records.error().message);
   for (const trace::Record& record : *records) {
@@ -129,6 +130,7 @@ void DeltaStarts::scan_record(const trace::Record& record) {
     }
     points_.push_back(DeltaPoint{.cursor = cursor_,
                                  .chunk = scanned_,
+                                 .chunk_first = chunk_first_,
                                  .count = last_exit_->instruction_count - *offset_,
                                  .exits = last_exit_->sequence + 1,
                                  .calls_started = calls_,
@@ -137,26 +139,36 @@ void DeltaStarts::scan_record(const trace::Record& record) {
   }
 }
 
-base::Expected<ReplaySession::Checkpoint> DeltaStarts::rebuild(const DeltaPoint& point) const {
+base::Expected<ReplaySession::Checkpoint> DeltaStarts::rebuild(const DeltaPoint& point) {
   const trace::TraceReader& reader = session_.reader();
-  auto setup = reader.setup();
-  if (!setup) return base::Unexpected(std::move(setup).error());
   ReplaySession::Checkpoint c;
-  c.pages = PageSet(session_.memory().page_count(), ReplaySession::zero_page());
-  put_pages(c.pages, setup->initial_memory, c.own_bytes);
-  size_t cursor = 0;
-  for (size_t chunk = 0; chunk <= point.chunk; ++chunk) {
+  // Memory as it stands at the delta at from.cursor; the chunks are read on from from.chunk.
+  Built from;
+  const bool going_on = built_ && built_->cursor <= point.cursor;
+  if (going_on) {
+    from = *built_;
+    c.pages = built_->pages;
+  } else {
+    auto setup = reader.setup();
+    if (!setup) return base::Unexpected(std::move(setup).error());
+    c.pages = PageSet(session_.memory().page_count(), ReplaySession::zero_page());
+    put_pages(c.pages, setup->initial_memory, c.own_bytes);
+  }
+  size_t cursor = from.chunk_first;
+  for (size_t chunk = from.chunk; chunk <= point.chunk; ++chunk) {
     auto records = reader.read_chunk(chunk);
     if (!records) return base::Unexpected(std::move(records).error());
     for (const trace::Record& record : *records) {
       if (std::holds_alternative<trace::Setup>(record)) continue;
       if (cursor > point.cursor) break;
-      if (const auto* delta = std::get_if<trace::MemoryDelta>(&record)) {
+      const auto* delta = std::get_if<trace::MemoryDelta>(&record);
+      if (delta && (!going_on || cursor > from.cursor)) {
         put_pages(c.pages, delta->pages, c.own_bytes);
       }
       ++cursor;
     }
   }
+  built_ = Built{point.cursor, point.chunk, point.chunk_first, c.pages};
   c.cursor = point.cursor;
   c.count = point.count;
   c.exits = point.exits;

@@ -31,10 +31,11 @@
 namespace hlrr::replay {
 
 struct DeltaPoint {
-  size_t cursor = 0;   // the MemoryDelta's record, numbered as ReplaySession numbers records
-  size_t chunk = 0;    // the chunk that holds it
-  uint64_t count = 0;  // replay's instruction count there
-  uint64_t exits = 0;  // exits before it (its exit's sequence + 1)
+  size_t cursor = 0;       // the MemoryDelta's record, numbered as ReplaySession numbers records
+  size_t chunk = 0;        // the chunk that holds it
+  size_t chunk_first = 0;  // the cursor of that chunk's first record
+  uint64_t count = 0;      // replay's instruction count there
+  uint64_t exits = 0;      // exits before it (its exit's sequence + 1)
   uint64_t calls_started = 0;
   std::optional<std::string> call;  // the call in progress (nullopt between calls)
   trace::Registers registers;       // its exit's
@@ -56,8 +57,9 @@ class DeltaStarts {
   const std::string& why_none() const { return why_none_; }
 
   // The session's state at `point`, memory rebuilt from Setup and the deltas up to it. Errors: a
-  // chunk that cannot be read.
-  base::Expected<ReplaySession::Checkpoint> rebuild(const DeltaPoint& point) const;
+  // chunk that cannot be read. Going on from the memory it rebuilt last when `point` is later,
+  // it reads only the chunks from there.
+  base::Expected<ReplaySession::Checkpoint> rebuild(const DeltaPoint& point);
   // What replay learns on its way to `point` (the exits before it, the counts calls started at),
   // given to the session with ReplaySession::learn().
   void teach(const DeltaPoint& point) const;
@@ -81,9 +83,18 @@ class DeltaStarts {
   // The scan, chunk by chunk from chunk 0.
   size_t scanned_ = 0;
   size_t cursor_ = 0;
+  size_t chunk_first_ = 0;  // cursor_ at the start of the chunk being scanned
   uint64_t calls_ = 0;
   std::optional<std::string> call_;
   std::optional<trace::Exit> last_exit_;  // without its host writes
+  // The memory rebuild() made last (shared with the checkpoint it returned).
+  struct Built {
+    size_t cursor = 0;  // of its delta
+    size_t chunk = 0;
+    size_t chunk_first = 0;
+    PageSet pages;
+  };
+  std::optional<Built> built_;
 };
 
 }  // namespace hlrr::replay

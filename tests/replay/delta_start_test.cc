@@ -138,6 +138,28 @@ TEST_F(DeltaStart, ALateSeekReachesTheStateReplayFromTheStartReaches) {
   }
 }
 
+// One session, seeks forward and back: a later start goes on from the memory the one before
+// rebuilt (reading only the chunks after it), an earlier one rebuilds from Setup, and one near
+// a checkpoint the starts left behind starts from that checkpoint.
+TEST_F(DeltaStart, SuccessiveSeeksEachStartFromTheNearestDeltaOrCheckpoint) {
+  auto session = open(memory_path_);
+  ASSERT_TRUE(session);
+  Timeline timeline(*session, {.interval = 1000});
+  const std::vector<std::pair<uint64_t, uint64_t>> seeks = {
+      {end_ / 3, 1}, {end_ / 2, 2},     {end_ * 2 / 3 + 11, 3},
+      {end_ - 5, 4}, {end_ / 2 + 7, 4},  // replay passed it from the delta before end / 2
+      {end_ / 5, 5}};
+  for (const auto& [at, starts] : seeks) {
+    SCOPED_TRACE(at);
+    ASSERT_EQ(timeline_->seek(at).kind, TimelineStop::Kind::kStep);
+    ASSERT_EQ(timeline.seek(at).kind, TimelineStop::Kind::kStep) << session->divergence();
+    EXPECT_EQ(timeline.delta_starts(), starts);
+    expect_state(timeline, state_of(*timeline_));
+  }
+  EXPECT_EQ(session->run_to_end(), StopKind::kEnd) << session->divergence();
+  EXPECT_EQ(session->end_note(), "completed");
+}
+
 TEST_F(DeltaStart, ARecordingOfChecksumsGivesTheSameStatesByReplaying) {
   for (uint64_t at : late_positions()) {
     SCOPED_TRACE(at);
