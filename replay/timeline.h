@@ -149,6 +149,10 @@ class Timeline {
   // Starts from the last memory delta at or before `target` if it is more than an interval past
   // `from` (where replay would start otherwise); false: no such delta.
   bool start_from_delta(uint64_t from, uint64_t target);
+  // Reverse continue: a checkpoint at the last delta in [low, high) when that is more than an
+  // interval after `low`, so that the interval is searched from there first.
+  bool split_at_delta(uint64_t low, uint64_t high);
+  bool start_at(const DeltaPoint& point);
   void restore(const ReplaySession::Checkpoint& c);
   // Code lines: gathers what ran since the last call; at a checkpoint, files it under the run
   // that began at the checkpoint before (when replay came from there without a jump).
