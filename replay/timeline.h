@@ -121,6 +121,8 @@ class Timeline {
   uint64_t scans_in_parts() const { return scans_in_parts_; }
   // Seeks that started from a memory delta (timeline_delta.cc).
   uint64_t delta_starts() const { return delta_starts_; }
+  // Instructions in the intervals reverse continues searched (replayed, not skipped) so far.
+  uint64_t instructions_searched() const { return instructions_searched_; }
   // The recording's memory deltas as starts (nullptr when TimelineOptions::delta_starts is off).
   DeltaStarts* deltas();
 
@@ -192,6 +194,7 @@ class Timeline {
   uint64_t scans_in_parts_ = 0;
   std::unique_ptr<DeltaStarts> deltas_;  // made by the first seek that could use one
   uint64_t delta_starts_ = 0;
+  uint64_t instructions_searched_ = 0;
 };
 
 }  // namespace hlrr::replay

@@ -86,6 +86,7 @@ TimelineStop Timeline::continue_backward(std::stop_token stop) {
       high = low;
       continue;
     }
+    instructions_searched_ += high - low;
     std::optional<std::pair<uint64_t, TimelineStop>> last;
     const StopKind s = only_write_watches() && high - low > 2 * options_.rolling
                            ? scan_written_parts(low, high, start, stop, last)

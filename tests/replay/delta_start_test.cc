@@ -210,8 +210,10 @@ TEST_F(DeltaStart, ReverseExecutionGoesBackPastTheDelta) {
     expect_state(timeline, state_of(*timeline_));
   }
   EXPECT_LT(*session->current_call_number(), delta_call - 20);
-  // Each interval before the delta was searched from the delta before it, not from the start.
+  // Each interval before the delta was searched from the delta before it, not from the start:
+  // the 24 searches together cover a few rounds, not the recording again and again.
   EXPECT_GE(timeline.delta_starts(), 4u);
+  EXPECT_LT(timeline.instructions_searched(), end_ / 4);
   ASSERT_TRUE(timeline.set_debug_points({}));
   EXPECT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
   EXPECT_EQ(session->end_note(), "completed");
