@@ -34,6 +34,7 @@ struct Options {
   bool fresh = false;
   bool embed_sources = false;
   bool record_memory = false;
+  uint64_t delta_every = 4096;
   std::string vcpu = "auto";
   int64_t timeout_ms = 10'000;
   std::string memory = "4M";
@@ -99,6 +100,11 @@ void define_recording_options(CLI::App& app, Options& o) {
   app.add_flag("--record-memory", o.record_memory,
                "store the contents of changed memory pages in the recording's memory deltas "
                "(default: only their checksums, which is all replay needs)")
+      ->needs(record_opt);
+  app.add_option("--delta-every", o.delta_every,
+                 "EXITS: a memory delta at least every EXITS exits (default 4096); with "
+                 "--record-memory, replay can start from any of them")
+      ->check(CLI::Range(uint64_t{1}, UINT64_MAX))
       ->needs(record_opt);
   app.add_option("--core-on-fault", o.core_path,
                  "PATH: when a call faults, write an ELF core of the guest's faulting state "
@@ -173,6 +179,7 @@ hlrr::base::Expected<std::unique_ptr<hlrr::recorder::Recorder>> start_recording(
   const std::string name = std::filesystem::path(o.guest_path).filename().string();
   hlrr::recorder::RecordOptions options{
       .guest_name = name, .memory_contents = o.record_memory, .embed_sources = o.embed_sources};
+  options.delta_every_exits = o.delta_every;
   options.notice = [](const std::string& line) {
     std::fprintf(stderr, "hlrun: --record: %s\n", line.c_str());
   };

@@ -610,8 +610,7 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   if (base_pages_.empty()) {
     // Memory started zeroed: only Setup's pages and those written since hold anything. The rest
     // share one zero page (copying all of a 64 MiB guest took most of hlreplay -g's start-up).
-    static const PageCopy kZeroPage = PagePool::instance().filled(0);
-    c.pages = PageSet(pages, kZeroPage);
+    c.pages = PageSet(pages, zero_page());
     dirty_scratch_.insert(dirty_scratch_.end(), setup_pages_.begin(), setup_pages_.end());
   } else {
     c.pages = base_pages_;
@@ -624,6 +623,18 @@ ReplaySession::Checkpoint ReplaySession::checkpoint() {
   c.block_bytes = c.pages.replace(dirty_scratch_, copy);
   base_pages_ = c.pages;
   return c;
+}
+
+const ReplaySession::PageCopy& ReplaySession::zero_page() {
+  static const PageCopy kZeroPage = PagePool::instance().filled(0);
+  return kZeroPage;
+}
+
+void ReplaySession::learn(std::span<const ExitInfo> exits,
+                          const std::map<uint64_t, uint64_t>& call_starts, uint64_t count_offset) {
+  for (size_t i = exit_log_.size(); i < exits.size(); ++i) exit_log_.push_back(exits[i]);
+  call_starts_.insert(call_starts.begin(), call_starts.end());
+  if (!count_offset_) count_offset_ = count_offset;
 }
 
 void ReplaySession::restore(const Checkpoint& c) {

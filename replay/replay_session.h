@@ -165,6 +165,14 @@ class ReplaySession {
   };
   Checkpoint checkpoint();
   void restore(const Checkpoint& checkpoint);
+  // The page every never-written page of a checkpoint shares.
+  static const PageCopy& zero_page();
+  // Recorded count minus replay's, once replay has passed an exit with a count.
+  std::optional<uint64_t> count_offset() const { return count_offset_; }
+  // What replay learns on its way to a state it is about to restore without having replayed up
+  // to it (DeltaStarts): `exits` from the first, the counts `call_starts` began at.
+  void learn(std::span<const ExitInfo> exits, const std::map<uint64_t, uint64_t>& call_starts,
+             uint64_t count_offset);
   // The 64-byte lines of guest code that ran since the previous call (unsorted; vmm/code_log.h).
   void collect_code_lines(std::vector<uint64_t>& lines) { vcpu_->collect_code_lines(lines); }
 

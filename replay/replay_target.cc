@@ -227,7 +227,15 @@ base::Expected<std::string> ReplayTarget::seek_exit(uint64_t sequence) {
     return base::fail("no exit " + std::to_string(sequence) + ": the recording has " +
                       std::to_string(s.recorded_exits()) + " exits");
   }
-  // Replay forward until that exit is known, then seek to just after it.
+  // Known from the recording (a far seek then starts from a memory delta), or learned by
+  // replaying forward until the exit is passed; then to just after it.
+  if (DeltaStarts* deltas = timeline_.deltas(); deltas && s.exits().size() <= sequence) {
+    if (auto at = deltas->exit_count(sequence)) {
+      if (timeline_.seek(*at).kind == TimelineStop::Kind::kDivergence) {
+        return base::fail(s.divergence());
+      }
+    }
+  }
   while (s.exits().size() <= sequence) {
     const TimelineStop st = timeline_.seek(s.instruction_count() + timeline_.interval());
     if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
@@ -307,6 +315,15 @@ base::Expected<std::string> ReplayTarget::seek_call(uint64_t number) {
     if (auto at = s.call_start(k)) {
       from = *at;
       break;
+    }
+  }
+  // A recording whose memory deltas hold contents tells where the call starts without
+  // replaying: the seek starts from the delta before it.
+  if (DeltaStarts* deltas = timeline_.deltas(); deltas && !s.call_start(number)) {
+    if (auto at = deltas->call_start(number)) {
+      if (timeline_.seek(*at).kind == TimelineStop::Kind::kDivergence) {
+        return base::fail(s.divergence());
+      }
     }
   }
   if (!s.call_start(number)) {

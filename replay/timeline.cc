@@ -207,7 +207,8 @@ void Timeline::restore_before(uint64_t target) {
     best = recent;
   }
   // Going forward from here is cheaper when the checkpoint is no closer than now.
-  if (now() <= target && best->count <= now() && !session_.at_end()) return;
+  const bool forward = now() <= target && best->count <= now() && !session_.at_end();
+  if (start_from_delta(forward ? now() : best->count, target) || forward) return;
   restore(*best);
 }
 

@@ -25,10 +25,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <vector>
 
+#include "replay/delta_start.h"
 #include "replay/recent_checkpoints.h"
 #include "replay/replay_session.h"
 #include "vmm/vcpu.h"
@@ -43,6 +45,9 @@ struct TimelineOptions {
   // for a 64 MiB guest: 1M keeps that near 1% of the run).
   uint64_t rolling = 1'000'000;
   RecentCheckpointLimits recent;
+  // A far seek starts from the recording's nearest memory delta that holds contents when that is
+  // nearer its target than any checkpoint (replay/delta_start.h).
+  bool delta_starts = true;
 };
 
 // Where a timeline operation stopped.
@@ -114,6 +119,12 @@ class Timeline {
   uint64_t intervals_replayed() const { return intervals_replayed_; }
   // Intervals of those scanned only in the parts that wrote a watched page (scan_written_parts).
   uint64_t scans_in_parts() const { return scans_in_parts_; }
+  // Seeks that started from a memory delta (timeline_delta.cc).
+  uint64_t delta_starts() const { return delta_starts_; }
+  // Instructions in the intervals reverse continues searched (replayed, not skipped) so far.
+  uint64_t instructions_searched() const { return instructions_searched_; }
+  // The recording's memory deltas as starts (nullptr when TimelineOptions::delta_starts is off).
+  DeltaStarts* deltas();
 
  private:
   // The code lines that ran in [checkpoint, to) (sorted), for the checkpoint that starts it.
@@ -137,6 +148,13 @@ class Timeline {
                                const ReplaySession::Checkpoint* before);
   void count_bytes();
   void restore_before(uint64_t target);
+  // Starts from the last memory delta at or before `target` if it is more than an interval past
+  // `from` (where replay would start otherwise); false: no such delta.
+  bool start_from_delta(uint64_t from, uint64_t target);
+  // Reverse continue: a checkpoint at the last delta in [low, high) when that is more than an
+  // interval after `low`, so that the interval is searched from there first.
+  bool split_at_delta(uint64_t low, uint64_t high);
+  bool start_at(const DeltaPoint& point);
   void restore(const ReplaySession::Checkpoint& c);
   // Code lines: gathers what ran since the last call; at a checkpoint, files it under the run
   // that began at the checkpoint before (when replay came from there without a jump).
@@ -174,6 +192,9 @@ class Timeline {
   uint64_t intervals_replayed_ = 0;
   uint64_t instructions_replayed_ = 0;
   uint64_t scans_in_parts_ = 0;
+  std::unique_ptr<DeltaStarts> deltas_;  // made by the first seek that could use one
+  uint64_t delta_starts_ = 0;
+  uint64_t instructions_searched_ = 0;
 };
 
 }  // namespace hlrr::replay

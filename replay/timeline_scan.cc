@@ -77,11 +77,16 @@ TimelineStop Timeline::continue_backward(std::stop_token stop) {
     // The interval [low, high): replay it with the debug points set, keep the last hit.
     auto it = checkpoints_.lower_bound(high);
     HLRR_CHECK(it != checkpoints_.begin());
-    const uint64_t low = std::prev(it)->first;
+    uint64_t low = std::prev(it)->first;
+    // A long interval is searched from the last memory delta in it first.
+    if (!cannot_hit(low, high) && split_at_delta(low, high)) {
+      low = std::prev(checkpoints_.lower_bound(high))->first;
+    }
     if (cannot_hit(low, high)) {
       high = low;
       continue;
     }
+    instructions_searched_ += high - low;
     std::optional<std::pair<uint64_t, TimelineStop>> last;
     const StopKind s = only_write_watches() && high - low > 2 * options_.rolling
                            ? scan_written_parts(low, high, start, stop, last)
