@@ -15,7 +15,7 @@ base::Expected<std::unique_ptr<LiveSession>> LiveSession::create(vmm::Sandbox& s
                                                                  rsp::ServerOptions options) {
   std::unique_ptr<LiveSession> session(
       new LiveSession(sandbox, std::move(function), std::move(args), std::move(guest_path)));
-  auto server = rsp::Server::create(session->target_, std::move(options));
+  auto server = rsp::Server::create(session->target_, session->thread_, std::move(options));
   if (!server) return base::Unexpected(std::move(server).error());
   session->server_ = std::move(*server);
   return session;
@@ -23,7 +23,8 @@ base::Expected<std::unique_ptr<LiveSession>> LiveSession::create(vmm::Sandbox& s
 
 base::Status LiveSession::run() {
   if (auto end = server_->run(); !end) return base::Unexpected(std::move(end).error());
-  if (!target_.killed()) target_.run_to_end();  // after a detach; at once when it already ended
+  // After a detach; at once when it already ended.
+  if (!target_.killed()) thread_.call([this] { target_.run_to_end(); });
   return {};
 }
 
