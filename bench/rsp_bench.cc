@@ -17,6 +17,7 @@
 #include "bench/rsp_client.h"
 #include "debug/live_target.h"
 #include "rsp/server.h"
+#include "rsp/target_thread.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/sandbox.h"
 
@@ -52,9 +53,13 @@ void bench_backend(const std::string& guest, vmm::VcpuKind kind, size_t runs, be
     if (plain->resume({.single_step = true}).kind != vmm::RunOutcome::Kind::kPaused) die("step");
   });
 
-  auto sandbox = looping_sandbox(guest, kind);
+  // The served sandbox is created (its initialisation run) on the thread that serves it: a
+  // KVM vCPU runs on one thread only.
+  rsp::TargetThread target_thread;
+  std::unique_ptr<vmm::Sandbox> sandbox;
+  target_thread.call([&] { sandbox = looping_sandbox(guest, kind); });
   debug::LiveTarget target(*sandbox, "infinite_loop", {}, guest);
-  auto server = rsp::Server::create(target, {});
+  auto server = rsp::Server::create(target, target_thread, {});
   if (!server) die(server.error().message);
   std::thread serving([&] { (void)(*server)->run(); });
   {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/fault_core.h"
+#include "cli/live_session.h"
 #include "debug/live_target.h"
 #include "rsp/server.h"
 
@@ -44,7 +45,14 @@ std::string listening_text(const rsp::Server& server) {
 int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
                        const std::string& function, std::vector<vmm::Value> args,
                        const DebugListen& listen, const std::string& core_on_fault, bool verbose) {
-  debug::LiveTarget target(sandbox, function, std::move(args), guest_path);
+  rsp::ServerOptions options{.address = listen.address, .port = listen.port};
+  if (verbose)
+    options.log = [](std::string_view line) {
+      std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
+    };
+  auto session = LiveSession::create(sandbox, function, std::move(args), guest_path, options);
+  if (!session) return std::fprintf(stderr, "hlrun: %s\n", session.error().message.c_str()), 2;
+  debug::LiveTarget& target = (*session)->target();
   if (!core_on_fault.empty()) {
     // As without a debugger: the faulting state, not what a debugger makes of it afterwards.
     const std::string program = std::filesystem::path(guest_path).filename().string();
@@ -53,26 +61,16 @@ int run_under_debugger(vmm::Sandbox& sandbox, const std::string& guest_path,
         write_fault_core(sandbox, core_on_fault, program);
     });
   }
-  rsp::ServerOptions options{.address = listen.address, .port = listen.port};
-  if (verbose)
-    options.log = [](std::string_view line) {
-      std::fprintf(stderr, "hlrun: rsp: %.*s\n", static_cast<int>(line.size()), line.data());
-    };
-  auto server = rsp::Server::create(target, options);
-  if (!server) return std::fprintf(stderr, "hlrun: %s\n", server.error().message.c_str()), 2;
-  std::fprintf(
-      stderr, "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s\n",
-      std::string(sandbox.vcpu().backend_name()).c_str(), listening_text(**server).c_str());
+  std::fprintf(stderr,
+               "hlrun: %s backend, stopped at the guest's entry; waiting for a debugger on %s\n",
+               std::string(sandbox.vcpu().backend_name()).c_str(),
+               listening_text((*session)->server()).c_str());
   std::fflush(stderr);
-  if (auto end = (*server)->run(); !end) {
-    return std::fprintf(stderr, "hlrun: debug server: %s\n", end.error().message.c_str()), 1;
+  if (auto st = (*session)->run(); !st) {
+    return std::fprintf(stderr, "hlrun: debug server: %s\n", st.error().message.c_str()), 1;
   }
-  if (target.killed()) {
-    std::fflush(stdout);
-    return std::fprintf(stderr, "hlrun: killed by the debugger\n"), 1;
-  }
-  target.run_to_end();  // after a detach; at once when the program already ended
   std::fflush(stdout);
+  if (target.killed()) return std::fprintf(stderr, "hlrun: killed by the debugger\n"), 1;
   const auto& result = *target.result();
   if (!result && result.error().kind == vmm::FaultKind::kGuestError) {
     // The guest refused the call (unknown function, wrong arguments): a usage error.

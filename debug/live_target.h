@@ -58,7 +58,8 @@ class LiveTarget final : public rsp::Target {
   // resume() or run_to_end().
   void set_fault_hook(std::function<void(const Fault&)> hook) { fault_hook_ = std::move(hook); }
   // Runs the program to its end without stopping (after detach(), breakpoints are gone).
-  // Blocking, on the calling thread; the server must not be serving this target any more.
+  // Blocking; on the thread that ran the resumes (cli::LiveSession: its target thread), once the
+  // server no longer serves this target.
   void run_to_end();
 
   // rsp::Target

@@ -64,7 +64,13 @@ constexpr std::size_t kFeedSlice = 64;
 
 class Server::Impl {
  public:
-  Impl(Target& target, ServerOptions options) : target_(target), options_(std::move(options)) {}
+  Impl(Target& target, ServerOptions options, TargetThread* thread)
+      : target_(target),
+        options_(std::move(options)),
+        own_thread_(thread ? nullptr : std::make_unique<TargetThread>()),
+        target_thread_(thread ? thread : own_thread_.get()) {}
+  // Before the event loop goes: a handed thread may still be posting the last job's completion.
+  ~Impl() { target_thread_->wait_idle(); }
 
   base::Status listen();
   uint16_t port() const { return port_; }
@@ -99,8 +105,10 @@ class Server::Impl {
   std::optional<tcp::socket> waiting_;  // arrived while the previous client was going away
   bool stopping_ = false;
   End end_ = End::kStopped;
-  // Runs every resume of the target, for every client: one thread, for the server's life.
-  TargetThread target_thread_;
+  // Runs every call into the target, for every client: one thread, for the server's life at
+  // least (the target's owner may hand it one that lives longer).
+  std::unique_ptr<TargetThread> own_thread_;
+  TargetThread* target_thread_;
 };
 
 // One client: the socket, its Session and the write queue. Its resumes run on the server's
@@ -209,7 +217,7 @@ class Server::Impl::Connection : public std::enable_shared_from_this<Connection>
     guard_.emplace(asio::make_work_guard(server_.io_));
     // The reference moves into the posted handler: the connection is never released (and its
     // socket closed) on the target thread.
-    server_.target_thread_.run(
+    server_.target_thread_->run(
         std::move(work), std::move(stop), [self = shared_from_this()]() mutable {
           asio::io_context& io = self->server_.io_;
           asio::post(io, [self = std::move(self)] { self->work_finished(); });
@@ -398,7 +406,17 @@ void Server::Impl::shut_down(End end) {
 }
 
 base::Expected<std::unique_ptr<Server>> Server::create(Target& target, ServerOptions options) {
-  auto impl = std::make_unique<Impl>(target, std::move(options));
+  return create_on(target, nullptr, std::move(options));
+}
+
+base::Expected<std::unique_ptr<Server>> Server::create(Target& target, TargetThread& thread,
+                                                       ServerOptions options) {
+  return create_on(target, &thread, std::move(options));
+}
+
+base::Expected<std::unique_ptr<Server>> Server::create_on(Target& target, TargetThread* thread,
+                                                          ServerOptions options) {
+  auto impl = std::make_unique<Impl>(target, std::move(options), thread);
   base::Status status = impl->listen();
   if (!status) return base::fail(status.error().message);
   return std::unique_ptr<Server>(new Server(std::move(impl)));

@@ -25,6 +25,8 @@
 
 namespace hlrr::rsp {
 
+class TargetThread;
+
 struct ServerOptions {
   // "": 127.0.0.1 and ::1. Else one address only: an IPv4 or IPv6 literal, or "localhost"
   // (the address it resolves to first).
@@ -44,6 +46,11 @@ class Server {
 
   // Binds and listens; fails with a message if the address is bad or the port is taken.
   static base::Expected<std::unique_ptr<Server>> create(Target& target, ServerOptions options);
+  // The same with `target` driven by `thread` instead of a thread of the server's own: the
+  // target's owner keeps using the thread before and after the server (TargetThread::call()).
+  // `thread` must outlive the server.
+  static base::Expected<std::unique_ptr<Server>> create(Target& target, TargetThread& thread,
+                                                        ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -64,6 +71,9 @@ class Server {
 
  private:
   class Impl;
+  // `thread`: nullptr for one of the server's own.
+  static base::Expected<std::unique_ptr<Server>> create_on(Target& target, TargetThread* thread,
+                                                           ServerOptions options);
   explicit Server(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -8,7 +8,9 @@
 //     0x03 / disconnect: token.request_stop() ─▶ the target stops soon (rsp/target.h)
 //     done() posted back  ◀────────────────────  (the reply is in the session)
 //
-// One job at a time: the session sends the next only after the previous one's done.
+// One job at a time: the session sends the next only after the previous one's done. A server
+// owns one, or is handed one by the target's owner (Server::create), who keeps using it before
+// and after the server (call()): e.g. hlrun's run to the program's end after a detach.
 #pragma once
 
 #include <condition_variable>
@@ -36,6 +38,13 @@ class TargetThread {
   // running (HLRR_CHECK).
   void run(Work work, std::stop_token stop, Done done);
 
+  // Runs `work` on the target thread and waits for it. Not from the target thread itself, and
+  // no other work may be running (HLRR_CHECKs).
+  void call(const std::function<void()>& work);
+
+  // Waits until no job is queued or running, its `done` included.
+  void wait_idle();
+
   // Whether a job is running (sent and not yet done).
   bool busy();
 
@@ -49,8 +58,10 @@ class TargetThread {
 
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable idle_;
   std::optional<Message> next_;
   bool busy_ = false;
+  bool handling_ = false;  // a message is taken and its done() has not returned yet
   bool quit_ = false;
   std::thread thread_;  // last: starts once the rest is built
 };

@@ -5,6 +5,8 @@
 // same guest. Exceptions go through the guest IDT built by write_descriptor_tables(); the stub's
 // `out` to HL_PORT_EXCEPTION is turned back into a kException with the pre-exception state
 // restored. docs/kvm.md lists what this backend measures and works around (kvm_pvm here).
+// Threads: run() binds the vCPU to the thread of its first run, for good (KVM's rule: a vCPU's
+// ioctls from one thread); a run from another thread is an HLRR_CHECK failure.
 #pragma once
 
 #include <linux/kvm.h>
@@ -84,6 +86,8 @@ class KvmVcpu final : public Vcpu {
   base::Status set_guest_debug(bool single_step);
   bool at_cpuid_breakpoint() const;
   void emulate_cpuid();
+  // Binds the vCPU to the thread of its first run; HLRR_CHECKs every later run is on it.
+  void bind_to_thread();
   // KVM_RUN once; returns the ioctl's errno (0 on success).
   int enter();
   // Finishes the I/O or MMIO instruction KVM exited for without running further guest code.
@@ -135,7 +139,8 @@ class KvmVcpu final : public Vcpu {
   uint64_t performed_to_ = ~0ull;      // RIP after an I/O/hlt exit or a move (see run())
 
   std::atomic<bool> running_{false};
-  pthread_t thread_{};
+  pthread_t thread_{};  // the thread of the first run(): bind_to_thread()
+  bool thread_bound_ = false;
 };
 
 }  // namespace hlrr::vmm

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "base/check.h"
 #include "hl_abi.h"
 #include "vmm/kvm_internal.h"
 #include "vmm/kvm_vcpu.h"
@@ -69,6 +70,22 @@ base::Status KvmVcpu::complete_pending() {
                               std::to_string(run_->exit_reason));
 }
 
+// KVM's rule: a vCPU's ioctls come from one thread (KVM_RUN from another one moves the vCPU's
+// task, at a cost, and a kick would signal the wrong thread). The first run binds the vCPU to its
+// thread and unblocks the kick signal there, once; a run from any other thread is a caller's bug
+// (a debugged target has one thread for its whole life: rsp/target_thread.h). Before `running_`
+// is set, so that kick() sees `thread_` set.
+void KvmVcpu::bind_to_thread() {
+  const pthread_t self = pthread_self();
+  if (!thread_bound_) {
+    thread_ = self;
+    thread_bound_ = true;
+    unblock_kick_signal();
+    return;
+  }
+  HLRR_CHECK(pthread_equal(self, thread_) && "a KVM vCPU runs on the thread of its first run");
+}
+
 VcpuExit KvmVcpu::run(const RunOptions& options) {
   if (options.max_instructions && !options.single_step) {
     // Ignoring the limit could run a guest forever where the caller expects a bound.
@@ -92,12 +109,8 @@ VcpuExit KvmVcpu::run(const RunOptions& options) {
       return VcpuExit{.kind = ExitKind::kInternalError, .detail = st.error().message};
     }
   }
+  bind_to_thread();
   const uint64_t start_rip = regs().rip;
-  const pthread_t self = pthread_self();
-  if (!pthread_equal(self, thread_)) {
-    unblock_kick_signal();
-    thread_ = self;
-  }
   // Order matters for kick(): clear immediate_exit, announce running, then check the
   // request. A request that misses the flag finds running_ set and immediate_exit re-armed.
   for (;;) {

@@ -38,6 +38,27 @@ TEST(TargetThread, RunsEachJobOnTheSameThreadThenItsDone) {
   EXPECT_EQ(ran[2], ran[0]);
 }
 
+TEST(TargetThread, CallRunsOnTheThreadOfTheJobsAndWaitsForIt) {
+  TargetThread thread;
+  std::thread::id job_thread;
+  std::promise<void> done;
+  thread.run([&](std::stop_token) { job_thread = std::this_thread::get_id(); }, {},
+             [&] { done.set_value(); });
+  done.get_future().get();
+  std::thread::id called_on;
+  int value = 0;
+  thread.call([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // call() waits for it
+    called_on = std::this_thread::get_id();
+    value = 42;
+  });
+  EXPECT_EQ(value, 42);
+  EXPECT_EQ(called_on, job_thread);
+  EXPECT_NE(called_on, std::this_thread::get_id());
+  thread.wait_idle();
+  EXPECT_FALSE(thread.busy());
+}
+
 TEST(TargetThread, AStopRequestReachesTheRunningJob) {
   TargetThread thread;
   std::stop_source source;

@@ -447,6 +447,28 @@ TEST(KvmVcpuTest, RequestStopIsNeverLostAroundTheStartOfRun) {
   }
 }
 
+// KVM's rule, kept by the vCPU: it runs on the thread of its first run (a debugged target has
+// one thread for its whole life), and a run from any other thread is a bug of the caller.
+TEST(KvmVcpuDeathTest, ARunFromAnotherThreadThanTheFirstRunsIsACheckFailure) {
+  if (auto st = KvmVcpu::available(); !st) GTEST_SKIP() << "KVM unusable: " << st.error().message;
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto m = boot("kvm", kSpin);
+  ASSERT_TRUE(m);
+  m->vcpu->request_stop();
+  ASSERT_EQ(m->vcpu->run({}).kind, ExitKind::kStopped);  // binds the vCPU to this thread
+  m->vcpu->request_stop();
+  ASSERT_EQ(m->vcpu->run({}).kind, ExitKind::kStopped);  // the same thread: fine
+  EXPECT_DEATH(
+      {
+        std::thread other([&] {
+          m->vcpu->request_stop();
+          (void)m->vcpu->run({});
+        });
+        other.join();
+      },
+      "a KVM vCPU runs on the thread of its first run");
+}
+
 TEST_P(BackendTest, SingleStepThreeInstructions) {
   auto scenario = [](const std::string& backend) {
     return run_to_exits(backend, kSteps, 4, {}, RunOptions{.single_step = true});
