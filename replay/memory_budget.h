@@ -11,7 +11,7 @@
 //     budget - kProcessReserve - guest - guest - max(recent limit, guest)
 // (the transient extra checkpoint is counted once: kept and recent ones are never added at the
 // same moment). For the default 512 MiB: 256 MiB for a 64 MiB guest, 64 MiB for 128 MiB. No
-// less than kMinimumCheckpointBudget: a guest above ~180 MiB that writes all of its memory
+// less than kMinimumCheckpointBudget: a guest above ~138 MiB that writes all of its memory
 // cannot be replayed within 512 MiB (a larger budget: hlreplay --memory-budget).
 #pragma once
 
