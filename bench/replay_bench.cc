@@ -4,19 +4,27 @@
 //  - forward replay (ReplaySession::run_to_end) beside the same call run plainly;
 //  - the first forward pass under the debugger (`hlreplay -g`, a raw RSP client's `c`) beside
 //    the plain run (goal <= 1.1x);
-//  - reverse-stepi (`bs`) round trips at random points (goal p50 <= 5 ms, p99 <= 20 ms);
+//  - reverse-stepi (`bs`) round trips at random points (goal p50 <= 5 ms, p99 <= 20 ms), the
+//    points visited in ascending order: a step back replays from the recent checkpoints that
+//    the seek to its point left just before it, whatever order the points come in, so the
+//    steps measure the same; the seeks that set them up then cost one forward pass in all,
+//    where in random order each replays from a kept checkpoint, which at 10^10 instructions in
+//    a 128 MiB guest are billions of instructions apart;
+//  - what such a seek costs: `monitor seek-icount` to a few points in random order (--seeks);
 //  - reverse-continue (`bc`) from the end: with no break- or watchpoint set, to the start (goal
 //    <= 0.1 s); to a breakpoint near the start, hl_alloc (goal <= 1 s); to a write watchpoint on
 //    a global written only while the guest initialises (goal <= 1 s);
 //  - hlreplay's peak memory (VmHWM) at the end (goal <= 512 MiB).
 // With --trace FILE, the same rows on that recording instead (e.g. one of a real guest: Lua),
-// against its forward replay, without the two rows that need compute's symbols.
+// against its forward replay; the breakpoint and watchpoint rows need compute's symbols, taken
+// from the ELF embedded in the recording when its guest is compute or compute_release.
 //
-//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--trace FILE]
+//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--seeks S] [--trace FILE]
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -78,12 +86,14 @@ struct Options {
   int64_t n = 2'500'000;
   uint64_t memory = 64ull << 20;
   size_t points = 200;
+  size_t seeks = 3;   // random-order seeks timed (each may replay billions of instructions)
   std::string trace;  // an existing recording to measure instead of sort_hash's
 };
 
 Options parse(int argc, char** argv) {
   if (argc < 2) {
-    die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--trace FILE]");
+    die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--seeks S] "
+        "[--trace FILE]");
   }
   Options o{.guest_dir = argv[1]};
   for (int i = 2; i < argc; ++i) {
@@ -94,6 +104,7 @@ Options parse(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) o.n = std::stoll(argv[++i]);
     if (std::strcmp(argv[i], "--points") == 0 && i + 1 < argc) o.points = std::stoul(argv[++i]);
+    if (std::strcmp(argv[i], "--seeks") == 0 && i + 1 < argc) o.seeks = std::stoul(argv[++i]);
     if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc) o.trace = argv[++i];
   }
   return o;
@@ -175,18 +186,52 @@ double peak_mib(pid_t pid) {
   return 0;
 }
 
-// Reverse-stepi round trips at random points: {p50, p99} in ms.
-bench::Sample reverse_steps(RspClient& client, uint64_t total, size_t points) {
+// `points` random instruction counts in [1, total), ascending.
+std::vector<uint64_t> random_points(uint64_t total, size_t points) {
   std::mt19937_64 rng(42);
+  std::vector<uint64_t> at(points);
+  for (uint64_t& n : at) n = 1 + rng() % (total - 1);
+  std::sort(at.begin(), at.end());
+  return at;
+}
+
+// Where hlreplay's memory is at the end of the rows, on stderr: /proc/PID/status's Vm and Rss
+// lines.
+void print_memory(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Vm", 0) == 0 || line.rfind("Rss", 0) == 0) {
+      std::fprintf(stderr, "replay_bench: hlreplay %s\n", line.c_str());
+    }
+  }
+}
+
+// Reverse-stepi round trips at random points, visited in ascending order: {p50, p99} in ms.
+bench::Sample reverse_steps(RspClient& client, uint64_t total, size_t points) {
   std::vector<double> ms;
-  for (size_t i = 0; i < points; ++i) {
-    client.monitor("seek-icount " + std::to_string(1 + rng() % (total - 1)));
+  for (const uint64_t n : random_points(total, points)) {
+    client.monitor("seek-icount " + std::to_string(n));
     const auto s0 = std::chrono::steady_clock::now();
     if (client.request("bs")[0] != 'T') die("bs");
     ms.push_back(seconds_since(s0) * 1e3);
   }
   std::sort(ms.begin(), ms.end());
   return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.size()};
+}
+
+// `monitor seek-icount` to `seeks` random points in random order: {p50, max} of hlreplay's CPU
+// seconds.
+bench::Sample random_seeks(RspClient& client, pid_t server, uint64_t total, size_t seeks) {
+  std::mt19937_64 rng(7);
+  std::vector<double> cpu;
+  for (size_t i = 0; i < seeks; ++i) {
+    const double c0 = process_cpu_seconds(server);
+    client.monitor("seek-icount " + std::to_string(1 + rng() % (total - 1)));
+    cpu.push_back(process_cpu_seconds(server) - c0);
+  }
+  std::sort(cpu.begin(), cpu.end());
+  return {cpu[cpu.size() / 2], cpu.back(), cpu.size()};
 }
 
 // From the end, `bc` with the point `z` (empty: none) set: hlreplay's CPU seconds (wall seconds
@@ -213,9 +258,11 @@ std::string hex(uint64_t v) {
 
 // Rows in hlreplay's CPU seconds (its wall seconds in the p90 column): on a shared machine the
 // wall clock says more about the other jobs than about replay.
-// `image`: compute_release's, for the breakpoint and watchpoint rows (none: without them).
+// `image`: compute's, for the breakpoint and watchpoint rows (none: without them); `plain` is
+// the plain run of the call when `plain_run`, else the recording's forward replay.
 void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::string& trace,
-                   const vmm::ElfImage* image, const Options& o, uint64_t total, Plain plain) {
+                   const vmm::ElfImage* image, const Options& o, uint64_t total, Plain plain,
+                   bool plain_run) {
   std::optional<uint64_t> alloc, watched;
   if (image) {
     alloc = image->symbols().address_of("hl_alloc");
@@ -234,16 +281,24 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
     table.add({"first forward pass under the debugger (CPU s; p90 = wall)",
                "s",
                {first_pass, first_wall, 1},
-               image ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
+               plain_run ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
                {plain.cpu, plain.wall, 1},
                "<= 1.1x plain"});
     const bench::Sample steps = reverse_steps(client, total, o.points);
-    table.add({"reverse-stepi at random points (p50/p99)",
+    table.add({"reverse-stepi at random points, ascending (p50/p99)",
                "ms",
                steps,
                "",
                {},
                "p50 <= 5 ms, p99 <= 20 ms (p90 column = p99)"});
+    if (o.seeks > 0) {
+      table.add({"seek-icount to random points, random order (CPU s; p90 = max)",
+                 "s",
+                 random_seeks(client, served.pid, total, o.seeks),
+                 "",
+                 {},
+                 "(reported)"});
+    }
     const auto row = [&](const std::string& name, const std::string& z, const std::string& expect,
                          const std::string& goal) {
       double wall = 0;
@@ -258,6 +313,7 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
           "watch:", "<= 1 s");
     }
     memory = peak_mib(served.pid);
+    print_memory(served.pid);
     client.send("k");
   }
   ::pclose(served.pipe);
@@ -286,6 +342,10 @@ int main(int argc, char** argv) {
 
   auto session = replay::ReplaySession::open(trace);
   if (!session) die(session.error().message);
+  // A recording of compute: its embedded ELF has the symbols the breakpoint and watchpoint
+  // rows need.
+  const std::string guest = std::filesystem::path((*session)->setup().guest_name).stem();
+  if (!image && (guest == "compute" || guest == "compute_release")) image = (*session)->image();
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = thread_cpu_seconds();
   if ((*session)->run_to_end() != replay::StopKind::kEnd) die((*session)->divergence());
@@ -299,7 +359,8 @@ int main(int argc, char** argv) {
                replay.cpu);
 
   bench::Table table;
-  if (image) {
+  const bool recorded_here = o.trace.empty();  // else no plain run to compare with
+  if (recorded_here) {
     table.add({"forward replay, " + std::to_string(total / 1'000'000) +
                    "M instructions (CPU s; p90 = wall)",
                "s",
@@ -309,7 +370,7 @@ int main(int argc, char** argv) {
                "<= 2x (replay >= 0.5x plain)"});
   }
   debugger_rows(table, hlreplay, trace, image ? &*image : nullptr, o, total,
-                image ? plain : replay);
+                recorded_here ? plain : replay, recorded_here);
   std::filesystem::remove_all(dir);
   table.print(o.json);
   return 0;

@@ -76,9 +76,9 @@ hlrr::base::Expected<std::optional<uint64_t>> parse_core_at(const std::string& t
 // Seeks to instruction count `at` (nullopt: the end of the recording) and writes the guest's
 // core there: 0, or 1 if replay diverges on the way, 2 for a count beyond the end.
 int write_core(hlrr::replay::ReplaySession& session, std::optional<uint64_t> at,
-               const std::string& path) {
+               const std::string& path, const hlrr::replay::TimelineOptions& options) {
   using namespace hlrr;
-  replay::Timeline timeline(session);
+  replay::Timeline timeline(session, options);
   const replay::TimelineStop stop = timeline.seek(at.value_or(UINT64_MAX));
   if (stop.kind == replay::TimelineStop::Kind::kDivergence)
     return fail(kExitDiverged, "divergence: " + session.divergence());
@@ -114,10 +114,11 @@ class TempDir {
 };
 
 // Serves the replay; with `gdb` set, runs gdb against it (symbols from the embedded ELF).
-int serve(hlrr::replay::ReplaySession& session, const hlrr::cli::DebugListen& listen,
-          bool start_gdb, bool verbose) {
+int serve(hlrr::replay::ReplaySession& session,
+          const hlrr::replay::TimelineOptions& timeline_options,
+          const hlrr::cli::DebugListen& listen, bool start_gdb, bool verbose) {
   using namespace hlrr;
-  replay::Timeline timeline(session);
+  replay::Timeline timeline(session, timeline_options);
   replay::ReplayTarget target(timeline);
   rsp::ServerOptions options{.address = listen.address, .port = listen.port};
   if (verbose)
@@ -209,6 +210,11 @@ int main(int argc, char** argv) {
       ->needs(core_flag);
   core_flag->excludes("-g")->excludes("--listen")->excludes("--gdb");
   app.add_flag("-v,--verbose", verbose, "log the debug protocol's diagnostics");
+  uint64_t budget_mib = hlrr::replay::kDefaultReplayBudget >> 20;
+  app.add_option("--memory-budget", budget_mib,
+                 "MIB: the memory hlreplay may use; checkpoints get what the guest leaves "
+                 "(docs/replay.md)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -238,6 +244,7 @@ int main(int argc, char** argv) {
       trace_path, where ? replay::ChunkCheck::kWhenReached : replay::ChunkCheck::kAtOpen);
   if (!session) return fail(kExitUsage, trace_path + ": " + session.error().message);
   if (check_only) return check(**session);
-  if (app.count("--core-at")) return write_core(**session, core_count, core_path);
-  return serve(**session, *where, start_gdb, verbose);
+  const replay::TimelineOptions timeline_options{.memory_budget = budget_mib << 20};
+  if (app.count("--core-at")) return write_core(**session, core_count, core_path, timeline_options);
+  return serve(**session, timeline_options, *where, start_gdb, verbose);
 }

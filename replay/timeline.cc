@@ -6,6 +6,10 @@ namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
     : session_(session), options_(options), recent_(options.recent) {
+  if (options_.memory_cap == TimelineOptions::kFromBudget) {
+    options_.memory_cap =
+        checkpoint_budget(session_.memory().size(), options_.memory_budget, options_.recent.bytes);
+  }
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
   lines_from_ = now() == 0 ? 0 : UINT64_MAX;

@@ -3,8 +3,10 @@
 //
 // Checkpoints (the session's whole state) are taken as replay first passes every `interval`
 // instructions, so going to any count re-executes at most `interval` instructions from the
-// nearest checkpoint before it. When their memory exceeds `memory_cap`, every other checkpoint
-// is dropped and the interval doubles: memory stays bounded, seeks get at most twice as long.
+// nearest checkpoint before it. When their memory exceeds `memory_cap` (by default derived from
+// the guest's memory size so that the process stays within `memory_budget`: memory_budget.h),
+// every other checkpoint is dropped and the interval doubles: memory stays bounded, seeks get at
+// most twice as long.
 // Where the debugger works, a few more (RecentCheckpoints) keep steps back short however far
 // apart thinning has left those: a seek leaves them at `near`, 4 `near`, 16 `near`...
 // instructions before its target; a forward continue keeps the latest of one every `rolling`
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "replay/delta_start.h"
+#include "replay/memory_budget.h"
 #include "replay/recent_checkpoints.h"
 #include "replay/replay_session.h"
 #include "vmm/vcpu.h"
@@ -38,9 +41,13 @@
 namespace hlrr::replay {
 
 struct TimelineOptions {
-  uint64_t interval = 100'000;         // instructions between checkpoints
-  uint64_t memory_cap = 256ull << 20;  // bytes of checkpoints kept (docs/replay.md)
-  uint64_t near = 4096;                // instructions a step back after a seek replays at most
+  uint64_t interval = 100'000;  // instructions between checkpoints
+  // Bytes of checkpoints kept; kFromBudget: what memory_budget leaves for them beside a guest of
+  // this session's size (checkpoint_budget(): 256 MiB for 64 MiB, 64 MiB for 128 MiB).
+  static constexpr uint64_t kFromBudget = UINT64_MAX;
+  uint64_t memory_cap = kFromBudget;
+  uint64_t memory_budget = kDefaultReplayBudget;  // the whole process's (memory_budget.h)
+  uint64_t near = 4096;  // instructions a step back after a seek replays at most
   // Instructions between the recent checkpoints a forward continue leaves (each costs ~0.1 ms
   // for a 64 MiB guest: 1M keeps that near 1% of the run).
   uint64_t rolling = 1'000'000;
@@ -110,6 +117,8 @@ class Timeline {
   vmm::VcpuExit run_diversion(bool step, std::stop_token stop);
 
   uint64_t checkpoint_bytes() const { return bytes_; }
+  // The cap on checkpoint_bytes() (thinning keeps them within it).
+  uint64_t memory_cap() const { return options_.memory_cap; }
   size_t checkpoint_count() const { return checkpoints_.size(); }
   size_t recent_checkpoint_count() const { return recent_.size(); }
   // Instructions replayed by seeks, steps and forward continues so far.

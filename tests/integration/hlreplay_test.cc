@@ -149,6 +149,15 @@ TEST(HlreplayUsage, ConflictingOrEmptyOptionsAreUsageErrors) {
   EXPECT_EQ(r.err, "hlreplay: -g: expected PORT or ADDR:PORT, got ''\n");
 }
 
+TEST(HlreplayUsage, AMemoryBudgetThatIsNotAPositiveNumberOfMibIsAUsageError) {
+  for (const char* budget : {"0", "lots", "-5"}) {
+    auto r = run_process(
+        {tool_path("hlreplay"), "/nonexistent.cap", "-g", "0", "--memory-budget", budget});
+    EXPECT_EQ(r.exit_code, 2) << budget;
+    EXPECT_EQ(r.err.rfind("--memory-budget: ", 0), 0u) << r.err;
+  }
+}
+
 // `cat a.cap a.cap`: the last footer is the second copy's and does not fit the file. Both tools
 // fall back to the chunk scan and agree: a truncated trace whose first copy replays whole.
 TEST(HlreplayTruncated, ATraceCatenatedTwiceVerifiesTruncatedAndReplays) {
