@@ -14,6 +14,7 @@
 #include <string>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "bench/rsp_client.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
@@ -23,10 +24,7 @@ using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "connect_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
 
 void record(const std::string& elf, const std::string& function, int64_t n,
             const std::string& trace) {

@@ -21,15 +21,13 @@
 #include <vector>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 
 using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "diff_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
 
 struct Cost {
   double wall_ms = 0;

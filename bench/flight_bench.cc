@@ -18,6 +18,7 @@
 #include <string>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "recorder/flight_recorder.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
@@ -28,10 +29,7 @@ namespace {
 
 constexpr int kCalls = 10'000;
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "flight_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
 
 struct Workload {
   std::string key;  // --only

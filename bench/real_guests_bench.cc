@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "recorder/recorder.h"
 #include "vmm/sandbox.h"
 #include "vmm/standard_host_functions.h"
@@ -46,11 +47,7 @@ using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "real_guests_bench: %s\n", message.c_str());
-  std::exit(2);
-}
-
+using bench::die;
 // Wall and CPU seconds of one run. CPU time (user + system) is steadier than wall time on a
 // shared machine; for recording it charges the writer thread's work too, and for hlreplay the
 // child process's.
@@ -65,11 +62,7 @@ struct Timing {
   uint64_t exits = 0, nondet = 0;
 };
 
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
+using bench::thread_cpu_seconds;
 
 // Passes everything to the recorder, counting the vCPU thread's CPU time spent in it. The
 // recorded and the plain run execute the same guest instructions and exits on the same vCPU, so

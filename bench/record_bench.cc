@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "recorder/recorder.h"
 #include "trace_format/trace_reader.h"
 #include "trace_format/trace_writer.h"
@@ -21,10 +22,7 @@ using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "record_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
 
 std::unique_ptr<vmm::Sandbox> make(const vmm::ElfImage& image, vmm::VcpuKind kind) {
   vmm::SandboxConfig config;

@@ -37,6 +37,7 @@
 #include <string>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "bench/rsp_client.h"
 #include "recorder/recorder.h"
 #include "replay/replay_session.h"
@@ -46,23 +47,11 @@ using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "replay_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
+using bench::seconds_since;
+using bench::thread_cpu_seconds;
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// CPU seconds: the calling thread's, and a whole other process's (user + system, from
-// /proc/PID/stat). On a shared machine wall time swings with the load; CPU time much less.
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
+// A whole other process's CPU seconds (user + system, from /proc/PID/stat).
 double process_cpu_seconds(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());

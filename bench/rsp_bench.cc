@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "bench/bench_table.h"
+#include "bench/bench_util.h"
 #include "bench/rsp_client.h"
 #include "debug/live_target.h"
 #include "rsp/server.h"
@@ -25,10 +26,7 @@ using namespace hlrr;
 
 namespace {
 
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "rsp_bench: %s\n", message.c_str());
-  std::exit(2);
-}
+using bench::die;
 
 // A sandbox of faults.elf stopped inside infinite_loop: it can be stepped forever.
 std::unique_ptr<vmm::Sandbox> looping_sandbox(const std::string& guest, vmm::VcpuKind kind) {
