@@ -7,11 +7,11 @@
 
 #include "base/hex.h"
 #include "convert/registers.h"
+#include "debug/core_dump.h"
 #include "debug/guest_access.h"
 #include "debug/stops.h"
 #include "hl_abi.h"
 #include "rsp/registers.h"
-#include "debug/core_dump.h"
 
 namespace hlrr::replay {
 namespace {
@@ -230,20 +230,24 @@ base::Expected<std::string> ReplayTarget::seek_exit(uint64_t sequence) {
   // Known from the recording (a far seek then starts from a memory delta), or learned by
   // replaying forward until the exit is passed; then to just after it.
   if (DeltaStarts* deltas = timeline_.deltas(); deltas && s.exits().size() <= sequence) {
-    if (auto at = deltas->exit_count(sequence)) {
-      if (timeline_.seek(*at).kind == TimelineStop::Kind::kDivergence) {
-        return base::fail(s.divergence());
-      }
-    }
+    if (auto st = seek_if_known(deltas->exit_count(sequence)); !st)
+      return base::Unexpected(st.error());
   }
   while (s.exits().size() <= sequence) {
-    const TimelineStop st = timeline_.seek(s.instruction_count() + timeline_.interval());
-    if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+    if (auto st = seek_if_known(s.instruction_count() + timeline_.interval()); !st) {
+      return base::Unexpected(st.error());
+    }
     if (s.at_end() && s.exits().size() <= sequence) return base::fail("exit not replayable");
   }
-  const TimelineStop st = timeline_.seek(s.exits()[sequence].instruction_count);
-  if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+  if (auto st = seek_if_known(s.exits()[sequence].instruction_count); !st) {
+    return base::Unexpected(st.error());
+  }
   return when();
+}
+
+base::Status ReplayTarget::seek_if_known(std::optional<uint64_t> count) {
+  if (!count || timeline_.seek(*count).kind != TimelineStop::Kind::kDivergence) return {};
+  return base::fail(timeline_.session().divergence());
 }
 
 std::string ReplayTarget::list_exits() {
@@ -320,16 +324,11 @@ base::Expected<std::string> ReplayTarget::seek_call(uint64_t number) {
   // A recording whose memory deltas hold contents tells where the call starts without
   // replaying: the seek starts from the delta before it.
   if (DeltaStarts* deltas = timeline_.deltas(); deltas && !s.call_start(number)) {
-    if (auto at = deltas->call_start(number)) {
-      if (timeline_.seek(*at).kind == TimelineStop::Kind::kDivergence) {
-        return base::fail(s.divergence());
-      }
-    }
+    if (auto st = seek_if_known(deltas->call_start(number)); !st)
+      return base::Unexpected(st.error());
   }
   if (!s.call_start(number)) {
-    if (timeline_.seek(from).kind == TimelineStop::Kind::kDivergence) {
-      return base::fail(s.divergence());
-    }
+    if (auto st = seek_if_known(from); !st) return base::Unexpected(st.error());
     while (!s.call_start(number)) {
       const TimelineStop st =
           timeline_.replay_forward(s.instruction_count() + timeline_.interval());
@@ -339,8 +338,7 @@ base::Expected<std::string> ReplayTarget::seek_call(uint64_t number) {
       }
     }
   }
-  const TimelineStop st = timeline_.seek(*s.call_start(number));
-  if (st.kind == TimelineStop::Kind::kDivergence) return base::fail(s.divergence());
+  if (auto st = seek_if_known(s.call_start(number)); !st) return base::Unexpected(st.error());
   return when();
 }
 

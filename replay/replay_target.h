@@ -71,6 +71,8 @@ class ReplayTarget final : public rsp::Target,
   rsp::StopInfo to_stop(const TimelineStop& stop);
   rsp::StopInfo diversion_stop(const vmm::VcpuExit& exit);
   base::Expected<std::string> seek_exit(uint64_t sequence);
+  // Seeks to `count` when it is known (nothing otherwise); a divergence on the way is the error.
+  base::Status seek_if_known(std::optional<uint64_t> count);
   std::string list_exits();
   base::Expected<std::string> list_calls();
   base::Expected<std::string> seek_call(uint64_t number);
