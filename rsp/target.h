@@ -9,8 +9,8 @@
 //   disconnects, or the server is stopped) the I/O thread calls `request_stop()` on the token's
 //   source. A target either polls `token.stop_requested()` in its run loop (replay), or registers
 //   a `std::stop_callback` that kicks its vCPU (live VM: uc_emu_stop, KVM immediate_exit). Such a
-//   callback runs on the I/O thread (or at once, on the target thread, if stop was already requested
-//   when it was registered), so it must be thread-safe; it must not block. Once stop is
+//   callback runs on the I/O thread (or at once, on the target thread, if stop was already
+//   requested when it was registered), so it must be thread-safe; it must not block. Once stop is
 //   requested, resume() must return promptly with `StopInfo::interrupted()` (SIGINT), or with
 //   whatever real stop happened first.
 // * A target must not assume a stop request outlives its resume(): tokens are per resume, so a
@@ -137,7 +137,8 @@ class Target {
   virtual base::Status write_memory(uint64_t address, std::span<const uint8_t> data) = 0;
 
   // Runs forward (continue or one instruction) until a stop. Blocking; runs on the server's
-  // target thread (rsp/target_thread.h); interrupted through `stop` (see the threading contract above).
+  // target thread (rsp/target_thread.h); interrupted through `stop` (see the threading contract
+  // above).
   virtual StopInfo resume(ResumeAction action, std::stop_token stop) = 0;
 
   // Breakpoints and watchpoints. `length` is the kind for Z0/Z1 (1 on x86) and the byte length

@@ -26,7 +26,8 @@
 #define HL_ABI_VERSION 1u
 
 #define HL_PAGE_SIZE 0x1000ull
-#define HL_PAGE_TABLES_BASE 0x1000ull /* PML4 at +0, PDPT at +0x1000, PDs at +0x2000..+0x5fff, PT at +0x6000 */
+#define HL_PAGE_TABLES_BASE \
+  0x1000ull /* PML4 at +0, PDPT at +0x1000, PDs at +0x2000..+0x5fff, PT at +0x6000 */
 #define HL_GDT_BASE 0x8000ull
 #define HL_TSS_BASE 0x9000ull
 #define HL_IDT_BASE 0xA000ull
@@ -41,7 +42,7 @@
 #define HL_STACK_GUARD 0x30000ull
 #define HL_STACK_TOP 0x100000ull
 #define HL_IMAGE_BASE 0x100000ull
-#define HL_MIN_MEMORY 0x200000ull /* 2 MiB: the fixed areas plus a small image */
+#define HL_MIN_MEMORY 0x200000ull      /* 2 MiB: the fixed areas plus a small image */
 #define HL_MAPPED_LIMIT 0x100000000ull /* page tables identity-map the first 4 GiB */
 
 /* Ports. `out` to these is how a guest talks to its host; anything else is an error. */

@@ -154,9 +154,17 @@ TEST(RealGuests, RecordingsReplayDeterministically) {
     const std::string trace = dir + "/" + guest + ".cap";
     // No guest deadline: what is tested is determinism, and the ASan build is ~10x slower;
     // run_process() still bounds the run.
-    std::vector<std::string> args = {
-        tool_path("hlrun"), guest_path(guest), "--vcpu",   "unicorn", "--mem", "64M",
-        "--timeout",        "0",               "--record", trace,     "--call"};
+    std::vector<std::string> args = {tool_path("hlrun"),
+                                     guest_path(guest),
+                                     "--vcpu",
+                                     "unicorn",
+                                     "--mem",
+                                     "64M",
+                                     "--timeout",
+                                     "0",
+                                     "--record",
+                                     trace,
+                                     "--call"};
     args.insert(args.end(), call.begin(), call.end());
     auto rec = run_process(args, std::chrono::minutes(6));
     ASSERT_EQ(rec.exit_code, 0) << guest << ": " << rec.out << rec.err;
