@@ -5,7 +5,11 @@
 namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
-    : session_(session), options_(options), recent_(options.recent) {
+    : session_(session),
+      options_(options),
+      recent_(options.recent),
+      rolling_every_(options.rolling) {
+  HLRR_CHECK(options_.rolling > 0);
   if (options_.memory_cap == TimelineOptions::kFromBudget) {
     options_.memory_cap =
         checkpoint_budget(session_.memory().size(), options_.memory_budget, options_.recent.bytes);
@@ -111,14 +115,26 @@ void Timeline::maybe_checkpoint() {
   if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
 }
 
+// A page copy costs about as much as replaying this many instructions (~1.3 us against ~12 ns,
+// measured on sort_hash's first pass, docs/replay.md). A sort writes ~1,000 pages in every
+// million instructions, whatever the window: at one recent checkpoint per million, their copies
+// were 10% of a continue.
+constexpr uint64_t kReplayPerCopiedPage = 100;
+
 void Timeline::take_recent() {
   const uint64_t n = now();
   if (checkpoints_.count(n) || recent_.contains(n)) return;
   ReplaySession::Checkpoint c = session_.checkpoint();
+  const uint64_t copied = c.own_bytes / trace::kPageSize;
   auto before = checkpoints_.upper_bound(n);
   const auto base = before == checkpoints_.begin() ? nullptr : &std::prev(before)->second;
   const uint64_t bytes = bytes_beyond(c, base);
   recent_.add(std::move(c), bytes);
+  // The pages a window writes grow slower than the window (they are written again): the next
+  // window is sized by this one's pages, in whole `rolling`s.
+  const uint64_t wanted = copied * kReplayPerCopiedPage * options_.rolling_cost_ratio;
+  rolling_every_ =
+      std::max<uint64_t>(1, (wanted + options_.rolling - 1) / options_.rolling) * options_.rolling;
 }
 
 // Page copies are shared from checkpoint to checkpoint, and a copy outlives the checkpoint that
@@ -185,14 +201,14 @@ void Timeline::continue_code_run(uint64_t dropped) {
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
   // A continue stops where no seek could have prepared for: wherever that is, the latest
-  // checkpoint every `rolling` instructions keeps the first step back from it short.
+  // checkpoint every rolling_every() instructions keeps the first step back from it short.
   for (;;) {
     maybe_checkpoint();  // may thin out: the interval can change on every turn
     const bool rolling = target == UINT64_MAX && options_.interval > options_.rolling;
-    if (rolling && now() % options_.rolling == 0) take_recent();
+    if (rolling && now() % rolling_every_ == 0) take_recent();
     if (now() >= target) return StopKind::kReachedCount;
     uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
-    if (rolling) boundary = std::min(boundary, (now() / options_.rolling + 1) * options_.rolling);
+    if (rolling) boundary = std::min(boundary, next_rolling());
     const uint64_t from = now();
     const StopKind s = session_.run_to(std::min(target, boundary), stop);
     instructions_replayed_ += now() - from;

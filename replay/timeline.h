@@ -48,9 +48,13 @@ struct TimelineOptions {
   uint64_t memory_cap = kFromBudget;
   uint64_t memory_budget = kDefaultReplayBudget;  // the whole process's (memory_budget.h)
   uint64_t near = 4096;  // instructions a step back after a seek replays at most
-  // Instructions between the recent checkpoints a forward continue leaves (each costs ~0.1 ms
-  // for a 64 MiB guest: 1M keeps that near 1% of the run).
+  // Instructions between the recent checkpoints a forward continue leaves, at least: each
+  // copies the pages written since the checkpoint before it, and a guest that writes many
+  // pages gets them further apart (Timeline::rolling_every()).
   uint64_t rolling = 1'000'000;
+  // Those recent checkpoints' page copies may cost at most 1/rolling_cost_ratio of the replay
+  // between them (0: one every `rolling` instructions, whatever they copy).
+  uint64_t rolling_cost_ratio = 40;
   RecentCheckpointLimits recent;
   // A far seek starts from the recording's nearest memory delta that holds contents when that is
   // nearer its target than any checkpoint (replay/delta_start.h).
@@ -132,6 +136,10 @@ class Timeline {
   uint64_t delta_starts() const { return delta_starts_; }
   // Instructions in the intervals reverse continues searched (replayed, not skipped) so far.
   uint64_t instructions_searched() const { return instructions_searched_; }
+  // Instructions between the recent checkpoints a continue or a reverse continue's scan leaves
+  // now: `rolling`, or more where the guest writes so many pages that each such checkpoint
+  // would cost more than TimelineOptions::rolling_cost_ratio allows.
+  uint64_t rolling_every() const { return rolling_every_; }
   // The recording's memory deltas as starts (nullptr when TimelineOptions::delta_starts is off).
   DeltaStarts* deltas();
 
@@ -150,7 +158,10 @@ class Timeline {
   // run_forward() to `target`, leaving recent checkpoints at target - near * 4^i on the way.
   StopKind approach(uint64_t target, std::stop_token stop);
   void maybe_checkpoint();
+  // Takes a recent checkpoint here, unless one (or a kept one) exists; adapts rolling_every().
   void take_recent();
+  // The next count at which a continue or a scan takes a recent checkpoint.
+  uint64_t next_rolling() const { return (now() / rolling_every_ + 1) * rolling_every_; }
   void thin_out();
   // Bytes of the page copies `c` holds that `before` (the checkpoint before it) does not share.
   static uint64_t bytes_beyond(const ReplaySession::Checkpoint& c,
@@ -204,6 +215,7 @@ class Timeline {
   std::unique_ptr<DeltaStarts> deltas_;  // made by the first seek that could use one
   uint64_t delta_starts_ = 0;
   uint64_t instructions_searched_ = 0;
+  uint64_t rolling_every_ = 0;  // set from options_.rolling
 };
 
 }  // namespace hlrr::replay

@@ -43,8 +43,9 @@ StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start, st
   arm(true);
   for (;;) {
     // Recent checkpoints on the way: the seek to the hit found (and the steps back after it)
-    // start from one at most `rolling` instructions before it, not from the interval's start.
-    const uint64_t boundary = std::min(high, (now() / options_.rolling + 1) * options_.rolling);
+    // start from one at most rolling_every() instructions before it, not from the interval's
+    // start.
+    const uint64_t boundary = std::min(high, next_rolling());
     const StopKind s = session_.run_to(boundary, stop);
     gather_code_lines();
     if (s == StopKind::kReachedCount && now() < high) {

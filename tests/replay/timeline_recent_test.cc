@@ -9,8 +9,10 @@ namespace hlrr::replay {
 namespace {
 
 // sort_hash(5000): ~1.2M instructions; 1000-instruction checkpoints in a 2 MiB cap thin out
-// to one every 32k or more.
-constexpr TimelineOptions kThinned{.interval = 1000, .memory_cap = 2u << 20, .rolling = 2000};
+// to one every 32k or more. Recent checkpoints every `rolling` instructions exactly, whatever
+// they copy (their spacing by cost: the RollingSpacing tests below).
+constexpr TimelineOptions kThinned{
+    .interval = 1000, .memory_cap = 2u << 20, .rolling = 2000, .rolling_cost_ratio = 0};
 
 class TimelineRecent : public ::testing::Test {
  protected:
@@ -108,6 +110,38 @@ TEST_F(TimelineRecent, TheCheckpointMemoryCapStillHolds) {
   }
   EXPECT_LE(timeline.checkpoint_bytes(), kThinned.memory_cap);
   EXPECT_GT(timeline.recent_checkpoint_count(), 0u);
+}
+
+// Each recent checkpoint a continue leaves copies the pages written since the checkpoint before
+// it; where that costs more than TimelineOptions::rolling_cost_ratio allows, they are spaced
+// further apart (a sort writes ~1,000 pages a million instructions: 10% of a continue at one
+// per million), and a step back after the continue replays at most that spacing.
+TEST_F(TimelineRecent, RecentCheckpointsThatCopyMuchAreSpacedFurther) {
+  TimelineOptions options = kThinned;
+  options.rolling = 1000;
+  options.rolling_cost_ratio = 40;
+  Timeline timeline(*session_, options);
+  ASSERT_EQ(timeline.continue_forward({}).kind, TimelineStop::Kind::kEnd);
+  const uint64_t end = timeline.now();
+  // A page copy is worth ~100 instructions: one page in a 1000-instruction window is too dear.
+  EXPECT_GE(timeline.rolling_every(), 4 * options.rolling);
+  EXPECT_EQ(timeline.rolling_every() % options.rolling, 0u);
+  const uint64_t spacing = timeline.rolling_every();
+  const uint64_t before = timeline.instructions_replayed();
+  ASSERT_EQ(timeline.step_backward().kind, TimelineStop::Kind::kStep);
+  EXPECT_EQ(timeline.now(), end - 1);
+  EXPECT_LE(timeline.instructions_replayed() - before, spacing);
+  EXPECT_EQ(*session_->registers(), registers_at(end - 1));
+}
+
+TEST_F(TimelineRecent, RecentCheckpointsThatCopyLittleKeepTheirSpacing) {
+  // sort_hash(5000) writes a dozen pages in 100,000 instructions: ~1% at a ratio of 40.
+  Timeline timeline(*session_, {.interval = 1ull << 40, .rolling = 100'000});
+  ASSERT_EQ(timeline.continue_forward({}).kind, TimelineStop::Kind::kEnd);
+  EXPECT_EQ(timeline.rolling_every(), 100'000u);
+  const uint64_t before = timeline.instructions_replayed();
+  ASSERT_EQ(timeline.step_backward().kind, TimelineStop::Kind::kStep);
+  EXPECT_LE(timeline.instructions_replayed() - before, 100'000u);
 }
 
 }  // namespace
