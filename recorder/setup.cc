@@ -102,7 +102,14 @@ base::Expected<trace::Setup> build_setup_from(vmm::Sandbox& sandbox, const std::
   setup.memory_layout = memory_layout(sandbox.image(), sandbox.memory().size());
   setup.initial_registers = registers;
   static const uint8_t kZero[HL_PAGE_SIZE] = {};
-  for (uint64_t page = 0; page < memory.size() / HL_PAGE_SIZE; ++page) {
+  const uint64_t pages = memory.size() / HL_PAGE_SIZE;
+  // Guest memory itself: the pages never touched are zeros without reading them (a copy, as
+  // the flight recorder's, is read whole).
+  const std::vector<bool> backed = memory.data() == sandbox.memory().host_base()
+                                       ? sandbox.memory().backed_pages()
+                                       : std::vector<bool>(pages, true);
+  for (uint64_t page = 0; page < pages; ++page) {
+    if (!backed[page]) continue;
     const uint8_t* p = memory.data() + page * HL_PAGE_SIZE;
     if (std::memcmp(p, kZero, HL_PAGE_SIZE) == 0) continue;
     setup.initial_memory.push_back(trace::Page{page * HL_PAGE_SIZE, {p, p + HL_PAGE_SIZE}});

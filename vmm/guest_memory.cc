@@ -1,7 +1,10 @@
 #include "vmm/guest_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -73,6 +76,31 @@ base::Status GuestMemory::write(uint64_t gpa, std::span<const uint8_t> data) {
 base::Expected<std::string> GuestMemory::read_string(uint64_t gpa, uint64_t len) const {
   if (!contains(gpa, len)) return base::fail(range_error(gpa, len, size_));
   return std::string(reinterpret_cast<const char*>(base_ + gpa), len);
+}
+
+std::vector<bool> GuestMemory::backed_pages() const {
+  const uint64_t pages = page_count();
+  std::vector<bool> backed(pages, true);
+  // One 64-bit entry per virtual page: bit 63 present, bit 62 swapped (Documentation/admin-guide/
+  // mm/pagemap.rst); the flags need no privilege, only the frame numbers do.
+  const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return backed;
+  constexpr uint64_t kPresentOrSwapped = 3ull << 62;
+  std::vector<uint64_t> entries(std::min<uint64_t>(pages, 4096));
+  const uint64_t first = reinterpret_cast<uintptr_t>(base_) / kPageSize;
+  for (uint64_t page = 0; page < pages;) {
+    const uint64_t n = std::min<uint64_t>(entries.size(), pages - page);
+    const ssize_t got = ::pread(fd, entries.data(), n * sizeof(uint64_t),
+                                static_cast<off_t>((first + page) * sizeof(uint64_t)));
+    if (got != static_cast<ssize_t>(n * sizeof(uint64_t))) {
+      backed.assign(pages, true);  // a short read: trust nothing read so far
+      break;
+    }
+    for (uint64_t i = 0; i < n; ++i) backed[page + i] = (entries[i] & kPresentOrSwapped) != 0;
+    page += n;
+  }
+  ::close(fd);
+  return backed;
 }
 
 }  // namespace hlrr::vmm

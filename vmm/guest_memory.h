@@ -69,6 +69,13 @@ class GuestMemory {
   // tracking on (Vcpu::set_dirty_tracking()) the guest's. Consumers open cursors on it.
   DirtyPageLog& dirty_log() { return *dirty_log_; }
 
+  // Per page, whether it may hold anything but zeros: the kernel has backed it (present or
+  // swapped out). A page of this private anonymous mapping that was never touched reads as
+  // zeros, and finding that out by reading it faults it in: ~10 us a page on a nested VM, 0.16 s
+  // for 64 MiB, most of what a scan of a mostly untouched guest costs. Every page when
+  // /proc/self/pagemap cannot be read.
+  std::vector<bool> backed_pages() const;
+
  private:
   GuestMemory(uint8_t* base, uint64_t size);
 

@@ -57,5 +57,20 @@ TEST(GuestMemory, TracksPagesTheHostWrote) {
   EXPECT_TRUE(pages.empty());
 }
 
+// Pages never touched need not be read to be known as zeros: the kernel has not backed them.
+TEST(GuestMemory, KnowsWhichPagesWereNeverTouched) {
+  auto m = GuestMemory::create(0x40000);  // 64 pages
+  ASSERT_TRUE(m.has_value());
+  std::array<uint8_t, 2> two{1, 2};
+  ASSERT_TRUE(m->write(0x1FFF, two).has_value());  // pages 1 and 2
+  m->host_base()[0x2A000] = 9;                     // page 42, as a vCPU writes
+  const std::vector<bool> backed = m->backed_pages();
+  ASSERT_EQ(backed.size(), 64u);
+  std::vector<uint64_t> pages;
+  for (uint64_t page = 0; page < backed.size(); ++page) {
+    if (backed[page]) pages.push_back(page);
+  }
+  EXPECT_EQ(pages, (std::vector<uint64_t>{1, 2, 42}));
+}
 }  // namespace
 }  // namespace hlrr::vmm
