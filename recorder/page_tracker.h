@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "vmm/memory_shadow.h"
 #include "vmm/sandbox.h"
 
 namespace hlrr::recorder {
@@ -24,13 +26,12 @@ class PageTracker {
   // Fails where the dirty log cannot be read (KVM's ioctl); nothing is forgotten then.
   base::Status take_changed_pages(std::vector<uint64_t>& pages);
 
-  bool uses_dirty_log() const { return shadow_.empty(); }
+  bool uses_dirty_log() const { return !shadow_; }
 
  private:
-  vmm::Sandbox& sandbox_;
-  std::vector<uint8_t> shadow_;       // the software vCPU's strategy; empty on KVM
-  vmm::DirtyPageLog::Cursor cursor_;  // KVM's; the log's pages since Setup
-  base::Status status_;               // why the dirty log could not be started, if it could not
+  std::unique_ptr<vmm::MemoryShadow> shadow_;  // the software vCPU's strategy; null on KVM
+  vmm::DirtyPageLog::Cursor cursor_;           // KVM's; the log's pages since Setup
+  base::Status status_;  // why the dirty log could not be started, if it could not
 };
 
 }  // namespace hlrr::recorder

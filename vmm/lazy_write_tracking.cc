@@ -4,26 +4,10 @@
 
 namespace hlrr::vmm {
 
-namespace {
-constexpr uint64_t kPage = GuestMemory::kPageSize;
-const uint8_t kZeroPage[kPage] = {};
-}  // namespace
-
 LazyWriteTracking::LazyWriteTracking(GuestMemory& memory, std::function<base::Status()> start_hook)
-    : memory_(memory), start_hook_(std::move(start_hook)) {
-  // Only the pages that are not all zero: most of a large guest memory was never touched (and
-  // is not read: backed_pages()).
-  slots_.assign(memory.page_count(), kZero);
-  const uint8_t* base = memory.host_base();
-  const std::vector<bool> backed = memory.backed_pages();
-  for (uint64_t page = 0; page < memory.page_count(); ++page) {
-    if (!backed[page]) continue;
-    const uint8_t* bytes = base + page * kPage;
-    if (std::memcmp(bytes, kZeroPage, kPage) == 0) continue;
-    slots_[page] = copy_.size() / kPage;
-    copy_.insert(copy_.end(), bytes, bytes + kPage);
-  }
-}
+    : memory_(memory),
+      start_hook_(std::move(start_hook)),
+      shadow_(std::make_unique<MemoryShadow>(memory)) {}
 
 base::Status LazyWriteTracking::collect() {
   if (hooked_) return {};
@@ -37,15 +21,10 @@ base::Status LazyWriteTracking::collect() {
   // The hook first: should it fail, the copy is still there for the next collection.
   if (auto st = start_hook_(); !st) return st;
   hooked_ = true;
-  const uint8_t* now = memory_.host_base();
-  const std::vector<bool> backed = memory_.backed_pages();
-  for (uint64_t page = 0; page < memory_.page_count(); ++page) {
-    if (!backed[page] && slots_[page] == kZero) continue;  // zeros then and now
-    const uint8_t* then = slots_[page] == kZero ? kZeroPage : copy_.data() + slots_[page] * kPage;
-    if (std::memcmp(now + page * kPage, then, kPage) != 0) memory_.dirty_log().mark(page);
-  }
-  std::vector<uint8_t>().swap(copy_);
-  std::vector<uint64_t>().swap(slots_);
+  std::vector<uint64_t> changed;
+  shadow_->compare(changed, /*update=*/false);
+  for (uint64_t page : changed) memory_.dirty_log().mark(page);
+  shadow_.reset();
   return {};
 }
 

@@ -15,17 +15,18 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "base/expected.h"
 #include "vmm/guest_memory.h"
+#include "vmm/memory_shadow.h"
 
 namespace hlrr::vmm {
 
 class LazyWriteTracking {
  public:
-  // Copies `memory` now (its pages that are not all zero). `start_hook` installs the exact tracking
-  // that takes over.
+  // Copies `memory` now (MemoryShadow). `start_hook` installs the exact tracking that takes over.
   LazyWriteTracking(GuestMemory& memory, std::function<base::Status()> start_hook);
 
   // The guest is about to run: memory may change from now on.
@@ -39,10 +40,7 @@ class LazyWriteTracking {
  private:
   GuestMemory& memory_;
   std::function<base::Status()> start_hook_;
-  // Memory as tracking found it: per page its index in copy_, or kZero for an all-zero page.
-  static constexpr uint64_t kZero = ~0ull;
-  std::vector<uint64_t> slots_;
-  std::vector<uint8_t> copy_;
+  std::unique_ptr<MemoryShadow> shadow_;  // memory as tracking found it, until the hook
   bool ran_ = false;
   bool collected_ = false;
   bool hooked_ = false;
