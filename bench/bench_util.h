@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/cpu_time.h"
+
 namespace hlrr::bench {
 
 // A benchmark that cannot measure says why in one line, named by its program, and exits 2.
@@ -21,12 +23,6 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The calling thread's CPU seconds. On a shared machine wall time swings with the load; CPU
-// time much less.
-inline double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
+using base::thread_cpu_seconds;
 
 }  // namespace hlrr::bench

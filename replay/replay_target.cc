@@ -193,6 +193,7 @@ std::vector<rsp::MonitorCommands::Command> ReplayTarget::commands() const {
       {"calls", "the recording's guest calls: number, function(arguments), exits, result"},
       {"seek-call", "seek-call N: go to the first instruction of call N (0: initialisation)"},
       {"core", "core PATH: write an ELF core of the guest here (gdb GUEST.elf PATH)"},
+      {"checkpoints", "replay's checkpoints: how many, how far apart, their memory and CPU"},
   };
 }
 
@@ -219,6 +220,25 @@ std::string ReplayTarget::when() {
   }
   if (s.at_end()) text += ", at the end of the recording (" + s.end_note() + ")";
   return text + "\n";
+}
+
+std::string ReplayTarget::describe_checkpoints() const {
+  const Timeline& t = timeline_;
+  const auto mib = [](uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
+  char text[640];
+  std::snprintf(text, sizeof text,
+                "kept: %zu, every %llu instructions, %.1f MiB (cap %.1f MiB)\n"
+                "recent: %zu; a continue leaves one every %llu instructions\n"
+                "replayed: %llu instructions by seeks, steps and continues; %llu intervals (%llu "
+                "instructions) by reverse continues\n"
+                "taking checkpoints: %.2f s of CPU\n",
+                t.checkpoint_count(), static_cast<unsigned long long>(t.interval()),
+                mib(t.checkpoint_bytes()), mib(t.memory_cap()), t.recent_checkpoint_count(),
+                static_cast<unsigned long long>(t.rolling_every()),
+                static_cast<unsigned long long>(t.instructions_replayed()),
+                static_cast<unsigned long long>(t.intervals_replayed()),
+                static_cast<unsigned long long>(t.instructions_searched()), t.checkpoint_seconds());
+  return text;
 }
 
 base::Expected<std::string> ReplayTarget::seek_exit(uint64_t sequence) {
@@ -349,6 +369,7 @@ base::Expected<std::string> ReplayTarget::run(std::string_view line) {
   if (name == "when") return when();
   if (name == "exits") return list_exits();
   if (name == "calls") return list_calls();
+  if (name == "checkpoints") return describe_checkpoints();
   uint64_t n = 0;
   if (name == "seek-call") {
     if (!parse_u64(arg, n)) return base::fail("usage: seek-call N (a call number, monitor calls)");

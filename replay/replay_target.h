@@ -62,6 +62,7 @@ class ReplayTarget final : public rsp::Target,
 
   // "instruction 34567, after exit 12, in call 3 (add_sample)" (monitor when).
   std::string when();
+  std::string describe_checkpoints() const;
 
   // An ELF core of the guest where replay is (debug/core_dump.h): `monitor core PATH` and
   // `hlreplay --core-at`. SIGSEGV at the end of a recording that faulted, SIGTRAP elsewhere.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/cpu_time.h"
+
 namespace hlrr::replay {
 
 Timeline::Timeline(ReplaySession& session, TimelineOptions options)
@@ -102,6 +104,7 @@ void Timeline::maybe_checkpoint() {
   gather_code_lines();
   const uint64_t n = now();
   if (n % options_.interval != 0) return;
+  const double t0 = base::thread_cpu_seconds();
   if (!checkpoints_.count(n)) {
     auto [it, added] = checkpoints_.emplace(n, session_.checkpoint());
     const auto before = it == checkpoints_.begin() ? nullptr : &std::prev(it)->second;
@@ -113,6 +116,7 @@ void Timeline::maybe_checkpoint() {
   // checkpoint) starts anew from here.
   file_code_lines();
   if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
+  checkpoint_seconds_ += base::thread_cpu_seconds() - t0;
 }
 
 // A page copy costs about as much as replaying this many instructions (~1.3 us against ~12 ns,
@@ -124,6 +128,7 @@ constexpr uint64_t kReplayPerCopiedPage = 100;
 void Timeline::take_recent() {
   const uint64_t n = now();
   if (checkpoints_.count(n) || recent_.contains(n)) return;
+  const double t0 = base::thread_cpu_seconds();
   ReplaySession::Checkpoint c = session_.checkpoint();
   const uint64_t copied = c.own_bytes / trace::kPageSize;
   auto before = checkpoints_.upper_bound(n);
@@ -135,6 +140,7 @@ void Timeline::take_recent() {
   const uint64_t wanted = copied * kReplayPerCopiedPage * options_.rolling_cost_ratio;
   rolling_every_ =
       std::max<uint64_t>(1, (wanted + options_.rolling - 1) / options_.rolling) * options_.rolling;
+  checkpoint_seconds_ += base::thread_cpu_seconds() - t0;
 }
 
 // Page copies are shared from checkpoint to checkpoint, and a copy outlives the checkpoint that

@@ -140,6 +140,9 @@ class Timeline {
   // now: `rolling`, or more where the guest writes so many pages that each such checkpoint
   // would cost more than TimelineOptions::rolling_cost_ratio allows.
   uint64_t rolling_every() const { return rolling_every_; }
+  // CPU seconds this thread spent taking kept and recent checkpoints (their page copies, the
+  // pool's growth, counting and thinning), for `monitor checkpoints` and benchmarks.
+  double checkpoint_seconds() const { return checkpoint_seconds_; }
   // The recording's memory deltas as starts (nullptr when TimelineOptions::delta_starts is off).
   DeltaStarts* deltas();
 
@@ -216,6 +219,7 @@ class Timeline {
   uint64_t delta_starts_ = 0;
   uint64_t instructions_searched_ = 0;
   uint64_t rolling_every_ = 0;  // set from options_.rolling
+  double checkpoint_seconds_ = 0;
 };
 
 }  // namespace hlrr::replay

@@ -430,5 +430,28 @@ TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
   EXPECT_CONTAINS(out, "seek-icount");
 }
 
+// `monitor checkpoints`: what replay keeps and what it cost. A short recording is never thinned:
+// after a continue, one kept checkpoint every 100,000 instructions from 0, every instruction
+// replayed once, no recent ones (kept ones are nearer than a continue's would be).
+TEST_F(ReplayGdb, MonitorCheckpointsTellsWhatReplayKeeps) {
+  const std::string trace = dir_.path("compute.cap");
+  ASSERT_TRUE(record_guest(
+      "compute", {{"sort_hash", {vmm::Value{int64_t{20000}}, vmm::Value{int64_t{1}}}}}, trace));
+  ReplayServer server(trace);
+  ASSERT_NE(server.port(), 0);
+  const std::string out = gdb_script("compute", server.port(),
+                                     "continue\n"
+                                     "monitor when\n"
+                                     "monitor checkpoints\n");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("instruction ([0-9]+), after exit"))) << out;
+  const uint64_t end = std::stoull(m[1]);
+  ASSERT_GT(end, 1'000'000u) << out;
+  EXPECT_CONTAINS(out,
+                  "kept: " + std::to_string(end / 100'000 + 1) + ", every 100000 instructions");
+  EXPECT_CONTAINS(out, "recent: 0;");
+  EXPECT_CONTAINS(out, "replayed: " + std::to_string(end) + " instructions by seeks");
+  EXPECT_CONTAINS(out, "taking checkpoints: ");
+}
 }  // namespace
 }  // namespace hlrr::testing
