@@ -273,6 +273,18 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
                plain_run ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
                {plain.cpu, plain.wall, 1},
                "<= 1.1x plain"});
+    // Of which hlreplay's own count of the CPU taking checkpoints (copies, pool growth,
+    // thinning); the rest beyond the replay is mostly the dirty-page write hook.
+    const std::string stats = client.monitor_output("checkpoints");
+    const auto at = stats.find("taking checkpoints: ");
+    if (at == std::string::npos) die("monitor checkpoints: " + stats);
+    const double taking = std::stod(stats.substr(at + 20));
+    table.add({"  of which taking checkpoints (hlreplay's count, CPU s)",
+               "s",
+               {taking, taking, 1},
+               plain_run ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
+               {plain.cpu, plain.wall, 1},
+               "(reported)"});
     const bench::Sample steps = reverse_steps(client, total, o.points);
     table.add({"reverse-stepi at random points, ascending (p50/p99)",
                "ms",

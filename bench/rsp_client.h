@@ -60,7 +60,12 @@ class RspClient {
         }
         payload.push_back(c);
       }
-      if (payload.size() > 1 && payload[0] == 'O' && payload != "OK") continue;  // console output
+      if (payload.size() > 1 && payload[0] == 'O' && payload != "OK") {  // console output
+        for (size_t i = 1; i + 1 < payload.size(); i += 2) {
+          console_.push_back(static_cast<char>(std::stoi(payload.substr(i, 2), nullptr, 16)));
+        }
+        continue;
+      }
       return payload;
     }
   }
@@ -76,6 +81,11 @@ class RspClient {
       hex += b;
     }
     return request("qRcmd," + hex);
+  }
+  // What a monitor command printed (its console output), or "" when it failed.
+  std::string monitor_output(const std::string& command) {
+    console_.clear();
+    return monitor(command) == "OK" ? console_ : std::string();
   }
 
  private:
@@ -94,6 +104,7 @@ class RspClient {
   int fd_ = -1;
   char buf_[1 << 16];
   size_t pos_ = 0, len_ = 0;
+  std::string console_;  // console output (O packets) since monitor_output() began
 };
 
 }  // namespace hlrr::bench
