@@ -231,13 +231,17 @@ std::string ReplayTarget::describe_checkpoints() const {
                 "recent: %zu; a continue leaves one every %llu instructions\n"
                 "replayed: %llu instructions by seeks, steps and continues; %llu intervals (%llu "
                 "instructions) by reverse continues\n"
+                "activity map: %zu windows of %llu instructions known, %.1f MiB\n"
                 "taking checkpoints: %.2f s of CPU\n",
                 t.checkpoint_count(), static_cast<unsigned long long>(t.interval()),
                 mib(t.checkpoint_bytes()), mib(t.memory_cap()), t.recent_checkpoint_count(),
                 static_cast<unsigned long long>(t.rolling_every()),
                 static_cast<unsigned long long>(t.instructions_replayed()),
                 static_cast<unsigned long long>(t.intervals_replayed()),
-                static_cast<unsigned long long>(t.instructions_searched()), t.checkpoint_seconds());
+                static_cast<unsigned long long>(t.instructions_searched()),
+                t.activity().known_windows(),
+                static_cast<unsigned long long>(t.activity().window()), mib(t.activity().bytes()),
+                t.checkpoint_seconds());
   return text;
 }
 

@@ -10,6 +10,8 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
     : session_(session),
       options_(options),
       recent_(options.recent),
+      activity_(std::min(options.interval, options.rolling)),
+      written_(session.memory().dirty_log().open()),
       rolling_every_(options.rolling) {
   HLRR_CHECK(options_.rolling > 0);
   if (options_.memory_cap == TimelineOptions::kFromBudget) {
@@ -18,8 +20,7 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
   }
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
-  lines_from_ = now() == 0 ? 0 : UINT64_MAX;
-  gather_code_lines();
+  forget_window(now() == 0 ? 0 : UINT64_MAX);
   maybe_checkpoint();
 }
 
@@ -48,7 +49,7 @@ base::Status Timeline::remove_debug_point(const vmm::DebugPoint& point) {
 void Timeline::begin_diversion() {
   if (diversion_) return;
   diversion_ = session_.checkpoint();
-  lines_from_ = UINT64_MAX;  // code that runs in a diversion is not the recording's
+  forget_window(UINT64_MAX);  // what runs in a diversion is not the recording's
 }
 
 void Timeline::end_diversion() {
@@ -72,36 +73,43 @@ void Timeline::arm(bool on) {
 
 void Timeline::restore(const ReplaySession::Checkpoint& c) {
   session_.restore(c);
-  lines_.clear();
-  std::vector<uint64_t> discard;
-  session_.collect_code_lines(discard);
-  lines_from_ = c.count;
+  forget_window(c.count);
 }
 
-void Timeline::gather_code_lines() {
-  session_.collect_code_lines(lines_);
-  if (lines_.size() > 4096) {  // a long run over few lines: keep the list short
-    std::sort(lines_.begin(), lines_.end());
-    lines_.erase(std::unique(lines_.begin(), lines_.end()), lines_.end());
+StopKind Timeline::run_session(uint64_t target, std::stop_token stop) {
+  for (;;) {
+    const uint64_t window_end = (now() / activity_.window() + 1) * activity_.window();
+    const StopKind s = session_.run_to(std::min(target, window_end), stop);
+    if (now() == window_end || session_.at_end()) file_window();
+    if (s != StopKind::kReachedCount || now() >= target) return s;
   }
 }
 
-void Timeline::file_code_lines() {
+void Timeline::file_window() {
   const uint64_t n = now();
-  if (lines_from_ != UINT64_MAX && lines_from_ < n && checkpoints_.count(lines_from_)) {
-    CodeRun& run = code_runs_[lines_from_];
-    if (n > run.to) {
-      std::sort(lines_.begin(), lines_.end());
-      lines_.erase(std::unique(lines_.begin(), lines_.end()), lines_.end());
-      run = {n, lines_};
+  const uint64_t start = n == 0 ? 0 : (n - 1) / activity_.window() * activity_.window();
+  if (window_from_ == start && n > start) {
+    window_lines_.clear();
+    window_pages_.clear();
+    session_.collect_code_lines(window_lines_);
+    // A failed take (only KVM's collector can fail; replay runs on Unicorn): the window stays
+    // unknown, and the next one starts afresh.
+    if (written_.take(window_pages_)) {
+      activity_.add(start / activity_.window(), window_lines_, window_pages_);
     }
   }
-  lines_.clear();
-  lines_from_ = n;
+  forget_window(n % activity_.window() == 0 ? n : UINT64_MAX);
+}
+
+void Timeline::forget_window(uint64_t from) {
+  window_lines_.clear();
+  session_.collect_code_lines(window_lines_);  // drops what ran so far
+  window_lines_.clear();
+  (void)written_.skip();  // a failure leaves pages that only widen the next window's set
+  window_from_ = from;
 }
 
 void Timeline::maybe_checkpoint() {
-  gather_code_lines();
   const uint64_t n = now();
   if (n % options_.interval != 0) return;
   const double t0 = base::thread_cpu_seconds();
@@ -112,9 +120,6 @@ void Timeline::maybe_checkpoint() {
     // The one after it now shares with it, not with the one before: counted afresh.
     if (std::next(it) != checkpoints_.end()) count_bytes();
   }
-  // Files the run that ends here; one that began nowhere known (after a thinning dropped its
-  // checkpoint) starts anew from here.
-  file_code_lines();
   if (bytes_ > options_.memory_cap && checkpoints_.size() >= 3) thin_out();
   checkpoint_seconds_ += base::thread_cpu_seconds() - t0;
 }
@@ -165,44 +170,12 @@ void Timeline::count_bytes() {
   }
 }
 
-// Keeps the checkpoints on the doubled interval (0 always stays); the code lines of two runs
-// that meet at a dropped checkpoint are merged.
+// Keeps the checkpoints on the doubled interval (0 always stays).
 void Timeline::thin_out() {
   options_.interval *= 2;
-  for (auto it = checkpoints_.begin(); it != checkpoints_.end();) {
-    if (it->first % options_.interval == 0) {
-      ++it;
-      continue;
-    }
-    if (auto run = code_runs_.find(it->first); run != code_runs_.end()) {
-      auto before = run == code_runs_.begin() ? code_runs_.end() : std::prev(run);
-      if (before != code_runs_.end() && before->second.to == it->first) {
-        std::vector<uint64_t> merged;
-        std::set_union(before->second.lines.begin(), before->second.lines.end(),
-                       run->second.lines.begin(), run->second.lines.end(),
-                       std::back_inserter(merged));
-        before->second = {run->second.to, std::move(merged)};
-      }
-      code_runs_.erase(run);
-    }
-    if (lines_from_ == it->first) continue_code_run(it->first);
-    it = checkpoints_.erase(it);
-  }
+  std::erase_if(checkpoints_,
+                [&](const auto& kept) { return kept.first % options_.interval != 0; });
   count_bytes();
-}
-
-// The run in progress began at `dropped`, a checkpoint thin_out() drops: it continues the kept
-// run that ends there, if any, so that the doubled interval it completes is known whole (else a
-// reverse continue would have to replay that interval). Runs before `dropped` are merged already.
-void Timeline::continue_code_run(uint64_t dropped) {
-  auto after = code_runs_.lower_bound(dropped);
-  if (after == code_runs_.begin() || std::prev(after)->second.to != dropped) {
-    lines_from_ = UINT64_MAX;
-    return;
-  }
-  const auto before = std::prev(after);
-  lines_.insert(lines_.end(), before->second.lines.begin(), before->second.lines.end());
-  lines_from_ = before->first;
 }
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
@@ -216,7 +189,7 @@ StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {
     uint64_t boundary = (now() / options_.interval + 1) * options_.interval;
     if (rolling) boundary = std::min(boundary, next_rolling());
     const uint64_t from = now();
-    const StopKind s = session_.run_to(std::min(target, boundary), stop);
+    const StopKind s = run_session(std::min(target, boundary), stop);
     instructions_replayed_ += now() - from;
     if (s != StopKind::kReachedCount) {
       maybe_checkpoint();

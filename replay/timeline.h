@@ -12,14 +12,15 @@
 // instructions before its target; a forward continue keeps the latest of one every `rolling`
 // instructions (a step back after it replays at most that many).
 //
-// Reverse continue searches backwards interval by interval: from the checkpoint that starts an
-// interval it replays forward with the break- and watchpoints set, remembers the last hit
-// before the current position, and if there was none moves to the previous interval. A
-// watchpoint's hit is reported at the writing instruction (before it executes), a breakpoint's
-// at its address. Intervals that cannot hold a hit are skipped unreplayed: with no points set
-// at all, reverse continue goes straight to the start; a breakpoint can only hit in an interval
-// whose code (the 64-byte lines that ran, recorded as replay passes it: vmm::CodeLog) includes
-// its line; a write watchpoint only in one whose bounding checkpoints differ on its pages.
+// Reverse continue searches backwards interval by interval (between kept checkpoints), and
+// within an interval only where a hit can be: the ActivityMap, filled as replay runs, tells in
+// which windows of `interval` (or `rolling`, the smaller) instructions a breakpoint's code line
+// ran or a write watchpoint's pages were written. Those parts are replayed with the points set,
+// the latest first, each reached by a plain replay from the checkpoint before it; the last hit
+// before the current position wins. A watchpoint's hit is reported at the writing instruction
+// (before it executes), a breakpoint's at its address. With no points set at all, reverse
+// continue goes straight to the start; an interval with no part that can hit is skipped
+// unreplayed.
 //
 // Not thread-safe; blocking. Every run honours the stop token (ReplaySession::run_to()), so an
 // interrupt ends any operation within one block of guest code: kInterrupted.
@@ -32,6 +33,7 @@
 #include <stop_token>
 #include <vector>
 
+#include "replay/activity_map.h"
 #include "replay/delta_start.h"
 #include "replay/memory_budget.h"
 #include "replay/recent_checkpoints.h"
@@ -130,11 +132,13 @@ class Timeline {
   uint64_t interval() const { return options_.interval; }
   // Intervals replayed by reverse continues so far (the others were skipped unreplayed).
   uint64_t intervals_replayed() const { return intervals_replayed_; }
-  // Intervals of those scanned only in the parts that wrote a watched page (scan_written_parts).
+  // Intervals of those scanned only in parts (where the activity map allowed a hit).
   uint64_t scans_in_parts() const { return scans_in_parts_; }
+  // What replay has learnt of where code ran and memory was written (activity_map.h).
+  const ActivityMap& activity() const { return activity_; }
   // Seeks that started from a memory delta (timeline_delta.cc).
   uint64_t delta_starts() const { return delta_starts_; }
-  // Instructions in the intervals reverse continues searched (replayed, not skipped) so far.
+  // Instructions reverse continues scanned with the points set (the parts of intervals) so far.
   uint64_t instructions_searched() const { return instructions_searched_; }
   // Instructions between the recent checkpoints a continue or a reverse continue's scan leaves
   // now: `rolling`, or more where the guest writes so many pages that each such checkpoint
@@ -147,14 +151,7 @@ class Timeline {
   DeltaStarts* deltas();
 
  private:
-  // The code lines that ran in [checkpoint, to) (sorted), for the checkpoint that starts it.
-  struct CodeRun {
-    uint64_t to = 0;
-    std::vector<uint64_t> lines;
-  };
-
   TimelineStop seek_or_end(uint64_t target, std::stop_token stop);
-  void continue_code_run(uint64_t dropped);
   // Runs forward (debug points as currently set on the session) to `target`, taking checkpoints;
   // with no target (UINT64_MAX: a continue), keeps the latest as recent ones.
   StopKind run_forward(uint64_t target, std::stop_token stop = {});
@@ -179,27 +176,32 @@ class Timeline {
   bool split_at_delta(uint64_t low, uint64_t high);
   bool start_at(const DeltaPoint& point);
   void restore(const ReplaySession::Checkpoint& c);
-  // Code lines: gathers what ran since the last call; at a checkpoint, files it under the run
-  // that began at the checkpoint before (when replay came from there without a jump).
-  void gather_code_lines();
-  void file_code_lines();
-  // Whether no debug point can be hit in [low, high) (replay can skip it).
-  bool cannot_hit(uint64_t low, uint64_t high) const;
-  // Replays [low, high) with the points set: the last hit before `start`, if any.
-  StopKind scan_interval(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
+  // Every run of the session: to `target`, stopping at each activity window's end to file what
+  // the window did (when replay ran all of it).
+  StopKind run_session(uint64_t target, std::stop_token stop);
+  void file_window();
+  // What ran and was written since the last file_window() is not the recording's whole window
+  // (a restore, a diversion): dropped; the next window starts at `from` (UINT64_MAX: unknown).
+  void forget_window(uint64_t from);
+  // The windows of [low, high) in which a debug point may hit.
+  WindowSet hit_windows(uint64_t low, uint64_t high) const;
+  // Replays the parts of [low, high) where a hit may be, the latest first, with the points set:
+  // the last hit before `start`, if any.
+  StopKind scan_interval(uint64_t low, uint64_t high, uint64_t start, const WindowSet& windows,
+                         std::stop_token stop,
                          std::optional<std::pair<uint64_t, TimelineStop>>& last);
+  // Replays [from, to) with the points set, keeping the last hit before `start` in `last`.
+  StopKind scan_part(uint64_t from, uint64_t to, uint64_t start, std::stop_token stop,
+                     std::optional<std::pair<uint64_t, TimelineStop>>& last);
+  // Runs to `target` (as armed), leaving a recent checkpoint every rolling_every() instructions;
+  // stops at a debug point.
+  StopKind run_rolling(uint64_t target, std::stop_token stop);
   TimelineStop stop_for(StopKind kind) const;
   TimelineStop hit_stop() const;
   void arm(bool on);
-  bool only_write_watches() const;
   // Whether a watched page differs between two checkpoints of one chain (was written between).
-  bool watched_pages_written(const ReplaySession::Checkpoint& a,
-                             const ReplaySession::Checkpoint& b) const;
   static bool page_written(const vmm::DebugPoint& point, const ReplaySession::Checkpoint& a,
                            const ReplaySession::Checkpoint& b);
-  // scan_interval() for write watchpoints, hooked only where a watched page was written.
-  StopKind scan_written_parts(uint64_t low, uint64_t high, uint64_t start, std::stop_token stop,
-                              std::optional<std::pair<uint64_t, TimelineStop>>& last);
 
   ReplaySession& session_;
   TimelineOptions options_;
@@ -209,9 +211,11 @@ class Timeline {
   std::vector<vmm::DebugPoint> points_;
   bool armed_ = false;
   std::optional<ReplaySession::Checkpoint> diversion_;
-  std::map<uint64_t, CodeRun> code_runs_;  // by the checkpoint that starts the run
-  uint64_t lines_from_ = UINT64_MAX;       // gathered lines cover [lines_from_, now)
-  std::vector<uint64_t> lines_;
+  ActivityMap activity_;
+  uint64_t window_from_ = UINT64_MAX;  // what ran and was written is known from here on
+  vmm::DirtyPageLog::Cursor written_;  // pages written since window_from_
+  std::vector<uint64_t> window_lines_;
+  std::vector<uint64_t> window_pages_;
   uint64_t intervals_replayed_ = 0;
   uint64_t instructions_replayed_ = 0;
   uint64_t scans_in_parts_ = 0;

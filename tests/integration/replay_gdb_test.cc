@@ -432,7 +432,8 @@ TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
 
 // `monitor checkpoints`: what replay keeps and what it cost. A short recording is never thinned:
 // after a continue, one kept checkpoint every 100,000 instructions from 0, every instruction
-// replayed once, no recent ones (kept ones are nearer than a continue's would be).
+// replayed once, no recent ones (kept ones are nearer than a continue's would be), and what ran
+// in every window of it known.
 TEST_F(ReplayGdb, MonitorCheckpointsTellsWhatReplayKeeps) {
   const std::string trace = dir_.path("compute.cap");
   ASSERT_TRUE(record_guest(
@@ -451,6 +452,9 @@ TEST_F(ReplayGdb, MonitorCheckpointsTellsWhatReplayKeeps) {
                   "kept: " + std::to_string(end / 100'000 + 1) + ", every 100000 instructions");
   EXPECT_CONTAINS(out, "recent: 0;");
   EXPECT_CONTAINS(out, "replayed: " + std::to_string(end) + " instructions by seeks");
+  // Every window the continue ran, the last one partly (to the recording's end).
+  EXPECT_CONTAINS(out, "activity map: " + std::to_string((end + 99'999) / 100'000) +
+                           " windows of 100000 instructions known");
   EXPECT_CONTAINS(out, "taking checkpoints: ");
 }
 }  // namespace

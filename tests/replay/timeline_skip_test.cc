@@ -80,6 +80,76 @@ TEST(TimelineSkip, ReverseContinueToABreakpointReplaysOnlyIntervalsThatRanItsCod
   EXPECT_EQ(found[2], found[1]);
 }
 
+// One interval over the whole recording: the activity map still narrows the search to the
+// windows that ran the breakpoint's code or wrote the watched page (hl_alloc and
+// g_function_count: the initialisation's), found the same as with many short intervals.
+TEST(TimelineSkip, AReverseContinueScansOnlyTheWindowsWhereItsPointCanHit) {
+  testing::TempDir dir;
+  const std::string path = compute_trace(dir, 5000);
+  const std::vector<vmm::DebugPoint> points = {
+      {vmm::DebugPointKind::kBreakpoint, symbol("compute", "hl_alloc"), 1},
+      {vmm::DebugPointKind::kWriteWatch, symbol("compute", "g_function_count"), 4}};
+  std::vector<std::vector<uint64_t>> found;
+  for (TimelineOptions options : {TimelineOptions{.interval = 1000},
+                                  TimelineOptions{.interval = 1ull << 40, .rolling = 1000}}) {
+    SCOPED_TRACE(options.interval);
+    auto session = ReplaySession::open(path);
+    ASSERT_TRUE(session);
+    Timeline timeline(**session, options);
+    ASSERT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
+    const uint64_t end = timeline.now();
+    ASSERT_GT(end, 200'000u);
+    EXPECT_EQ(timeline.activity().known_windows(), (end + 999) / 1000);
+    found.emplace_back();
+    for (const auto& point : points) {
+      ASSERT_TRUE(timeline.seek(end).kind == TimelineStop::Kind::kStep);
+      ASSERT_TRUE(timeline.set_debug_points({point}));
+      const uint64_t searched = timeline.instructions_searched();
+      const TimelineStop stop = timeline.continue_backward({});
+      ASSERT_EQ(stop.point, point.kind);
+      EXPECT_EQ(stop.address, point.address);
+      found.back().push_back(timeline.now());
+      // The last hit is in the latest window that can hold one: that window alone is scanned.
+      EXPECT_LE(timeline.instructions_searched() - searched, 1000u);
+    }
+  }
+  EXPECT_EQ(found[0], found[1]);
+  EXPECT_LT(found[0][0], 100'000u);  // both in the initialisation
+  EXPECT_LT(found[0][1], 100'000u);
+}
+
+// Replay that did not run a window whole (here: a diversion in it, which restores the state
+// mid-window) leaves it unknown, and an unknown window is scanned: the hit in it is found.
+TEST(TimelineSkip, AWindowNotReplayedWholeIsScanned) {
+  testing::TempDir dir;
+  const std::string path = compute_trace(dir, 5000);
+  const uint64_t alloc = symbol("compute", "hl_alloc");
+  const TimelineOptions options{.interval = 1ull << 40, .rolling = 1000};
+  auto session = ReplaySession::open(path);
+  ASSERT_TRUE(session);
+  uint64_t hit = 0;
+  {
+    Timeline timeline(**session, options);
+    ASSERT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
+    ASSERT_TRUE(timeline.set_debug_points({{vmm::DebugPointKind::kBreakpoint, alloc, 1}}));
+    ASSERT_EQ(timeline.continue_backward({}).kind, TimelineStop::Kind::kBreakpoint);
+    hit = timeline.now();
+  }
+  ASSERT_NE((hit + 1) % 1000, 0u);  // the diversion below is in the hit's window
+  auto fresh = ReplaySession::open(path);
+  ASSERT_TRUE(fresh);
+  Timeline timeline(**fresh, options);
+  ASSERT_EQ(timeline.seek(hit + 1).kind, TimelineStop::Kind::kStep);
+  timeline.begin_diversion();
+  timeline.end_diversion();
+  ASSERT_EQ(timeline.seek(UINT64_MAX).kind, TimelineStop::Kind::kStep);
+  EXPECT_FALSE(timeline.activity().known(hit / 1000));
+  EXPECT_TRUE(timeline.activity().known(hit / 1000 + 1));
+  ASSERT_TRUE(timeline.set_debug_points({{vmm::DebugPointKind::kBreakpoint, alloc, 1}}));
+  ASSERT_EQ(timeline.continue_backward({}).kind, TimelineStop::Kind::kBreakpoint);
+  EXPECT_EQ(timeline.now(), hit);
+}
+
 // A reverse continue that must replay every instruction with a code hook (a read watchpoint on
 // memory nothing reads), in one long interval: an interrupt ends it within a block, back where
 // it started, not after the whole interval.

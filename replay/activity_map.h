@@ -1,0 +1,52 @@
+// ActivityMap: what the guest did in each window of `window` instructions that replay ran whole,
+// from the window's first instruction to its last without a jump: the 64-byte code lines that
+// ran (vmm::CodeLog) and the pages written (vmm::DirtyPageLog). Kept per line and per page, as
+// the set of windows it ran or was written in (WindowSet, ranges: a loop's lines run in every
+// window, one range), so that its size follows what the guest does rather than the recording's
+// length.
+//
+// A reverse continue asks it where in an interval a break- or write watchpoint can hit: only in
+// the windows that ran the breakpoint's line or wrote the watched pages, and in those not known.
+// The rest of the interval is replayed plainly or not at all (Timeline::continue_backward). A
+// page written in more scattered windows than 2 * kPageRanges is recorded as written in the gaps
+// between them too (more to scan, never a hit missed).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+
+#include "replay/window_set.h"
+#include "vmm/vcpu.h"
+
+namespace hlrr::replay {
+
+class ActivityMap {
+ public:
+  static constexpr size_t kPageRanges = 8;
+
+  explicit ActivityMap(uint64_t window) : window_(window) {}
+
+  // Instructions per window: window i is [i * window, (i + 1) * window).
+  uint64_t window() const { return window_; }
+  // Window `index` ran whole (the recording's last one: to its end), running `lines` and writing
+  // `pages`. A window known already is left as it is (replay is deterministic).
+  void add(uint64_t index, std::span<const uint64_t> lines, std::span<const uint64_t> pages);
+  bool known(uint64_t index) const { return known_.contains(index); }
+  size_t known_windows() const;
+  // Adds to `out` the windows of [first, last] in which `point` may hit: those not known, and
+  // those that ran its line (a breakpoint) or wrote its pages (a write watchpoint); all of them
+  // for a read or access watchpoint, which leaves no trace here.
+  void add_candidates(const vmm::DebugPoint& point, uint64_t first, uint64_t last,
+                      WindowSet& out) const;
+  // Heap bytes held (roughly), for `monitor checkpoints`.
+  size_t bytes() const;
+
+ private:
+  uint64_t window_;
+  WindowSet known_;
+  std::unordered_map<uint64_t, WindowSet> lines_;  // by code line (address >> kLineShift)
+  std::unordered_map<uint64_t, WindowSet> pages_;  // by page
+};
+
+}  // namespace hlrr::replay
