@@ -275,9 +275,10 @@ Timing check_run(const std::string& hlreplay, const std::string& trace, uint64_t
   while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
   const int status = ::pclose(p);
   const Timing t = watch.read();
-  const auto at = out.find(" exits, ");
+  const std::string key = " exits, ";
+  const auto at = out.find(key);
   if (status != 0 || at == std::string::npos) die("hlreplay --check: " + out);
-  *instructions = std::stoull(out.substr(at + 8));
+  *instructions = std::stoull(out.substr(at + key.size()));
   return t;
 }
 

@@ -276,9 +276,10 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
     // Of which hlreplay's own count of the CPU taking checkpoints (copies, pool growth,
     // thinning); the rest beyond the replay is mostly the dirty-page write hook.
     const std::string stats = client.monitor_output("checkpoints");
-    const auto at = stats.find("taking checkpoints: ");
+    const std::string key = "taking checkpoints: ";
+    const auto at = stats.find(key);
     if (at == std::string::npos) die("monitor checkpoints: " + stats);
-    const double taking = std::stod(stats.substr(at + 20));
+    const double taking = std::stod(stats.substr(at + key.size()));
     table.add({"  of which taking checkpoints (hlreplay's count, CPU s)",
                "s",
                {taking, taking, 1},

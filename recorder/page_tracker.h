@@ -3,8 +3,9 @@
 //  - KVM: a cursor on the dirty-page log (Sandbox::track_dirty_pages(): KVM_GET_DIRTY_LOG, exact,
 //    a few µs; docs/vcpu-facts.md);
 //  - software vCPU: comparing each page with a shadow copy taken at the previous look. Unicorn's
-//    dirty tracking is a write hook that costs ~20% of every store-heavy run (docs/vcpu-facts.md),
-//    while a compare costs ~0.3 ms per 4 MiB per delta, i.e. nothing per exit.
+//    dirty tracking is a write hook: ~20% more host instructions on store-heavy code, +5-9% of
+//    CPU on a sort's replay (docs/vcpu-facts.md), while a compare costs ~0.3 ms per 4 MiB per
+//    delta, i.e. nothing per exit.
 // Either way, host writes and restored snapshots count too. Used on the sandbox's thread.
 #pragma once
 

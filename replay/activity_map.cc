@@ -9,8 +9,8 @@ void ActivityMap::add(uint64_t index, std::span<const uint64_t> lines,
                       std::span<const uint64_t> pages) {
   if (known_.contains(index)) return;
   known_.add(index);
-  for (uint64_t line : lines) lines_[line].add(index);
-  for (uint64_t page : pages) pages_.try_emplace(page, kPageRanges).first->second.add(index);
+  for (uint64_t line : lines) lines_.try_emplace(line, kRanges).first->second.add(index);
+  for (uint64_t page : pages) pages_.try_emplace(page, kRanges).first->second.add(index);
 }
 
 size_t ActivityMap::known_windows() const {

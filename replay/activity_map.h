@@ -8,8 +8,9 @@
 // A reverse continue asks it where in an interval a break- or write watchpoint can hit: only in
 // the windows that ran the breakpoint's line or wrote the watched pages, and in those not known.
 // The rest of the interval is replayed plainly or not at all (Timeline::continue_backward). A
-// page written in more scattered windows than 2 * kPageRanges is recorded as written in the gaps
-// between them too (more to scan, never a hit missed).
+// line or page in more scattered windows than 2 * kRanges ranges of them is recorded in the gaps
+// between them too (more to scan, never a hit missed): the map's size is bounded by the number
+// of lines and pages, whatever the recording's length.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ namespace hlrr::replay {
 
 class ActivityMap {
  public:
-  static constexpr size_t kPageRanges = 8;
+  static constexpr size_t kRanges = 8;
 
   explicit ActivityMap(uint64_t window) : window_(window) {}
 

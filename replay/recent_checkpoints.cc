@@ -4,16 +4,26 @@
 
 namespace hlrr::replay {
 
-void RecentCheckpoints::add(ReplaySession::Checkpoint checkpoint, uint64_t bytes) {
+void RecentCheckpoints::add(ReplaySession::Checkpoint checkpoint, const Cost& cost) {
   const uint64_t count = checkpoint.count;
-  if (contains(count)) drop(count);
-  bytes_ += bytes;
-  by_count_.emplace(count, Entry{std::move(checkpoint), bytes});
+  if (contains(count)) drop(count, cost);
+  auto it = by_count_.emplace(count, Entry{std::move(checkpoint), 0}).first;
   order_.push_back(count);
+  recount(it, cost);
+  recount(std::next(it), cost);
   // The one just added always stays: it is the one the caller is about to need.
   while (order_.size() > 1 && (order_.size() > limits_.count || bytes_ > limits_.bytes)) {
-    drop(order_.front());
+    drop(order_.front(), cost);
   }
+}
+
+void RecentCheckpoints::recount(ByCount::iterator it, const Cost& cost) {
+  if (it == by_count_.end()) return;
+  const ReplaySession::Checkpoint* before =
+      it == by_count_.begin() ? nullptr : &std::prev(it)->second.checkpoint;
+  bytes_ -= it->second.bytes;
+  it->second.bytes = cost(it->second.checkpoint, before);
+  bytes_ += it->second.bytes;
 }
 
 const ReplaySession::Checkpoint* RecentCheckpoints::at_or_before(uint64_t target) const {
@@ -28,12 +38,13 @@ void RecentCheckpoints::clear() {
   bytes_ = 0;
 }
 
-void RecentCheckpoints::drop(uint64_t count) {
+void RecentCheckpoints::drop(uint64_t count, const Cost& cost) {
   auto it = by_count_.find(count);
   if (it == by_count_.end()) return;
   bytes_ -= it->second.bytes;
-  by_count_.erase(it);
+  it = by_count_.erase(it);
   order_.erase(std::find(order_.begin(), order_.end(), count));
+  recount(it, cost);  // the one after it shared its copies: they are its own now
 }
 
 }  // namespace hlrr::replay

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 
 #include "replay/replay_session.h"
@@ -16,7 +17,8 @@ namespace hlrr::replay {
 
 struct RecentCheckpointLimits {
   size_t count = 48;
-  uint64_t bytes = 64ull << 20;  // counted as pages not shared with the kept checkpoint before
+  // Counted as the pages each holds that the checkpoint before it, kept or recent, does not.
+  uint64_t bytes = 64ull << 20;
 };
 
 class RecentCheckpoints {
@@ -24,10 +26,16 @@ class RecentCheckpoints {
   using Limits = RecentCheckpointLimits;
   explicit RecentCheckpoints(Limits limits = {}) : limits_(limits) {}
 
+  // The bytes of memory `c` holds of its own, beside `recent_before` (the recent checkpoint
+  // before it, or null) and the kept ones (the caller's).
+  using Cost = std::function<uint64_t(const ReplaySession::Checkpoint& c,
+                                      const ReplaySession::Checkpoint* recent_before)>;
+
   bool contains(uint64_t count) const { return by_count_.count(count) != 0; }
-  // Keeps `checkpoint` (replacing one at the same count), counted as `bytes` of memory of its
-  // own, then drops the oldest past the limits.
-  void add(ReplaySession::Checkpoint checkpoint, uint64_t bytes);
+  // Keeps `checkpoint` (replacing one at the same count), then drops the oldest past the limits.
+  // Checkpoints near each other share most page copies: each is counted by `cost` beside its
+  // neighbour before it, and recounted when that neighbour changes (an add or a drop between).
+  void add(ReplaySession::Checkpoint checkpoint, const Cost& cost);
   // The latest checkpoint at or before instruction count `target`, or null.
   const ReplaySession::Checkpoint* at_or_before(uint64_t target) const;
   void clear();
@@ -36,14 +44,18 @@ class RecentCheckpoints {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  void drop(uint64_t count);
-
-  Limits limits_;
   struct Entry {
     ReplaySession::Checkpoint checkpoint;
     uint64_t bytes = 0;
   };
-  std::map<uint64_t, Entry> by_count_;
+  using ByCount = std::map<uint64_t, Entry>;
+
+  void drop(uint64_t count, const Cost& cost);
+  // Counts the entry at `it` (if any) afresh beside the one before it.
+  void recount(ByCount::iterator it, const Cost& cost);
+
+  Limits limits_;
+  ByCount by_count_;
   std::deque<uint64_t> order_;  // counts in the order they were added, oldest first
   uint64_t bytes_ = 0;
 };

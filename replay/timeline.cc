@@ -136,10 +136,15 @@ void Timeline::take_recent() {
   const double t0 = base::thread_cpu_seconds();
   ReplaySession::Checkpoint c = session_.checkpoint();
   const uint64_t copied = c.own_bytes / trace::kPageSize;
-  auto before = checkpoints_.upper_bound(n);
-  const auto base = before == checkpoints_.begin() ? nullptr : &std::prev(before)->second;
-  const uint64_t bytes = bytes_beyond(c, base);
-  recent_.add(std::move(c), bytes);
+  recent_.add(std::move(c), [this](const ReplaySession::Checkpoint& recent,
+                                   const ReplaySession::Checkpoint* recent_before) {
+    // Beside the nearest checkpoint before it, kept or recent: they share the rest.
+    auto kept = checkpoints_.upper_bound(recent.count);
+    const ReplaySession::Checkpoint* base =
+        kept == checkpoints_.begin() ? nullptr : &std::prev(kept)->second;
+    if (recent_before && (!base || recent_before->count > base->count)) base = recent_before;
+    return bytes_beyond(recent, base);
+  });
   // The pages a window writes grow slower than the window (they are written again): the next
   // window is sized by this one's pages, in whole `rolling`s.
   const uint64_t wanted = copied * kReplayPerCopiedPage * options_.rolling_cost_ratio;

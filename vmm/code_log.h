@@ -1,7 +1,7 @@
 // CodeLog: where guest code ran, fed by the software vCPU's block hook.
 //
-// Two views: the 64-byte lines of code that ran since the last collect() (replay's Timeline keeps
-// them per checkpoint interval, so a reverse continue skips the intervals that never ran a
+// Two views: the 64-byte lines of code that ran since the last collect() (replay's Timeline files
+// them per window in its activity map, so a reverse continue scans only the windows that ran a
 // breakpoint's line), and the pages on which code ran since the last forget(), which bound where
 // translations can exist (one is made only to run it): what has to be dropped when a hook
 // changes how every instruction is translated, instead of all of guest memory.

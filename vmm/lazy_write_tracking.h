@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "base/expected.h"
@@ -35,15 +36,14 @@ class LazyWriteTracking {
   // log themselves); otherwise marks the changed pages and starts the hook, once.
   base::Status collect();
   // Whether the hook has taken over (the copy is gone).
-  bool hooked() const { return hooked_; }
+  bool hooked() const { return !shadow_; }
 
  private:
   GuestMemory& memory_;
   std::function<base::Status()> start_hook_;
-  std::unique_ptr<MemoryShadow> shadow_;  // memory as tracking found it, until the hook
+  std::optional<MemoryShadow> shadow_;  // memory as tracking found it, until the hook
   bool ran_ = false;
   bool collected_ = false;
-  bool hooked_ = false;
 };
 
 }  // namespace hlrr::vmm

@@ -152,22 +152,9 @@ TEST(RealGuests, RecordingsReplayDeterministically) {
            // The -O2 build: the -O0 one's recording outgrew a 120 s limit in the ASan suite.
            {"zlib_release", {"deflate_pattern", "1", "9"}}}) {
     const std::string trace = dir + "/" + guest + ".cap";
-    // No guest deadline: what is tested is determinism, and the ASan build is ~10x slower;
-    // run_process() still bounds the run.
-    std::vector<std::string> args = {tool_path("hlrun"),
-                                     guest_path(guest),
-                                     "--vcpu",
-                                     "unicorn",
-                                     "--mem",
-                                     "64M",
-                                     "--timeout",
-                                     "0",
-                                     "--record",
-                                     trace,
-                                     "--call"};
-    args.insert(args.end(), call.begin(), call.end());
-    auto rec = run_process(args, std::chrono::minutes(6));
-    ASSERT_EQ(rec.exit_code, 0) << guest << ": " << rec.out << rec.err;
+    // No guest deadline: what is tested is determinism.
+    ASSERT_NO_FATAL_FAILURE(
+        record(guest, call, trace, {.no_deadline = true, .limit = std::chrono::minutes(6)}));
     auto check = run_process({tool_path("hlreplay"), trace, "--check"}, std::chrono::minutes(6));
     EXPECT_EQ(check.exit_code, 0) << guest << ": " << check.out << check.err;
     EXPECT_NE(check.out.find("deterministic: "), std::string::npos) << check.out;

@@ -39,15 +39,21 @@ class ReplayGdb : public ::testing::Test {
   void SetUp() override {
     if (!have_tool("gdb")) GTEST_SKIP() << "gdb is not installed";
   }
+  // A recording of compute's sort_hash(n, rounds), in this test's directory.
+  std::string record_sort_hash(int64_t n, int64_t rounds) {
+    const std::string trace = dir_.path("compute.cap");
+    EXPECT_TRUE(
+        record_guest("compute", {{"sort_hash", {vmm::Value{n}, vmm::Value{rounds}}}}, trace));
+    return trace;
+  }
   TempDir dir_;
 };
 
 // QEMU's reverse-debugging test: stepi N times recording each PC, reverse-stepi N times, the
 // PCs come back in exactly the reverse order. From the start, and from deep in a sort.
 TEST_F(ReplayGdb, ReverseStepiRetracesStepiExactly) {
-  const std::string trace = dir_.path("compute.cap");
-  ASSERT_TRUE(record_guest(
-      "compute", {{"sort_hash", {vmm::Value{int64_t{2000}}, vmm::Value{int64_t{3}}}}}, trace));
+  const std::string trace = record_sort_hash(2000, 3);
+  ASSERT_FALSE(HasFailure());
   for (const char* start : {"0", "400000"}) {
     SCOPED_TRACE(start);
     ReplayServer server(trace);
@@ -201,9 +207,8 @@ TEST_F(ReplayGdb, ReverseNextStepsBackOverAHostCallAndTheStartIsTheReplaylogStop
 // With no breakpoint or watchpoint set nothing can stop a reverse-continue: it goes straight to
 // the start, where gdb says so, at the recording's first instruction.
 TEST_F(ReplayGdb, ReverseContinueWithNothingSetStopsAtTheStart) {
-  const std::string trace = dir_.path("compute.cap");
-  ASSERT_TRUE(record_guest(
-      "compute", {{"sort_hash", {vmm::Value{int64_t{20000}}, vmm::Value{int64_t{1}}}}}, trace));
+  const std::string trace = record_sort_hash(20000, 1);
+  ASSERT_FALSE(HasFailure());
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("compute", server.port(),
@@ -435,9 +440,8 @@ TEST_F(ReplayGdb, MonitorWhenAndSeekMatchTheTracesExitList) {
 // replayed once, no recent ones (kept ones are nearer than a continue's would be), and what ran
 // in every window of it known.
 TEST_F(ReplayGdb, MonitorCheckpointsTellsWhatReplayKeeps) {
-  const std::string trace = dir_.path("compute.cap");
-  ASSERT_TRUE(record_guest(
-      "compute", {{"sort_hash", {vmm::Value{int64_t{20000}}, vmm::Value{int64_t{1}}}}}, trace));
+  const std::string trace = record_sort_hash(20000, 1);
+  ASSERT_FALSE(HasFailure());
   ReplayServer server(trace);
   ASSERT_NE(server.port(), 0);
   const std::string out = gdb_script("compute", server.port(),
