@@ -5,12 +5,16 @@
 
 namespace hlrr::replay {
 
-void ActivityMap::add(uint64_t index, std::span<const uint64_t> lines,
+void ActivityMap::add(uint64_t first, uint64_t last, std::span<const uint64_t> lines,
                       std::span<const uint64_t> pages) {
-  if (known_.contains(index)) return;
-  known_.add(index);
-  for (uint64_t line : lines) lines_.try_emplace(line, kRanges).first->second.add(index);
-  for (uint64_t page : pages) pages_.try_emplace(page, kRanges).first->second.add(index);
+  WindowSet unknown;
+  known_.add_gaps(first, last, unknown);
+  for (const auto& r : unknown.ranges()) {
+    for (uint64_t line : lines)
+      lines_.try_emplace(line, kRanges).first->second.add(r.first, r.last);
+    for (uint64_t page : pages)
+      pages_.try_emplace(page, kRanges).first->second.add(r.first, r.last);
+  }
 }
 
 size_t ActivityMap::known_windows() const {

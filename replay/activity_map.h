@@ -1,7 +1,10 @@
 // ActivityMap: what the guest did in each window of `window` instructions that replay ran whole,
 // from the window's first instruction to its last without a jump: the 64-byte code lines that
-// ran (vmm::CodeLog) and the pages written (vmm::DirtyPageLog). Kept per line and per page, as
-// the set of windows it ran or was written in (WindowSet, ranges: a loop's lines run in every
+// ran (vmm::CodeLog) and the pages written (vmm::DirtyPageLog). Replay files what it did at its
+// own stops, not at every window's end (a stop costs Unicorn more than the window's bookkeeping):
+// a run across several windows is filed under each of them, so a window's lines and pages are
+// those of the runs that covered it (more to scan, never a hit missed). Kept per line and per page,
+// as the set of windows it ran or was written in (WindowSet, ranges: a loop's lines run in every
 // window, one range), so that its size follows what the guest does rather than the recording's
 // length.
 //
@@ -30,9 +33,14 @@ class ActivityMap {
 
   // Instructions per window: window i is [i * window, (i + 1) * window).
   uint64_t window() const { return window_; }
-  // Window `index` ran whole (the recording's last one: to its end), running `lines` and writing
-  // `pages`. A window known already is left as it is (replay is deterministic).
-  void add(uint64_t index, std::span<const uint64_t> lines, std::span<const uint64_t> pages);
+  // Replay ran through (part of) windows [first, last], running `lines` and writing `pages`:
+  // filed under those of them not known yet (a known window is left as it is: replay is
+  // deterministic, and a long run would only widen it).
+  void add(uint64_t first, uint64_t last, std::span<const uint64_t> lines,
+           std::span<const uint64_t> pages);
+  // Windows [first, last] ran whole (the recording's last one: to its end), every part of them
+  // add()ed: what they did is known.
+  void mark_known(uint64_t first, uint64_t last) { known_.add(first, last); }
   bool known(uint64_t index) const { return known_.contains(index); }
   size_t known_windows() const;
   // Adds to `out` the windows of [first, last] in which `point` may hit: those not known, and

@@ -20,7 +20,7 @@ Timeline::Timeline(ReplaySession& session, TimelineOptions options)
   }
   // Count 0 is the state before the first instruction, the first call's start applied.
   if (session_.instruction_count() == 0) (void)session_.run_to(0);
-  forget_window(now() == 0 ? 0 : UINT64_MAX);
+  restart_activity(now() == 0 ? 0 : UINT64_MAX);
   maybe_checkpoint();
 }
 
@@ -49,7 +49,7 @@ base::Status Timeline::remove_debug_point(const vmm::DebugPoint& point) {
 void Timeline::begin_diversion() {
   if (diversion_) return;
   diversion_ = session_.checkpoint();
-  forget_window(UINT64_MAX);  // what runs in a diversion is not the recording's
+  restart_activity(UINT64_MAX);  // what runs in a diversion is not the recording's
 }
 
 void Timeline::end_diversion() {
@@ -73,40 +73,40 @@ void Timeline::arm(bool on) {
 
 void Timeline::restore(const ReplaySession::Checkpoint& c) {
   session_.restore(c);
-  forget_window(c.count);
+  restart_activity(c.count);
 }
 
 StopKind Timeline::run_session(uint64_t target, std::stop_token stop) {
-  for (;;) {
-    const uint64_t window_end = (now() / activity_.window() + 1) * activity_.window();
-    const StopKind s = session_.run_to(std::min(target, window_end), stop);
-    if (now() == window_end || session_.at_end()) file_window();
-    if (s != StopKind::kReachedCount || now() >= target) return s;
-  }
+  const StopKind s = session_.run_to(target, stop);
+  file_activity();
+  return s;
 }
 
-void Timeline::file_window() {
+void Timeline::file_activity() {
   const uint64_t n = now();
-  const uint64_t start = n == 0 ? 0 : (n - 1) / activity_.window() * activity_.window();
-  if (window_from_ == start && n > start) {
-    window_lines_.clear();
-    window_pages_.clear();
-    session_.collect_code_lines(window_lines_);
-    // A failed take (only KVM's collector can fail; replay runs on Unicorn): the window stays
-    // unknown, and the next one starts afresh.
-    if (written_.take(window_pages_)) {
-      activity_.add(start / activity_.window(), window_lines_, window_pages_);
-    }
-  }
-  forget_window(n % activity_.window() == 0 ? n : UINT64_MAX);
+  const uint64_t w = activity_.window();
+  if (continuous_from_ == UINT64_MAX || n <= filed_to_) return;
+  window_lines_.clear();
+  window_pages_.clear();
+  session_.collect_code_lines(window_lines_);
+  // A failed take (only KVM's collector can fail; replay runs on Unicorn): nothing more is
+  // filed until replay restarts from a checkpoint.
+  if (!written_.take(window_pages_)) return restart_activity(UINT64_MAX);
+  activity_.add(filed_to_ / w, (n - 1) / w, window_lines_, window_pages_);
+  filed_to_ = n;
+  // The windows this continuous run covered whole; the recording's last one ends at its end.
+  const uint64_t first = (continuous_from_ + w - 1) / w;
+  const uint64_t end = session_.at_end() ? (n + w - 1) / w : n / w;
+  if (end > first) activity_.mark_known(first, end - 1);
 }
 
-void Timeline::forget_window(uint64_t from) {
+void Timeline::restart_activity(uint64_t from) {
   window_lines_.clear();
   session_.collect_code_lines(window_lines_);  // drops what ran so far
   window_lines_.clear();
-  (void)written_.skip();  // a failure leaves pages that only widen the next window's set
-  window_from_ = from;
+  (void)written_.skip();  // a failure leaves pages that only widen the next filing's
+  continuous_from_ = from;
+  filed_to_ = from;
 }
 
 void Timeline::maybe_checkpoint() {

@@ -176,13 +176,13 @@ class Timeline {
   bool split_at_delta(uint64_t low, uint64_t high);
   bool start_at(const DeltaPoint& point);
   void restore(const ReplaySession::Checkpoint& c);
-  // Every run of the session: to `target`, stopping at each activity window's end to file what
-  // the window did (when replay ran all of it).
+  // Every run of the session: to `target`, then files what the run did in the activity map.
   StopKind run_session(uint64_t target, std::stop_token stop);
-  void file_window();
-  // What ran and was written since the last file_window() is not the recording's whole window
-  // (a restore, a diversion): dropped; the next window starts at `from` (UINT64_MAX: unknown).
-  void forget_window(uint64_t from);
+  void file_activity();
+  // Replay jumped (a restore) or left the recording (a diversion): what ran and was written
+  // since the last filing is dropped, and replay runs continuously from `from` on (UINT64_MAX:
+  // until the next restore, nothing is filed).
+  void restart_activity(uint64_t from);
   // The windows of [low, high) in which a debug point may hit.
   WindowSet hit_windows(uint64_t low, uint64_t high) const;
   // Replays the parts of [low, high) where a hit may be, the latest first, with the points set:
@@ -212,8 +212,9 @@ class Timeline {
   bool armed_ = false;
   std::optional<ReplaySession::Checkpoint> diversion_;
   ActivityMap activity_;
-  uint64_t window_from_ = UINT64_MAX;  // what ran and was written is known from here on
-  vmm::DirtyPageLog::Cursor written_;  // pages written since window_from_
+  uint64_t continuous_from_ = UINT64_MAX;  // replay ran without a jump from here (or unknown)
+  uint64_t filed_to_ = UINT64_MAX;         // what it did is filed up to here
+  vmm::DirtyPageLog::Cursor written_;      // pages written since filed_to_
   std::vector<uint64_t> window_lines_;
   std::vector<uint64_t> window_pages_;
   uint64_t intervals_replayed_ = 0;

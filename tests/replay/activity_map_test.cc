@@ -65,9 +65,11 @@ TEST(WindowSet, PastItsLimitMergesTheClosestRanges) {
 TEST(ActivityMap, TellsWhereAPointMayHit) {
   ActivityMap map(1000);
   const uint64_t line = 0x101520 >> 6;
-  map.add(0, std::vector<uint64_t>{line, line + 1}, std::vector<uint64_t>{0x10b});
-  map.add(1, std::vector<uint64_t>{line + 1}, std::vector<uint64_t>{0x200, 0x201});
-  map.add(3, std::vector<uint64_t>{line}, std::vector<uint64_t>{});
+  map.add(0, 0, std::vector<uint64_t>{line, line + 1}, std::vector<uint64_t>{0x10b});
+  map.add(1, 1, std::vector<uint64_t>{line + 1}, std::vector<uint64_t>{0x200, 0x201});
+  map.add(3, 3, std::vector<uint64_t>{line}, std::vector<uint64_t>{});
+  map.mark_known(0, 1);
+  map.mark_known(3, 3);
   EXPECT_TRUE(map.known(0));
   EXPECT_FALSE(map.known(2));
   EXPECT_EQ(map.known_windows(), 3u);
@@ -84,9 +86,11 @@ TEST(ActivityMap, TellsWhereAPointMayHit) {
             (Ranges{{0, 0}, {2, 2}, {4, 4}}));
   // A read leaves no trace: everywhere.
   EXPECT_EQ(where({vmm::DebugPointKind::kReadWatch, 0x10b100, 4}), (Ranges{{0, 4}}));
-  // A window known already stays as it was.
-  map.add(0, std::vector<uint64_t>{}, std::vector<uint64_t>{0x300});
+  // A run over several windows is filed under those not known yet: 2 (and 4, 5), not 1 or 3.
+  map.add(1, 5, std::vector<uint64_t>{}, std::vector<uint64_t>{0x300});
+  map.mark_known(2, 2);
   EXPECT_EQ(where({vmm::DebugPointKind::kWriteWatch, 0x300000, 4}), (Ranges{{2, 2}, {4, 4}}));
+  EXPECT_EQ(where({vmm::DebugPointKind::kWriteWatch, 0x200000, 4}), (Ranges{{1, 1}, {4, 4}}));
 }
 
 }  // namespace
