@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libunicorn-dev libcapstone-dev
+  libmimalloc-dev  # Unicorn 2.0.1 mallocs on every guest store: see CMakeLists.txt
   capnproto libcapnp-dev libzstd-dev libxxhash-dev
   libboost-dev libcli11-dev
   libdw-dev  # source lines and files from guest DWARF (hltrace diff, --embed-sources)
