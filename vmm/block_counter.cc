@@ -52,7 +52,7 @@ uint64_t BlockCounter::Block::index_of(uint64_t rip) const {
   return static_cast<uint64_t>(it - offsets.begin());
 }
 
-const BlockCounter::Block& BlockCounter::lookup(uint64_t address, uint32_t size) {
+const BlockCounter::Block& BlockCounter::find_or_decode(uint64_t address, uint32_t size) {
   auto it = blocks_.find(address);
   if (it != blocks_.end() && it->second.size == size) return it->second;
   // A block's size changes only if its code did (or Unicorn translated it differently).

@@ -24,9 +24,13 @@ class CodeLog {
   // and a compare a line when the lines are known already).
   void ran(uint64_t address, uint32_t size) {
     const uint64_t last = (address + (size ? size - 1 : 0)) >> kLineShift;
-    for (uint64_t line = address >> kLineShift; line <= last && line < lines_.size(); ++line) {
-      if (lines_[line]) continue;
-      lines_[line] = 1;
+    // Read once: the byte stores below may alias the vector's own fields, so the compiler
+    // would reload them on every iteration.
+    uint8_t* const lines = lines_.data();
+    const uint64_t line_count = lines_.size();
+    for (uint64_t line = address >> kLineShift; line <= last && line < line_count; ++line) {
+      if (lines[line]) continue;
+      lines[line] = 1;
       recent_.push_back(line);
       pages_[line >> (kPageShift - kLineShift)] = 1;
     }

@@ -19,6 +19,11 @@ void DirtyPageLog::mark_pages(uint64_t gpa, uint64_t len) {
   for (uint64_t page = gpa / kPageSize; page <= last && page < page_count_; ++page) mark(page);
 }
 
+void DirtyPageLog::append(uint64_t page) {
+  marked_in_[page] = epoch_;
+  entries_.push_back(page);
+}
+
 DirtyPageLog::Cursor DirtyPageLog::open() {
   if (marked_in_.empty()) {
     // Allocated with the first cursor: a guest nobody tracks costs nothing per page.

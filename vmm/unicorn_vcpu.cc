@@ -141,11 +141,11 @@ base::Status UnicornVcpu::init() {
                     this, 1, 0) == UC_ERR_OK;
   // Memory hooks on a page no access touches: their only purpose is to make Unicorn keep RIP
   // exact at every load and store, so that a fault reports the faulting instruction (~2% on a
-  // store-heavy guest). Dirty tracking adds a full-range write hook only while it is on.
-  for (int type : {UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE}) {
-    ok &= uc_hook_add(uc_, &h, type, reinterpret_cast<void*>(&on_write), this, kNeverAccessed,
-                      kNeverAccessed) == UC_ERR_OK;
-  }
+  // store-heavy guest). While dirty tracking is on, its full-range write hook stands in for the
+  // write one (start_write_hook()).
+  ok &= uc_hook_add(uc_, &h, UC_HOOK_MEM_READ, reinterpret_cast<void*>(&on_write), this,
+                    kNeverAccessed, kNeverAccessed) == UC_ERR_OK;
+  ok &= static_cast<bool>(add_exact_rip_write_hook());
   // Instruction counting: nearly free, so always on (one definition of the count everywhere).
   ok &= uc_hook_add(uc_, &h, UC_HOOK_BLOCK, reinterpret_cast<void*>(&on_block), this, 1, 0) ==
         UC_ERR_OK;
@@ -633,8 +633,7 @@ base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
   if (enabled == tracking_) return {};
   DirtyPageLog& log = memory_.dirty_log();
   if (!enabled) {
-    if (dirty_hook_ != 0) uc_hook_del(uc_, dirty_hook_);
-    dirty_hook_ = 0;
+    if (auto st = stop_write_hook(); !st) return st;
     if (owns_collector_) log.set_collector(nullptr);
     owns_collector_ = false;
     lazy_.reset();
@@ -654,7 +653,19 @@ base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
   return {};
 }
 
+base::Status UnicornVcpu::add_exact_rip_write_hook() {
+  uc_hook h = 0;
+  if (uc_err err = uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write),
+                               this, kNeverAccessed, kNeverAccessed);
+      err != UC_ERR_OK) {
+    return base::fail(std::string("unicorn: cannot add a write hook: ") + uc_strerror(err));
+  }
+  exact_rip_write_hook_ = h;
+  return {};
+}
+
 base::Status UnicornVcpu::start_write_hook() {
+  if (dirty_hook_ != 0) return {};
   uc_hook h = 0;
   if (uc_err err =
           uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
@@ -664,7 +675,18 @@ base::Status UnicornVcpu::start_write_hook() {
   dirty_hook_ = h;
   // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
   // never-matching memory hooks already send every access through the helper that walks the
-  // hook list at run time.
+  // hook list at run time. The full-range hook keeps stores on that path, so the never-matching
+  // write hook goes while it is on: one hook fewer for Unicorn to walk at every store.
+  uc_hook_del(uc_, exact_rip_write_hook_);
+  exact_rip_write_hook_ = 0;
+  return {};
+}
+
+base::Status UnicornVcpu::stop_write_hook() {
+  if (dirty_hook_ == 0) return {};
+  if (auto st = add_exact_rip_write_hook(); !st) return st;
+  uc_hook_del(uc_, dirty_hook_);
+  dirty_hook_ = 0;
   return {};
 }
 

@@ -138,11 +138,14 @@ class UnicornVcpu final : public Vcpu {
   BlockStop block_stop_ = BlockStop::kNone;
   CodeLog code_log_;         // fed by on_block()
   uint64_t dirty_hook_ = 0;  // the write hook that tracks dirty pages, while tracking is on
+  uint64_t exact_rip_write_hook_ = 0;  // the never-matching write hook, while tracking is off
   // Tracking before the hook (vmm/lazy_write_tracking.h), while this vCPU is the log's collector.
   std::unique_ptr<LazyWriteTracking> lazy_;
   bool tracking_ = false;
   bool owns_collector_ = false;
   base::Status start_write_hook();
+  base::Status stop_write_hook();
+  base::Status add_exact_rip_write_hook();
   // x87/SSE state as last set, reported by registers() when the FPU is static.
   bool fpu_static_ = false;
   bool fpu_known_ = false;
