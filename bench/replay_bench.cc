@@ -3,7 +3,9 @@
 // with --long n = 20,000,000 in a 128 MiB guest (~10^10, several minutes).
 //  - forward replay (ReplaySession::run_to_end) beside the same call run plainly;
 //  - the first forward pass under the debugger (`hlreplay -g`, a raw RSP client's `c`) beside
-//    the plain run (goal <= 1.1x);
+//    the plain run (goal <= 1.1x): --rounds pairs (default 3), each a plain run then a first
+//    pass in a new hlreplay, the median of their ratios (on a shared machine, runs of the same
+//    work minutes apart differ by more than the gap measured);
 //  - reverse-stepi (`bs`) round trips at random points (goal p50 <= 5 ms, p99 <= 20 ms), the
 //    points visited in ascending order: a step back replays from the recent checkpoints that
 //    the seek to its point left just before it, whatever order the points come in, so the
@@ -19,7 +21,8 @@
 // against its forward replay; the breakpoint and watchpoint rows need compute's symbols, taken
 // from the ELF embedded in the recording when its guest is compute or compute_release.
 //
-//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--seeks S] [--trace FILE]
+//   replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--seeks S] [--rounds R]
+//                [--trace FILE]
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,11 +33,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "bench/bench_table.h"
 #include "bench/bench_util.h"
@@ -76,26 +81,34 @@ struct Options {
   uint64_t memory = 64ull << 20;
   size_t points = 200;
   size_t seeks = 3;   // random-order seeks timed (each may replay billions of instructions)
+  size_t rounds = 3;  // pairs of a plain run (or forward replay) and a first pass (--long: 1)
   std::string trace;  // an existing recording to measure instead of sort_hash's
 };
 
 Options parse(int argc, char** argv) {
   if (argc < 2) {
     die("usage: replay_bench GUEST_DIR [--json] [--long] [--n N] [--points P] [--seeks S] "
-        "[--trace FILE]");
+        "[--rounds R] [--trace FILE]");
   }
   Options o{.guest_dir = argv[1]};
+  bool long_run = false;
+  std::optional<size_t> rounds;
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) o.json = true;
     if (std::strcmp(argv[i], "--long") == 0) {
       o.n = 20'000'000;
       o.memory = 128ull << 20;
+      long_run = true;
     }
     if (std::strcmp(argv[i], "--n") == 0 && i + 1 < argc) o.n = std::stoll(argv[++i]);
     if (std::strcmp(argv[i], "--points") == 0 && i + 1 < argc) o.points = std::stoul(argv[++i]);
     if (std::strcmp(argv[i], "--seeks") == 0 && i + 1 < argc) o.seeks = std::stoul(argv[++i]);
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::stoul(argv[++i]);
     if (std::strcmp(argv[i], "--trace") == 0 && i + 1 < argc) o.trace = argv[++i];
   }
+  // At 10^10 a round takes ~10 minutes: one, unless asked.
+  o.rounds = rounds.value_or(long_run ? 1 : 3);
+  if (o.rounds == 0) die("--rounds must be at least 1");
   return o;
 }
 
@@ -118,27 +131,42 @@ struct Plain {
   double cpu = 0;
 };
 
-// The call run plainly on the software vCPU, then recorded into `trace`.
-Plain plain_then_record(const vmm::ElfImage& image, const Options& o, const std::string& trace) {
-  const std::vector<vmm::Value> args = {o.n, int64_t{1}};
+// The call run plainly on the software vCPU: the first pass's yardstick.
+Plain run_plain(const vmm::ElfImage& image, const Options& o) {
   auto plain = vmm::Sandbox::create(image, config(o));
   if (!plain) die(plain.error().message);
   auto t0 = std::chrono::steady_clock::now();
   const double c0 = thread_cpu_seconds();
+  const std::vector<vmm::Value> args = {o.n, int64_t{1}};
   if (!(*plain)->call("sort_hash", args)) die("sort_hash failed");
-  const Plain plain_s{seconds_since(t0), thread_cpu_seconds() - c0};
-  plain->reset();
+  return {seconds_since(t0), thread_cpu_seconds() - c0};
+}
+
+// The call recorded into `trace`.
+void record(const vmm::ElfImage& image, const Options& o, const std::string& trace) {
   auto sandbox = vmm::Sandbox::load(image, config(o));
   if (!sandbox) die(sandbox.error().message);
   auto rec = recorder::record_to(**sandbox, trace, {.guest_name = "compute_release.elf"});
   if (!rec) die(rec.error().message);
   if ((*sandbox)->resume().kind != vmm::RunOutcome::Kind::kReturned) die("init");
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<vmm::Value> args = {o.n, int64_t{1}};
   if (!(*sandbox)->call("sort_hash", args)) die("sort_hash failed while recording");
   std::fprintf(stderr, "replay_bench: recorded sort_hash(%lld) in %.2f s\n",
                static_cast<long long>(o.n), seconds_since(t0));
   if (auto st = (*rec)->finish(); !st) die(st.error().message);
-  return plain_s;
+}
+
+// The recording replayed to its end in this process; `total` is set to its instruction count.
+Plain run_replay(const std::string& trace, uint64_t* total = nullptr) {
+  auto session = replay::ReplaySession::open(trace);
+  if (!session) die(session.error().message);
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = thread_cpu_seconds();
+  if ((*session)->run_to_end() != replay::StopKind::kEnd) die((*session)->divergence());
+  const Plain replay{seconds_since(t0), thread_cpu_seconds() - c0};
+  if (total) *total = (*session)->instruction_count();
+  return replay;
 }
 
 // `hlreplay TRACE -g 0` in the background: its pid and port.
@@ -245,13 +273,65 @@ std::string hex(uint64_t v) {
   return text;
 }
 
+// hlreplay's first pass: `c` from the start to the end of the recording.
+Plain first_pass(RspClient& client, pid_t pid) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = process_cpu_seconds(pid);
+  if (client.request("c").find("replaylog:end") == std::string::npos) die("forward to the end");
+  return {seconds_since(t0), process_cpu_seconds(pid) - c0};
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// The first pass against its yardstick over `rounds` pairs, each the yardstick then a first pass
+// in a new hlreplay; the last pass is on `last`, whose process the later rows go on with.
+// Medians of each, and the median of the paired ratios.
+Row first_pass_row(const std::function<Plain()>& yardstick, const std::string& yardstick_name,
+                   const std::string& hlreplay, const std::string& trace, size_t rounds,
+                   RspClient& last, pid_t last_pid) {
+  std::vector<double> base_cpu, base_wall, pass_cpu, pass_wall, ratios;
+  for (size_t round = 0; round < rounds; ++round) {
+    const Plain base = yardstick();
+    Plain pass;
+    if (round + 1 == rounds) {
+      pass = first_pass(last, last_pid);
+    } else {
+      Served served = serve(hlreplay, trace);
+      {
+        RspClient client(served.port);
+        pass = first_pass(client, served.pid);
+        client.send("k");
+      }
+      ::pclose(served.pipe);
+    }
+    std::fprintf(stderr, "replay_bench: round %zu: %s %.2f s CPU, first pass %.2f s CPU\n",
+                 round + 1, yardstick_name.c_str(), base.cpu, pass.cpu);
+    base_cpu.push_back(base.cpu);
+    base_wall.push_back(base.wall);
+    pass_cpu.push_back(pass.cpu);
+    pass_wall.push_back(pass.wall);
+    ratios.push_back(pass.cpu / base.cpu);
+  }
+  return {"first forward pass under the debugger (CPU s; p90 = wall)",
+          "s",
+          {median(pass_cpu), median(pass_wall), rounds},
+          yardstick_name + " (CPU)",
+          {median(base_cpu), median(base_wall), rounds},
+          "<= 1.1x plain (median of paired ratios)",
+          median(ratios)};
+}
+
 // Rows in hlreplay's CPU seconds (its wall seconds in the p90 column): on a shared machine the
 // wall clock says more about the other jobs than about replay.
-// `image`: compute's, for the breakpoint and watchpoint rows (none: without them); `plain` is
-// the plain run of the call when `plain_run`, else the recording's forward replay.
+// `image`: compute's, for the breakpoint and watchpoint rows (none: without them); `yardstick`
+// runs the plain call when there is one, else the recording's forward replay.
 void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::string& trace,
-                   const vmm::ElfImage* image, const Options& o, uint64_t total, Plain plain,
-                   bool plain_run) {
+                   const vmm::ElfImage* image, const Options& o, uint64_t total,
+                   const std::function<Plain()>& yardstick, const std::string& yardstick_name) {
   std::optional<uint64_t> alloc, watched;
   if (image) {
     alloc = image->symbols().address_of("hl_alloc");
@@ -262,17 +342,9 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
   double memory = 0;
   {
     RspClient client(served.port);
-    auto t0 = std::chrono::steady_clock::now();
-    const double c0 = process_cpu_seconds(served.pid);
-    if (client.request("c").find("replaylog:end") == std::string::npos) die("forward to the end");
-    const double first_pass = process_cpu_seconds(served.pid) - c0;
-    const double first_wall = seconds_since(t0);
-    table.add({"first forward pass under the debugger (CPU s; p90 = wall)",
-               "s",
-               {first_pass, first_wall, 1},
-               plain_run ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
-               {plain.cpu, plain.wall, 1},
-               "<= 1.1x plain"});
+    const Row pass =
+        first_pass_row(yardstick, yardstick_name, hlreplay, trace, o.rounds, client, served.pid);
+    table.add(pass);
     // Of which hlreplay's own count of the CPU taking checkpoints (copies, pool growth,
     // thinning); the rest beyond the replay is mostly the dirty-page write hook.
     const std::string stats = client.monitor_output("checkpoints");
@@ -283,8 +355,8 @@ void debugger_rows(bench::Table& table, const std::string& hlreplay, const std::
     table.add({"  of which taking checkpoints (hlreplay's count, CPU s)",
                "s",
                {taking, taking, 1},
-               plain_run ? "plain software-vCPU run of the call (CPU)" : "forward replay (CPU)",
-               {plain.cpu, plain.wall, 1},
+               pass.floor_name,
+               pass.floor,
                "(reported)"});
     const bench::Sample steps = reverse_steps(client, total, o.points);
     table.add({"reverse-stepi at random points, ascending (p50/p99)",
@@ -339,21 +411,19 @@ int main(int argc, char** argv) {
     if (!read) die(read.error().message);
     image.emplace(std::move(*read));
     trace = std::string(dir) + "/sort.cap";
-    plain = plain_then_record(*image, o, trace);
+    plain = run_plain(*image, o);
+    record(*image, o, trace);
   }
-
-  auto session = replay::ReplaySession::open(trace);
-  if (!session) die(session.error().message);
-  // A recording of compute: its embedded ELF has the symbols the breakpoint and watchpoint
-  // rows need.
-  const std::string guest = std::filesystem::path((*session)->setup().guest_name).stem();
-  if (!image && (guest == "compute" || guest == "compute_release")) image = (*session)->image();
-  const auto t0 = std::chrono::steady_clock::now();
-  const double c0 = thread_cpu_seconds();
-  if ((*session)->run_to_end() != replay::StopKind::kEnd) die((*session)->divergence());
-  const Plain replay{seconds_since(t0), thread_cpu_seconds() - c0};
-  const uint64_t total = (*session)->instruction_count();
-  session->reset();
+  if (!image) {
+    // A recording of compute: its embedded ELF has the symbols the breakpoint and watchpoint
+    // rows need.
+    auto session = replay::ReplaySession::open(trace);
+    if (!session) die(session.error().message);
+    const std::string guest = std::filesystem::path((*session)->setup().guest_name).stem();
+    if (guest == "compute" || guest == "compute_release") image = (*session)->image();
+  }
+  uint64_t total = 0;
+  const Plain replay = run_replay(trace, &total);
   std::fprintf(stderr,
                "replay_bench: %llu instructions: plain %.2f s (%.2f s CPU), replay %.2f s (%.2f s "
                "CPU)\n",
@@ -371,8 +441,11 @@ int main(int argc, char** argv) {
                {plain.cpu, plain.wall, 1},
                "<= 2x (replay >= 0.5x plain)"});
   }
-  debugger_rows(table, hlreplay, trace, image ? &*image : nullptr, o, total,
-                recorded_here ? plain : replay, recorded_here);
+  const std::function<Plain()> yardstick = [&] {
+    return recorded_here ? run_plain(*image, o) : run_replay(trace);
+  };
+  debugger_rows(table, hlreplay, trace, image ? &*image : nullptr, o, total, yardstick,
+                recorded_here ? "plain software-vCPU run of the call" : "forward replay");
   std::filesystem::remove_all(dir);
   table.print(o.json);
   return 0;
