@@ -86,13 +86,13 @@ void Timeline::file_activity() {
   const uint64_t n = now();
   const uint64_t w = activity_.window();
   if (continuous_from_ == UINT64_MAX || n <= filed_to_) return;
-  window_lines_.clear();
-  window_pages_.clear();
-  session_.collect_code_lines(window_lines_);
+  ran_lines_.clear();
+  written_pages_.clear();
+  session_.collect_code_lines(ran_lines_);
   // A failed take (only KVM's collector can fail; replay runs on Unicorn): nothing more is
   // filed until replay restarts from a checkpoint.
-  if (!written_.take(window_pages_)) return restart_activity(UINT64_MAX);
-  activity_.add(filed_to_ / w, (n - 1) / w, window_lines_, window_pages_);
+  if (!written_.take(written_pages_)) return restart_activity(UINT64_MAX);
+  activity_.add(filed_to_ / w, (n - 1) / w, ran_lines_, written_pages_);
   filed_to_ = n;
   // The windows this continuous run covered whole; the recording's last one ends at its end.
   const uint64_t first = (continuous_from_ + w - 1) / w;
@@ -101,9 +101,9 @@ void Timeline::file_activity() {
 }
 
 void Timeline::restart_activity(uint64_t from) {
-  window_lines_.clear();
-  session_.collect_code_lines(window_lines_);  // drops what ran so far
-  window_lines_.clear();
+  ran_lines_.clear();
+  session_.collect_code_lines(ran_lines_);  // drops what ran so far
+  ran_lines_.clear();
   (void)written_.skip();  // a failure leaves pages that only widen the next filing's
   continuous_from_ = from;
   filed_to_ = from;

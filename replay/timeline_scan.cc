@@ -48,15 +48,11 @@ StopKind Timeline::scan_interval(uint64_t low, uint64_t high, uint64_t start,
 
 StopKind Timeline::scan_part(uint64_t from, uint64_t to, uint64_t start, std::stop_token stop,
                              std::optional<std::pair<uint64_t, TimelineStop>>& last) {
-  // To the part's start plainly, from the checkpoint before it (kept or recent), leaving one
-  // there: the seek to a hit in the part replays from it.
+  // To the part's start plainly, from the best start before it (as a seek does), leaving a
+  // recent checkpoint there: the seek to a hit in the part replays from it.
   arm(false);
   if (now() != from) {
-    const ReplaySession::Checkpoint* best = &std::prev(checkpoints_.upper_bound(from))->second;
-    if (const auto* recent = recent_.at_or_before(from); recent && recent->count > best->count) {
-      best = recent;
-    }
-    if (now() > from || now() < best->count) restore(*best);
+    restore_before(from);
     if (const StopKind s = run_rolling(from, stop); s != StopKind::kReachedCount) return s;
     take_recent();
   }
@@ -105,11 +101,12 @@ TimelineStop Timeline::continue_backward(std::stop_token stop) {
     auto it = checkpoints_.lower_bound(high);
     HLRR_CHECK(it != checkpoints_.begin());
     uint64_t low = std::prev(it)->first;
+    WindowSet windows = hit_windows(low, high);
     // A long interval is searched from the last memory delta in it first.
-    if (!hit_windows(low, high).empty() && split_at_delta(low, high)) {
+    if (!windows.empty() && split_at_delta(low, high)) {
       low = std::prev(checkpoints_.lower_bound(high))->first;
+      windows = hit_windows(low, high);
     }
-    const WindowSet windows = hit_windows(low, high);
     if (windows.empty()) {
       high = low;
       continue;
