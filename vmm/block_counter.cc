@@ -77,6 +77,7 @@ BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const 
   if (address >= memory_.size() || size > memory_.size() - address) {
     // Not guest memory (Unicorn would have faulted first): count it as one instruction.
     block.offsets.push_back(0);
+    block.instructions = 1;
     return block;
   }
   if (capstone_ == 0) {
@@ -100,6 +101,7 @@ BlockCounter::Block BlockCounter::decode(uint64_t address, uint32_t size) const 
   // count still advances (and the index of any later RIP is the block's end).
   if (left > 0) block.offsets.push_back(static_cast<uint32_t>(size - left));
   if (block.offsets.empty()) block.offsets.push_back(0);
+  block.instructions = block.offsets.size();
   return block;
 }
 
