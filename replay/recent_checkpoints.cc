@@ -11,7 +11,16 @@ void RecentCheckpoints::add(ReplaySession::Checkpoint checkpoint, const Cost& co
   order_.push_back(count);
   recount(it, cost);
   recount(std::next(it), cost);
-  // The one just added always stays: it is the one the caller is about to need.
+  enforce_limits(cost);
+}
+
+void RecentCheckpoints::recount_all(const Cost& cost) {
+  for (auto it = by_count_.begin(); it != by_count_.end(); ++it) recount(it, cost);
+  enforce_limits(cost);
+}
+
+void RecentCheckpoints::enforce_limits(const Cost& cost) {
+  // The latest added always stays: it is the one the caller is about to need.
   while (order_.size() > 1 && (order_.size() > limits_.count || bytes_ > limits_.bytes)) {
     drop(order_.front(), cost);
   }

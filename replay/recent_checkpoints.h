@@ -36,6 +36,9 @@ class RecentCheckpoints {
   // Checkpoints near each other share most page copies: each is counted by `cost` beside its
   // neighbour before it, and recounted when that neighbour changes (an add or a drop between).
   void add(ReplaySession::Checkpoint checkpoint, const Cost& cost);
+  // Counts every one afresh (the caller's kept checkpoints changed: each shares less with them
+  // once some are dropped), then drops the oldest past the limits.
+  void recount_all(const Cost& cost);
   // The latest checkpoint at or before instruction count `target`, or null.
   const ReplaySession::Checkpoint* at_or_before(uint64_t target) const;
   void clear();
@@ -51,6 +54,8 @@ class RecentCheckpoints {
   using ByCount = std::map<uint64_t, Entry>;
 
   void drop(uint64_t count, const Cost& cost);
+  // Drops the oldest added past the limits, but never the latest.
+  void enforce_limits(const Cost& cost);
   // Counts the entry at `it` (if any) afresh beside the one before it.
   void recount(ByCount::iterator it, const Cost& cost);
 

@@ -136,15 +136,7 @@ void Timeline::take_recent() {
   const double t0 = base::thread_cpu_seconds();
   ReplaySession::Checkpoint c = session_.checkpoint();
   const uint64_t copied = c.own_bytes / trace::kPageSize;
-  recent_.add(std::move(c), [this](const ReplaySession::Checkpoint& recent,
-                                   const ReplaySession::Checkpoint* recent_before) {
-    // Beside the nearest checkpoint before it, kept or recent: they share the rest.
-    auto kept = checkpoints_.upper_bound(recent.count);
-    const ReplaySession::Checkpoint* base =
-        kept == checkpoints_.begin() ? nullptr : &std::prev(kept)->second;
-    if (recent_before && (!base || recent_before->count > base->count)) base = recent_before;
-    return bytes_beyond(recent, base);
-  });
+  recent_.add(std::move(c), recent_cost());
   // The pages a window writes grow slower than the window (they are written again): the next
   // window is sized by this one's pages, in whole `rolling`s.
   const uint64_t wanted = copied * kReplayPerCopiedPage * options_.rolling_cost_ratio;
@@ -176,11 +168,25 @@ void Timeline::count_bytes() {
 }
 
 // Keeps the checkpoints on the doubled interval (0 always stays).
+RecentCheckpoints::Cost Timeline::recent_cost() {
+  return [this](const ReplaySession::Checkpoint& recent,
+                const ReplaySession::Checkpoint* recent_before) {
+    // Beside the nearest checkpoint before it, kept or recent: they share the rest.
+    auto kept = checkpoints_.upper_bound(recent.count);
+    const ReplaySession::Checkpoint* base =
+        kept == checkpoints_.begin() ? nullptr : &std::prev(kept)->second;
+    if (recent_before && (!base || recent_before->count > base->count)) base = recent_before;
+    return bytes_beyond(recent, base);
+  };
+}
+
 void Timeline::thin_out() {
   options_.interval *= 2;
   std::erase_if(checkpoints_,
                 [&](const auto& kept) { return kept.first % options_.interval != 0; });
   count_bytes();
+  // A recent checkpoint counted beside a kept one just dropped holds more of its own now.
+  recent_.recount_all(recent_cost());
 }
 
 StopKind Timeline::run_forward(uint64_t target, std::stop_token stop) {

@@ -168,6 +168,8 @@ class Timeline {
                                const ReplaySession::Checkpoint* before);
   void count_bytes();
   void restore_before(uint64_t target);
+  // What a recent checkpoint holds of its own, beside the nearest checkpoint before it.
+  RecentCheckpoints::Cost recent_cost();
   // Starts from the last memory delta at or before `target` if it is more than an interval past
   // `from` (where replay would start otherwise); false: no such delta.
   bool start_from_delta(uint64_t from, uint64_t target);

@@ -41,5 +41,27 @@ TEST(RecentCheckpoints, EachIsCountedBesideItsNeighbourAndRecountedWhenThatChang
   EXPECT_EQ(two.at_or_before(15), nullptr);
 }
 
+TEST(RecentCheckpoints, RecountingAllAppliesTheLimitsToWhatEachNowHolds) {
+  RecentCheckpoints recent({.count = 10, .bytes = 150});
+  recent.add(at(10), cost);
+  recent.add(at(20), cost);
+  recent.add(at(30), cost);
+  EXPECT_EQ(recent.bytes(), 120u);
+  // The caller's kept checkpoints were thinned: each now holds 50 of its own, 150 in all, which
+  // fits. Then 100 each: the oldest added go (10, then 20) until what is left fits.
+  recent.recount_all([](const ReplaySession::Checkpoint&, const ReplaySession::Checkpoint*) {
+    return uint64_t{50};
+  });
+  EXPECT_EQ(recent.size(), 3u);
+  EXPECT_EQ(recent.bytes(), 150u);
+  recent.recount_all([](const ReplaySession::Checkpoint&, const ReplaySession::Checkpoint*) {
+    return uint64_t{100};
+  });
+  EXPECT_EQ(recent.size(), 1u);
+  EXPECT_EQ(recent.bytes(), 100u);
+  EXPECT_EQ(recent.at_or_before(29), nullptr);
+  EXPECT_EQ(recent.at_or_before(30)->count, 30u);
+}
+
 }  // namespace
 }  // namespace hlrr::replay
