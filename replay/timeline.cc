@@ -167,7 +167,6 @@ void Timeline::count_bytes() {
   }
 }
 
-// Keeps the checkpoints on the doubled interval (0 always stays).
 RecentCheckpoints::Cost Timeline::recent_cost() {
   return [this](const ReplaySession::Checkpoint& recent,
                 const ReplaySession::Checkpoint* recent_before) {
@@ -180,6 +179,7 @@ RecentCheckpoints::Cost Timeline::recent_cost() {
   };
 }
 
+// Keeps the checkpoints on the doubled interval (0 always stays).
 void Timeline::thin_out() {
   options_.interval *= 2;
   std::erase_if(checkpoints_,
