@@ -1,5 +1,7 @@
 #include "replay/activity_map.h"
 
+#include <unordered_map>
+
 #include "trace_format/records.h"
 #include "vmm/code_log.h"
 
@@ -9,12 +11,17 @@ void ActivityMap::add(uint64_t first, uint64_t last, std::span<const uint64_t> l
                       std::span<const uint64_t> pages) {
   WindowSet unknown;
   known_.add_gaps(first, last, unknown);
-  for (const auto& r : unknown.ranges()) {
-    for (uint64_t line : lines)
-      lines_.try_emplace(line, kRanges).first->second.add(r.first, r.last);
-    for (uint64_t page : pages)
-      pages_.try_emplace(page, kRanges).first->second.add(r.first, r.last);
-  }
+  if (unknown.empty()) return;
+  // One lookup per line or page, then every unknown range under it.
+  const auto file = [&](std::unordered_map<uint64_t, WindowSet>& sets,
+                        std::span<const uint64_t> keys) {
+    for (uint64_t key : keys) {
+      WindowSet& set = sets.try_emplace(key, kRanges).first->second;
+      for (const auto& r : unknown.ranges()) set.add(r.first, r.last);
+    }
+  };
+  file(lines_, lines);
+  file(pages_, pages);
 }
 
 size_t ActivityMap::known_windows() const {

@@ -217,8 +217,8 @@ class Timeline {
   uint64_t continuous_from_ = UINT64_MAX;  // replay ran without a jump from here (or unknown)
   uint64_t filed_to_ = UINT64_MAX;         // what it did is filed up to here
   vmm::DirtyPageLog::Cursor written_;      // pages written since filed_to_
-  std::vector<uint64_t> ran_lines_;      // file_activity()'s scratch: code lines that ran
-  std::vector<uint64_t> written_pages_;  // and pages written since filed_to_
+  std::vector<uint64_t> ran_lines_;        // file_activity()'s scratch: code lines that ran
+  std::vector<uint64_t> written_pages_;    // and pages written since filed_to_
   uint64_t intervals_replayed_ = 0;
   uint64_t instructions_replayed_ = 0;
   uint64_t scans_in_parts_ = 0;

@@ -106,7 +106,7 @@ class BlockCounter {
   std::span<const uint8_t> memory_;
   // One Capstone handle for the counter's life: opening one costs ~100k host instructions,
   // more than decoding a block (it was a third of a sandbox's creation).
-  mutable size_t capstone_ = 0;  // csh; 0 until the first decode
+  mutable size_t capstone_ = 0;                 // csh; 0 until the first decode
   std::unordered_map<uint64_t, Block> blocks_;  // nodes: pointers to blocks stay valid
   static constexpr unsigned kRecentBits = 12;
   static constexpr size_t kRecentSlots = size_t{1} << kRecentBits;

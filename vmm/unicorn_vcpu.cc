@@ -653,26 +653,27 @@ base::Status UnicornVcpu::set_dirty_tracking(bool enabled) {
   return {};
 }
 
-base::Status UnicornVcpu::add_exact_rip_write_hook() {
+base::Status UnicornVcpu::add_write_hook(uint64_t begin, uint64_t end, uint64_t& hook,
+                                         const char* purpose) {
   uc_hook h = 0;
-  if (uc_err err = uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write),
-                               this, kNeverAccessed, kNeverAccessed);
+  if (uc_err err = uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this,
+                               begin, end);
       err != UC_ERR_OK) {
-    return base::fail(std::string("unicorn: cannot add a write hook: ") + uc_strerror(err));
+    return base::fail(std::string("unicorn: cannot ") + purpose + ": " + uc_strerror(err));
   }
-  exact_rip_write_hook_ = h;
+  hook = h;
   return {};
+}
+
+base::Status UnicornVcpu::add_exact_rip_write_hook() {
+  return add_write_hook(kNeverAccessed, kNeverAccessed, exact_rip_write_hook_,
+                        "keep RIP exact at stores");
 }
 
 base::Status UnicornVcpu::start_write_hook() {
   if (dirty_hook_ != 0) return {};
-  uc_hook h = 0;
-  if (uc_err err =
-          uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(&on_write), this, 1, 0);
-      err != UC_ERR_OK) {
-    return base::fail(std::string("unicorn: cannot track dirty pages: ") + uc_strerror(err));
-  }
-  dirty_hook_ = h;
+  // The full range (begin > end in Unicorn's terms).
+  if (auto st = add_write_hook(1, 0, dirty_hook_, "track dirty pages"); !st) return st;
   // No flush needed (and uc_ctl_flush_tlb() is a translation flush, 1.7 s here): the
   // never-matching memory hooks already send every access through the helper that walks the
   // hook list at run time. The full-range hook keeps stores on that path, so the never-matching

@@ -146,6 +146,9 @@ class UnicornVcpu final : public Vcpu {
   base::Status start_write_hook();
   base::Status stop_write_hook();
   base::Status add_exact_rip_write_hook();
+  // A UC_HOOK_MEM_WRITE calling on_write() for [begin, end], stored in `hook`; `purpose` names
+  // it in the error ("cannot <purpose>").
+  base::Status add_write_hook(uint64_t begin, uint64_t end, uint64_t& hook, const char* purpose);
   // x87/SSE state as last set, reported by registers() when the FPU is static.
   bool fpu_static_ = false;
   bool fpu_known_ = false;
